@@ -1,0 +1,224 @@
+"""Async client for the demo store's HTTP API, for use from Temporal activities.
+
+Failures come back as ``StoreNotFound`` / ``StoreRejected`` (permanent) or ``StoreUnavailable``
+(transient: retry with the same idempotency key, and the store applies the write once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from supportflow.store.errors import StoreNotFound, StoreRejected, StoreUnavailable
+
+Doc = dict[str, Any]
+
+# Statuses worth retrying even though they are 4xx.
+_TRANSIENT_4XX = frozenset({408, 425, 429})
+
+
+class StoreClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> StoreClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def health(self) -> bool:
+        try:
+            response = await self._http.get("/health")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def get_user(self, user_id: str) -> Doc | None:
+        return await self._get_or_none(f"/users/{_segment(user_id)}")
+
+    async def get_order(self, order_id: str) -> Doc | None:
+        return await self._get_or_none(f"/orders/{_segment(order_id)}")
+
+    async def get_product(self, product_id: str) -> Doc | None:
+        return await self._get_or_none(f"/products/{_segment(product_id)}")
+
+    async def get_hold(self, order_id: str) -> Doc:
+        return await self._request("GET", f"/orders/{_segment(order_id)}/hold")
+
+    async def find_users(
+        self,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        zip: str | None = None,
+        phone: str | None = None,
+    ) -> list[Doc]:
+        """Users matching email, or first_name + last_name + zip, or phone (give one)."""
+        params = {
+            k: v
+            for k, v in {
+                "email": email,
+                "first_name": first_name,
+                "last_name": last_name,
+                "zip": zip,
+                "phone": phone,
+            }.items()
+            if v is not None
+        }
+        found: list[Doc] = (await self._request("GET", "/users", params=params))["users"]
+        return found
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def cancel_order(self, order_id: str, reason: str, idempotency_key: str) -> Doc:
+        return await self._write(
+            f"/orders/{_segment(order_id)}/cancel", {"reason": reason}, idempotency_key
+        )
+
+    async def modify_order_address(
+        self, order_id: str, address: Mapping[str, str], idempotency_key: str
+    ) -> Doc:
+        return await self._write(
+            f"/orders/{_segment(order_id)}/address", dict(address), idempotency_key
+        )
+
+    async def modify_order_payment(
+        self, order_id: str, payment_method_id: str, idempotency_key: str
+    ) -> Doc:
+        body = {"payment_method_id": payment_method_id}
+        return await self._write(f"/orders/{_segment(order_id)}/payment", body, idempotency_key)
+
+    async def modify_order_items(
+        self,
+        order_id: str,
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        idempotency_key: str,
+    ) -> Doc:
+        body = {
+            "item_ids": item_ids,
+            "new_item_ids": new_item_ids,
+            "payment_method_id": payment_method_id,
+        }
+        return await self._write(f"/orders/{_segment(order_id)}/items", body, idempotency_key)
+
+    async def return_order_items(
+        self, order_id: str, item_ids: list[str], payment_method_id: str, idempotency_key: str
+    ) -> Doc:
+        body = {"item_ids": item_ids, "payment_method_id": payment_method_id}
+        return await self._write(f"/orders/{_segment(order_id)}/return", body, idempotency_key)
+
+    async def exchange_order_items(
+        self,
+        order_id: str,
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        idempotency_key: str,
+    ) -> Doc:
+        body = {
+            "item_ids": item_ids,
+            "new_item_ids": new_item_ids,
+            "payment_method_id": payment_method_id,
+        }
+        return await self._write(f"/orders/{_segment(order_id)}/exchange", body, idempotency_key)
+
+    async def modify_user_address(
+        self, user_id: str, address: Mapping[str, str], idempotency_key: str
+    ) -> Doc:
+        return await self._write(
+            f"/users/{_segment(user_id)}/address", dict(address), idempotency_key
+        )
+
+    # Cancel saga steps: hold (compensate with release) -> refund (irreversible) -> cancel.
+
+    async def hold_order(
+        self, order_id: str, idempotency_key: str, *, reason: str | None = None
+    ) -> Doc:
+        return await self._write(
+            f"/orders/{_segment(order_id)}/hold", {"reason": reason}, idempotency_key
+        )
+
+    async def release_order(self, order_id: str, idempotency_key: str) -> Doc:
+        return await self._write(f"/orders/{_segment(order_id)}/release", None, idempotency_key)
+
+    async def refund_order(
+        self,
+        order_id: str,
+        idempotency_key: str,
+        *,
+        amount: float | None = None,
+        payment_method_id: str | None = None,
+    ) -> Doc:
+        body = {"amount": amount, "payment_method_id": payment_method_id}
+        return await self._write(f"/orders/{_segment(order_id)}/refund", body, idempotency_key)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _get_or_none(self, path: str) -> Doc | None:
+        try:
+            return await self._request("GET", path)
+        except StoreNotFound:
+            return None
+
+    async def _write(self, path: str, body: Doc | None, idempotency_key: str) -> Doc:
+        return await self._request(
+            "POST", path, json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Doc:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise StoreUnavailable(f"store timed out on {method} {path}") from exc
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"store unreachable on {method} {path}: {exc}") from exc
+        if response.is_success:
+            body: Doc = response.json()
+            return body
+        raise _error_for(response)
+
+
+def _segment(value: str) -> str:
+    # '#' (order ids) would start a URL fragment and '/' a new segment: encode everything.
+    return quote(value, safe="")
+
+
+def _error_for(response: httpx.Response) -> Exception:
+    status = response.status_code
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    detail = payload.get("detail") if isinstance(payload, dict) else None
+    if detail is None:
+        detail = response.text
+    message = f"{response.request.method} {response.request.url.path}: {status} {detail}"
+    if status >= 500 or status in _TRANSIENT_4XX:
+        return StoreUnavailable(message, status_code=status)
+    if status == 404:
+        return StoreNotFound(message, status_code=status)
+    return StoreRejected(message, status_code=status)

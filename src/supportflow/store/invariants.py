@@ -1,0 +1,108 @@
+"""Invariants of the store's money and order state; tests assert ``check(...) == []``.
+
+- per order: refunds never exceed payments;
+- a cancelled order is fully refunded; any other order's net payment equals its items' total,
+  except under a cancel-saga hold, where refunds may already have gone out;
+- every payment method in an order's history belongs to the order's user;
+- every gift card balance is non-negative and equals the sum of its recorded movements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from supportflow.store.db import create_store_engine, read_transaction
+from supportflow.store.money import to_cents
+from supportflow.store.repository import Doc, Hold, StoreRepository
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    subject: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.rule} [{self.subject}]: {self.message}"
+
+
+def check(db: Engine | Path) -> list[Violation]:
+    """All violations in the store database (an engine, or the path of its file)."""
+    engine = create_store_engine(db) if isinstance(db, Path) else db
+    try:
+        with read_transaction(engine) as conn:
+            repo = StoreRepository(conn)
+            users = {u["user_id"]: u for u in repo.all_users()}
+            holds = repo.active_holds()
+            violations: list[Violation] = []
+            for order in repo.all_orders():
+                violations += _check_order(order, users, holds.get(order["order_id"]))
+            violations += _check_gift_cards(users, repo.gift_card_ledger_sums())
+            return violations
+    finally:
+        if isinstance(db, Path):
+            engine.dispose()
+
+
+def _check_order(order: Doc, users: dict[str, Doc], hold: Hold | None) -> list[Violation]:
+    oid = order["order_id"]
+    out: list[Violation] = []
+    paid = refunded = 0
+    for entry in order["payment_history"]:
+        cents = to_cents(entry["amount"])
+        if entry["transaction_type"] == "payment":
+            paid += cents
+        else:
+            refunded += cents
+    if refunded > paid:
+        out.append(Violation("refund<=paid", oid, f"refunded {refunded}c > paid {paid}c"))
+    net = paid - refunded
+    items_total = sum(to_cents(item["price"]) for item in order["items"])
+    if order["status"] == "cancelled":
+        if net != 0:
+            out.append(Violation("cancelled-refunded", oid, f"net paid {net}c after cancel"))
+    elif hold is not None and hold.refunded_cents:
+        if net != items_total - hold.refunded_cents:
+            out.append(Violation("hold-refunds", oid, f"net {net}c, items {items_total}c"))
+    elif net != items_total:
+        out.append(Violation("paid=items", oid, f"net paid {net}c != items {items_total}c"))
+    user = users.get(order["user_id"])
+    if user is None:
+        out.append(Violation("order-user", oid, f"unknown user {order['user_id']}"))
+        return out
+    for entry in order["payment_history"]:
+        if entry["payment_method_id"] not in user["payment_methods"]:
+            out.append(Violation("method-owner", oid, f"{entry['payment_method_id']} not user's"))
+    return out
+
+
+def _check_gift_cards(users: dict[str, Doc], ledger: dict[tuple[str, str], int]) -> list[Violation]:
+    out: list[Violation] = []
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for user in users.values():
+        for method in user["payment_methods"].values():
+            if method["source"] != "gift_card":
+                continue
+            key = (user["user_id"], method["id"])
+            balance = to_cents(method["balance"])
+            seen[key] = balance
+            if balance < 0:
+                out.append(Violation("gift-card>=0", method["id"], f"balance {balance}c"))
+            if ledger.get(key) != balance:
+                out.append(
+                    Violation(
+                        "gift-card=ledger",
+                        method["id"],
+                        f"balance {balance}c, ledger sum {ledger.get(key)}c",
+                    )
+                )
+    for key in ledger.keys() - seen.keys():
+        out.append(Violation("gift-card=ledger", key[1], "ledger entries for an unknown card"))
+    return out
