@@ -1,0 +1,56 @@
+"""What crosses the understanding boundary. Engines (local model, LLM) all speak this."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Context(BaseModel):
+    """What the conversation knows that helps interpret the next message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The question the agent asked last, e.g. "confirm" or "order_id"; None when nothing pending.
+    awaiting: str | None = None
+    last_intent: str | None = None
+    customer_email: str | None = None
+
+
+class ItemMatch(BaseModel):
+    item_id: str
+    product_id: str
+    name: str
+    score: float
+
+
+class Entities(BaseModel):
+    order_ids: list[str] = Field(default_factory=list)  # normalised "#W1234567"
+    emails: list[str] = Field(default_factory=list)
+    phones: list[str] = Field(default_factory=list)  # E.164
+    zip_codes: list[str] = Field(default_factory=list)
+    person_names: list[str] = Field(default_factory=list)
+    amounts: list[float] = Field(default_factory=list)
+    cancel_reason: str | None = None  # "no longer needed" | "ordered by mistake"
+    items: list[ItemMatch] = Field(default_factory=list)
+
+
+class Understanding(BaseModel):
+    intent: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    entities: Entities = Field(default_factory=Entities)
+    sentiment: float = Field(default=0.0, ge=-1.0, le=1.0)  # VADER compound
+    urgent: bool = False
+    needs_human: bool = False
+    engine: str = "local"
+    # Confidence is below the engine's clarify threshold: ask before acting on the intent.
+    needs_clarification: bool = False
+    # Notable observations, e.g. "prompt_injection", "empty", "truncated".
+    flags: list[str] = Field(default_factory=list)
+
+
+class Engine(Protocol):
+    """Anything that turns a message into an Understanding. Never raises on bad text."""
+
+    def understand(self, message: str, context: Context) -> Understanding: ...

@@ -1,0 +1,274 @@
+"""Rule-based entity extraction: order ids, emails, phones, zips, names, amounts, cancel reasons.
+
+Rules rather than a learned tagger: the formats are regular, the training data has few marked
+spans, and every rule here can be read and tested. Item matching lives in ``items.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+import phonenumbers
+
+from supportflow.understanding.contract import Entities
+from supportflow.understanding.items import match_items
+from supportflow.understanding.store_catalogue import store_sample
+
+# Entities sit near the start of real messages; the cap bounds work on pasted 16 KB text.
+MAX_CHARS = 4000
+STORE_ID_DIGITS = 7
+
+_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d)*(?!\d)")
+_W_PREFIX = re.compile(r"(?:^|[^a-z0-9])#?\s?w\s?-?\s?$", re.IGNORECASE)
+_HASH_PREFIX = re.compile(r"#\s?$")
+_WORD = re.compile(r"[a-z]+")
+_ID_FILLERS = frozenset({"number", "no", "num", "nr", "id", "is", "was", "my", "the", "ref", "s"})
+_ID_KEYWORDS = ("order", "purchase", "orders", "purchases")
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_ZIP = re.compile(r"(?<![\d-])(\d{5})(?:-\d{4})?(?![\d-])")
+_ZIP_CONTEXT = re.compile(
+    r"(?:zip|postal|post code|postcode)\W{0,3}(?:code)?\W{0,3}(?:is\s)?\W{0,2}$"
+    r"|\b[A-Z]{2},?\s$",
+    re.IGNORECASE,
+)
+_MONEY = (
+    re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"),
+    re.compile(
+        r"(?<![\d.])(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\s?"
+        r"(?:dollars?|usd|bucks)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\busd\s?(\d+(?:\.\d{1,2})?)", re.IGNORECASE),
+)
+_NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
+_NAME_INTRO = re.compile(
+    r"(?:\bmy name is|\bname:|\bthis is|\bI'm|\bI am|\bit's)\s+"
+    rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})"
+    r"|(?:\b(?:my name is|name:)\s+)([a-z]+(?:\s+[a-z]+)?)\b",
+    re.IGNORECASE,
+)
+_HONORIFIC = re.compile(rf"\b((?:Mr|Mrs|Ms|Miss|Dr)\.?\s+{_NAME_WORD})")
+_FULL_NAME = re.compile(rf"\b({_NAME_WORD})\s+({_NAME_WORD})\b")
+# "the invoice from Anna Freeman": a capitalised pair after "from"/"for" is a person, unless it is
+# a known city.
+_FROM_NAME = re.compile(rf"\b(?:from|for|by)\s+({_NAME_WORD}\s+{_NAME_WORD})\b")
+_NOT_NAMES = frozenset(
+    [
+        "i",
+        "im",
+        "trying",
+        "looking",
+        "going",
+        "not",
+        "sure",
+        "so",
+        "very",
+        "just",
+        "really",
+        "writing",
+        "calling",
+        "here",
+        "having",
+        "unable",
+        "the",
+        "a",
+        "an",
+        "hello",
+        "hi",
+        "hey",
+        "thanks",
+        "order",
+        "please",
+    ]
+)
+
+_REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "ordered by mistake",
+        re.compile(
+            r"by (?:mistake|accident|error)|accidental(?:ly)?|mistaken(?:ly)?|\bin error\b"
+            r"|ordered (?:the )?wrong|wrong (?:item|size|color|colour|product)"
+            r"|didn'?t mean to (?:order|buy|purchase)|did not mean to (?:order|buy|purchase)"
+            r"|ordered (?:it )?twice|duplicate order|double order|was a mistake",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "no longer needed",
+        re.compile(
+            r"no longer (?:need|want|require)|not needed"
+            r"|don'?t (?:really )?(?:need|want) (?:it|them|this|that|these)?\s?(?:any ?more)?"
+            r"|do not (?:need|want)|changed my mind|change of mind|not necessary any ?more"
+            r"|found (?:it |one |a )?cheaper|no use for|don'?t need any ?more"
+            r"|no need for (?:it|them)",
+            re.IGNORECASE,
+        ),
+    ),
+)
+
+
+def _id_digits(run: str) -> str | None:
+    """Digits of an order id from a run that may contain spaces ("261 1340", "2 611 340")."""
+    parts = re.split(r"[ -]+", run.strip())
+    if len(parts[0]) >= 6:
+        return parts[0]
+    acc = ""
+    for part in parts:
+        acc += part
+        if len(acc) == STORE_ID_DIGITS:
+            return acc
+        if len(acc) > STORE_ID_DIGITS:
+            return None
+    return None
+
+
+def _is_id_keyword(word: str) -> bool:
+    if any(k in word for k in _ID_KEYWORDS):
+        return True  # glued forms: "oforder", "thisorder"
+    # Typos are common in ids' context ("oredr", "pucrhase").
+    return any(SequenceMatcher(None, word, k).ratio() >= 0.7 for k in _ID_KEYWORDS[:2])
+
+
+def _order_context(prefix: str) -> bool:
+    words = _WORD.findall(prefix.lower())[-4:]
+    while words and words[-1] in _ID_FILLERS:
+        words.pop()
+    return bool(words) and _is_id_keyword(words[-1])
+
+
+def order_id_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, "#W<digits>") for each order id; spans let other extractors skip them."""
+    out: list[tuple[int, int, str]] = []
+    for m in _DIGIT_RUN.finditer(text):
+        run = m.group(0)
+        prefix = text[max(0, m.start() - 30) : m.start()]
+        digits: str | None = None
+        if _W_PREFIX.search(prefix) or _order_context(prefix):
+            digits = _id_digits(run)
+        elif _HASH_PREFIX.search(prefix) or (" " not in run and "-" not in run):
+            # A bare 7-digit number is the store's id format ("it's 2611340").
+            compact = run if (" " not in run and "-" not in run) else ""
+            if len(compact) == STORE_ID_DIGITS:
+                digits = compact
+        if digits:
+            out.append((m.start(), m.end(), f"#W{digits}"))
+    return out
+
+
+def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(span[0] < e and s < span[1] for s, e in taken)
+
+
+def phone_spans(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(start, end, E.164) of valid phone numbers, US numbering by default."""
+    if sum(c.isdigit() for c in text) < 7:
+        return []
+    out: list[tuple[int, int, str]] = []
+    matcher = phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID)
+    for m in matcher:
+        if _overlaps((m.start, m.end), taken):
+            continue
+        e164 = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+        out.append((m.start, m.end, e164))
+    return out
+
+
+def emails(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _EMAIL.finditer(text):
+        value = m.group(0).lower().rstrip(".")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def zip_codes(text: str, taken: list[tuple[int, int]]) -> list[str]:
+    out: list[str] = []
+    stripped = text.strip()
+    for m in _ZIP.finditer(text):
+        if _overlaps((m.start(), m.end()), taken):
+            continue
+        prefix = text[max(0, m.start() - 25) : m.start()]
+        # A 5-digit number alone is a zip only with context, or as the whole reply.
+        has_context = bool(_ZIP_CONTEXT.search(prefix)) or stripped == m.group(0)
+        if has_context and m.group(1) not in out:
+            out.append(m.group(1))
+    return out
+
+
+def amounts(text: str, taken: list[tuple[int, int]]) -> list[float]:
+    found: list[tuple[int, float]] = []
+    for rx in _MONEY:
+        for m in rx.finditer(text):
+            if _overlaps((m.start(1), m.end(1)), taken):
+                continue
+            value = float(m.group(1).replace(",", ""))
+            if all(abs(pos - m.start(1)) > 0 for pos, _ in found) and value not in [
+                v for _, v in found
+            ]:
+                found.append((m.start(1), value))
+    return [v for _, v in sorted(found)]
+
+
+@lru_cache(maxsize=1)
+def _first_names() -> frozenset[str]:
+    return frozenset(n.split(" ")[0] for n in store_sample().person_names)
+
+
+def person_names(text: str) -> list[str]:
+    out: list[str] = []
+
+    def add(name: str) -> None:
+        name = " ".join(w[:1].upper() + w[1:] for w in name.split())
+        if name not in out:
+            out.append(name)
+
+    for m in _NAME_INTRO.finditer(text):
+        raw = m.group(1) or m.group(2) or ""
+        words = raw.split()
+        # "I'm Trying" is not a name: drop words that are usual sentence words.
+        while words and words[-1].lower() in _NOT_NAMES:
+            words.pop()
+        if words and words[0].lower() not in _NOT_NAMES:
+            add(" ".join(words))
+    for m in _HONORIFIC.finditer(text):
+        add(m.group(1))
+    cities = frozenset(store_sample().cities)
+    for m in _FROM_NAME.finditer(text):
+        if m.group(1) not in cities:
+            add(m.group(1))
+    known = _first_names()
+    for m in _FULL_NAME.finditer(text):
+        if m.group(1) in known:
+            add(f"{m.group(1)} {m.group(2)}")
+    # Keep the longest form when one name contains another ("Noah" and "Noah Brown").
+    return [n for n in out if not any(n != o and n in o for o in out)]
+
+
+def cancel_reason(text: str) -> str | None:
+    for label, rx in _REASONS:
+        if rx.search(text):
+            return label
+    return None
+
+
+def extract(text: str) -> Entities:
+    text = text[:MAX_CHARS]
+    ids = order_id_spans(text)
+    taken = [(s, e) for s, e, _ in ids]
+    taken += [(m.start(), m.end()) for m in _EMAIL.finditer(text)]
+    phone = phone_spans(text, taken)
+    taken += [(s, e) for s, e, _ in phone]
+    return Entities(
+        order_ids=list(dict.fromkeys(v for _, _, v in ids)),
+        emails=emails(text),
+        phones=list(dict.fromkeys(v for _, _, v in phone)),
+        zip_codes=zip_codes(text, taken),
+        person_names=person_names(text),
+        amounts=amounts(text, taken),
+        cancel_reason=cancel_reason(text),
+        items=match_items(text),
+    )
