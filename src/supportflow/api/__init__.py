@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): channels in, operator and merchant access."""

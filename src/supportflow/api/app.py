@@ -1,0 +1,70 @@
+"""The FastAPI application: routers, limits, error shapes, and its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from supportflow.api.limits import BodySizeLimit
+from supportflow.api.routers import chat, conversations, health
+from supportflow.api.state import ApiState
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.settings import Settings
+from supportflow.temporal.client import connect
+
+log = logging.getLogger(__name__)
+
+# Room for the JSON envelope around a maximal message text.
+_ENVELOPE_BYTES = 4096
+
+
+def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        await run_in_threadpool(upgrade, url)
+        engine = make_engine(url)
+        client = temporal or await connect(settings)
+        app.state.supportflow = ApiState(
+            settings=settings, sessions=make_session_factory(engine), temporal=client
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="supportflow", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_message_bytes + _ENVELOPE_BYTES)
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    app.include_router(conversations.router)
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def _update_rejected(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+        # The workflow's validator refused the message: the caller's input, not our fault.
+        detail = str(exc.cause) if exc.cause else "message rejected"
+        return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(RPCError)
+    async def _temporal_down(_: Request, exc: RPCError) -> JSONResponse:
+        log.warning("temporal unavailable: %s", exc.status)
+        return JSONResponse(
+            {"detail": "the agent service is unavailable; try again shortly"},
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace to the caller; the log has it for the engineer on call.
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+    return app

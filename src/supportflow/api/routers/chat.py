@@ -1,0 +1,201 @@
+"""Web chat: send a message and get the agent's reply over HTTP or a WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response, WebSocket, status
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnect
+
+from supportflow.api.deps import ChatTenant, StateDep
+from supportflow.api.schemas import ChatMessageIn, ChatReplyOut
+from supportflow.api.state import ApiState
+from supportflow.channels.inbound import Delivery, deliver, reply_status
+from supportflow.tenants.service import resolve_customer, tenant_for_chat_key
+from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["chat"])
+
+
+def _too_long(state: ApiState, text: str) -> bool:
+    return len(text.encode("utf-8", "surrogatepass")) > state.settings.max_message_bytes
+
+
+async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatReplyOut:
+    identities = [("chat", body.visitor_id)]
+    if body.email:
+        identities.append(("email", str(body.email)))
+    customer_id = await run_in_threadpool(resolve_customer, state.sessions, tenant_id, identities)
+    msg = InboundMessage(
+        message_id=body.message_id,
+        channel=Channel.CHAT,
+        text=body.text,
+        sender=ChannelIdentity(kind="chat", value=body.visitor_id),
+        email=str(body.email) if body.email else None,
+    )
+    delivery = await deliver(
+        state.temporal,
+        state.settings,
+        tenant_id,
+        customer_id,
+        msg,
+        wait_seconds=state.settings.chat_reply_wait_seconds,
+    )
+    return _out(delivery, body, customer_id)
+
+
+def _out(delivery: Delivery, body: ChatMessageIn, customer_id: str) -> ChatReplyOut:
+    if delivery.reply is None:
+        return ChatReplyOut(
+            status="pending",
+            message_id=body.message_id,
+            customer_id=customer_id,
+            reply_url=f"/v1/chat/messages/{body.message_id}?visitor_id={body.visitor_id}",
+        )
+    return ChatReplyOut(
+        status="answered",
+        message_id=body.message_id,
+        customer_id=customer_id,
+        reply=delivery.reply.text,
+        intent=delivery.reply.intent,
+        duplicate=delivery.reply.duplicate,
+    )
+
+
+@router.post(
+    "/v1/chat/messages",
+    response_model=ChatReplyOut,
+    responses={202: {"model": ChatReplyOut}, 401: {}, 413: {}, 422: {}},
+)
+async def post_message(
+    body: ChatMessageIn, tenant_id: ChatTenant, state: StateDep, response: Response
+) -> ChatReplyOut:
+    if _too_long(state, body.text):
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"text is over {state.settings.max_message_bytes} bytes",
+        )
+    if not body.text.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "text is empty")
+    out = await _send(state, tenant_id, body)
+    if out.status == "pending":
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Location"] = out.reply_url or ""
+    return out
+
+
+@router.get("/v1/chat/messages/{message_id}", response_model=ChatReplyOut)
+async def get_reply(
+    message_id: str,
+    visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
+    tenant_id: ChatTenant,
+    state: StateDep,
+    response: Response,
+) -> ChatReplyOut:
+    customer_id = await run_in_threadpool(
+        resolve_customer, state.sessions, tenant_id, [("chat", visitor_id)]
+    )
+    found = await reply_status(state.temporal, tenant_id, customer_id, message_id)
+    if found.status == "unknown":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such message for this visitor")
+    body = ChatMessageIn(visitor_id=visitor_id, message_id=message_id, text="-")
+    if found.reply is None:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return _out(Delivery(status="pending", workflow_id=""), body, customer_id)
+    return _out(Delivery(status="answered", workflow_id="", reply=found.reply), body, customer_id)
+
+
+@router.websocket("/v1/chat/stream")
+async def chat_stream(
+    websocket: WebSocket,
+    state: StateDep,
+    chat_key: Annotated[str, Query()] = "",
+    visitor_id: Annotated[str, Query(max_length=200)] = "",
+) -> None:
+    """Browsers cannot set headers on a WebSocket, so the public chat key comes in the query.
+    Each frame sent is a message ({message_id, text, email?}); each reply is pushed back."""
+    tenant_id = await run_in_threadpool(tenant_for_chat_key, state.sessions, chat_key)
+    if tenant_id is None or not visitor_id:
+        await websocket.close(code=1008, reason="unknown tenant or wrong key")
+        return
+    await websocket.accept()
+    followups: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            frame = await websocket.receive_json()
+            out = await _ws_turn(state, tenant_id, visitor_id, frame)
+            await websocket.send_json(out)
+            if out.get("status") == "pending":
+                task = asyncio.create_task(_push_when_ready(websocket, state, tenant_id, out))
+                followups.add(task)
+                task.add_done_callback(followups.discard)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        for task in followups:
+            task.cancel()
+
+
+async def _ws_turn(state: ApiState, tenant_id: str, visitor_id: str, frame: Any) -> dict[str, Any]:
+    if not isinstance(frame, dict):
+        return {"type": "error", "status": 422, "detail": "each frame must be a JSON object"}
+    try:
+        body = ChatMessageIn.model_validate({**frame, "visitor_id": visitor_id})
+    except ValidationError as err:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in err.errors())
+        return {"type": "error", "status": 422, "detail": f"invalid field(s): {fields}"}
+    if _too_long(state, body.text):
+        return {"type": "error", "status": 413, "detail": "text is over the size limit"}
+    if not body.text.strip():
+        return {"type": "error", "status": 422, "detail": "text is empty"}
+    try:
+        out = await _send(state, tenant_id, body)
+    except Exception:
+        log.exception("chat turn failed")
+        return {
+            "type": "error",
+            "status": 503,
+            "message_id": body.message_id,
+            "detail": "the agent is unavailable; try again shortly",
+        }
+    return {"type": "reply", **out.model_dump()}
+
+
+async def _push_when_ready(
+    websocket: WebSocket, state: ApiState, tenant_id: str, pending: dict[str, Any]
+) -> None:
+    delay = 0.5
+    for _ in range(120):
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 10.0)
+        with contextlib.suppress(Exception):
+            found = await reply_status(
+                state.temporal, tenant_id, pending["customer_id"], pending["message_id"]
+            )
+            if found.reply is not None:
+                await websocket.send_json(
+                    {
+                        "type": "reply",
+                        "status": "answered",
+                        "message_id": found.message_id,
+                        "customer_id": pending["customer_id"],
+                        "reply": found.reply.text,
+                        "intent": found.reply.intent,
+                        "duplicate": False,
+                    }
+                )
+                return
+
+
+@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+async def chat_page() -> HTMLResponse:
+    page = resources.files("supportflow.api").joinpath("static/chat.html").read_text("utf-8")
+    return HTMLResponse(page)

@@ -1,0 +1,17 @@
+"""What the API holds while it runs: built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from supportflow.settings import Settings
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    temporal: Client

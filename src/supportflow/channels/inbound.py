@@ -1,0 +1,107 @@
+"""Deliver an inbound message to the customer's workflow and wait (a while) for the reply.
+
+Normal path: update-with-start, one round trip, reply returned to the caller. If workers do
+not accept the update within the wait (all down, say), the message is signalled-with-start
+instead, which Temporal persists at once: the customer's message is never lost, the caller
+gets "pending", and the workflow's de-duplication by message id makes sure that an update
+accepted later and the signal together still produce exactly one turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Literal
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateStage
+from temporalio.common import WorkflowIDConflictPolicy
+
+from supportflow.settings import Settings
+from supportflow.workflows.contract import (
+    ENQUEUE_MESSAGE_SIGNAL,
+    CustomerWorkflowInput,
+    InboundMessage,
+    Reply,
+    ReplyLookup,
+    ReplyStatus,
+    TaskQueues,
+    customer_workflow_id,
+)
+from supportflow.workflows.customer import CustomerWorkflow
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: Literal["answered", "pending"]
+    workflow_id: str
+    reply: Reply | None = None
+
+
+def _workflow_input(settings: Settings, tenant_id: str, customer_id: str) -> CustomerWorkflowInput:
+    return CustomerWorkflowInput(
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        task_queues=TaskQueues(
+            ai=settings.task_queue_ai, integrations=settings.task_queue_integrations
+        ),
+        continue_as_new_events=settings.continue_as_new_events,
+    )
+
+
+async def deliver(
+    client: Client,
+    settings: Settings,
+    tenant_id: str,
+    customer_id: str,
+    msg: InboundMessage,
+    *,
+    wait_seconds: float,
+) -> Delivery:
+    wf_id = customer_workflow_id(tenant_id, customer_id)
+    wf_input = _workflow_input(settings, tenant_id, customer_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    start_op = WithStartWorkflowOperation(
+        CustomerWorkflow.run,
+        wf_input,
+        id=wf_id,
+        task_queue=settings.task_queue_agents,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    try:
+        handle = await asyncio.wait_for(
+            client.start_update_with_start_workflow(
+                CustomerWorkflow.receive_message,
+                msg,
+                start_workflow_operation=start_op,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                # No update id from the message id: the workflow de-duplicates by message id
+                # itself (across continue-as-new too) and tells the caller it was a duplicate.
+            ),
+            timeout=wait_seconds,
+        )
+    except TimeoutError:
+        await client.start_workflow(
+            CustomerWorkflow.run,
+            wf_input,
+            id=wf_id,
+            task_queue=settings.task_queue_agents,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal=ENQUEUE_MESSAGE_SIGNAL,
+            start_signal_args=[msg],
+        )
+        return Delivery(status="pending", workflow_id=wf_id)
+    try:
+        reply = await asyncio.wait_for(handle.result(), timeout=max(0.0, deadline - loop.time()))
+    except TimeoutError:
+        return Delivery(status="pending", workflow_id=wf_id)
+    return Delivery(status="answered", workflow_id=wf_id, reply=reply)
+
+
+async def reply_status(
+    client: Client, tenant_id: str, customer_id: str, message_id: str
+) -> ReplyStatus:
+    handle = client.get_workflow_handle_for(
+        CustomerWorkflow.run, customer_workflow_id(tenant_id, customer_id)
+    )
+    return await handle.query(CustomerWorkflow.reply_for, ReplyLookup(message_id=message_id))

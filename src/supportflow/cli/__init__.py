@@ -1,0 +1,1 @@
+"""The `supportflow` command line."""

@@ -1,0 +1,108 @@
+"""`supportflow`: run the stack or its parts, and manage tenants."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from supportflow.logs import setup_logging
+from supportflow.settings import Settings
+from supportflow.understanding.cli import eval_command, understand_command, understanding_app
+
+app = typer.Typer(no_args_is_help=True, help="AI customer-support agents on Temporal.")
+tenants_app = typer.Typer(no_args_is_help=True, help="Manage tenants (merchants).")
+db_app = typer.Typer(no_args_is_help=True, help="The app database.")
+eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(db_app, name="db")
+app.add_typer(understanding_app, name="understanding")
+app.add_typer(eval_app, name="eval")
+app.command("understand")(understand_command)
+eval_app.command("understanding")(eval_command)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
+]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    setup_logging(settings.log_level)
+    return settings
+
+
+@app.command()
+def up(data_dir: DataDir = None) -> None:
+    """Run everything on this machine: Temporal dev server, workers, API, demo store."""
+    from supportflow.stack.embedded import run_embedded
+
+    asyncio.run(run_embedded(_settings(data_dir)))
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated task queues to serve: agents,ai,integrations.")
+    ] = "agents,ai,integrations",
+) -> None:
+    """Run workers against the Temporal server in SUPPORTFLOW_TEMPORAL_ADDRESS."""
+    from supportflow.stack.standalone import run_worker
+    from supportflow.worker import Queue
+
+    try:
+        chosen = [Queue(q.strip()) for q in queues.split(",") if q.strip()]
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--queues") from err
+    asyncio.run(run_worker(_settings(), chosen))
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API against the Temporal server in SUPPORTFLOW_TEMPORAL_ADDRESS."""
+    from supportflow.stack.standalone import run_api
+
+    asyncio.run(run_api(_settings()))
+
+
+@tenants_app.command("create")
+def tenants_create(name: str, data_dir: DataDir = None) -> None:
+    """Create a tenant; prints its id, secret API key (shown once) and public chat key."""
+    from supportflow.db.engine import make_engine, make_session_factory
+    from supportflow.db.migrate import upgrade
+    from supportflow.tenants.service import InvalidTenantName, create_tenant
+
+    settings = _settings(data_dir)
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        created = create_tenant(make_session_factory(engine), name)
+    except InvalidTenantName as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    finally:
+        engine.dispose()
+    typer.echo(
+        json.dumps(
+            {
+                "tenant_id": created.tenant_id,
+                "name": created.name,
+                "api_key": created.api_key,
+                "chat_key": created.chat_key,
+            }
+        )
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Apply database migrations."""
+    from supportflow.db.migrate import upgrade
+
+    upgrade(_settings(data_dir).resolved_database_url)

@@ -1,0 +1,1 @@
+"""Procedures: the deterministic business decisions. AI interprets; this code decides."""

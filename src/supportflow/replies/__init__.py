@@ -1,0 +1,1 @@
+"""Reply phrasing: tenant-editable templates filled only with facts from tools."""

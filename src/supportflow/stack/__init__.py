@@ -1,0 +1,1 @@
+"""The embedded stack that `supportflow up` runs on one machine."""

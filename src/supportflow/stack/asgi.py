@@ -1,0 +1,17 @@
+"""Uvicorn servers embedded in a process that owns its own signal handling."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+
+import uvicorn
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to the host process (`supportflow up`
+    stops its parts in order; uvicorn's handlers would stop one part behind its back)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield

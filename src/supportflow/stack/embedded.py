@@ -1,0 +1,123 @@
+"""`supportflow up`: Temporal dev server, demo store, workers and API in one process tree.
+
+Start order is dependency order (Temporal, store, workers, API); stop order is the reverse,
+so no request arrives at a part that has already gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+import uvicorn
+
+from supportflow.api.app import create_app
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.settings import Settings
+from supportflow.stack.asgi import EmbeddedServer
+from supportflow.stack.demo_tenant import ensure_demo_tenant
+from supportflow.stack.temporal_server import split_address, start_dev_server
+from supportflow.store.server import StoreServer
+from supportflow.worker import build_workers, run_workers
+
+log = logging.getLogger("supportflow.up")
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def _check_port_free(host: str, port: int, setting: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise PortInUse(
+                f"port {port} on {host} is in use; choose another with {setting}"
+            ) from err
+
+
+async def _wait_until(check: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
+    # uvicorn exposes only a `started` flag, no event to await.
+    deadline = time.monotonic() + limit_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not start within {limit_s:.0f}s")
+        await asyncio.sleep(0.05)
+
+
+async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    started = time.monotonic()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    t_host, t_port = split_address(settings.temporal_address)
+    _check_port_free(t_host, t_port, "SUPPORTFLOW_TEMPORAL_ADDRESS")
+    _check_port_free(t_host, settings.temporal_ui_port, "SUPPORTFLOW_TEMPORAL_UI_PORT")
+    _check_port_free(settings.store_host, settings.store_port, "SUPPORTFLOW_STORE_PORT")
+    _check_port_free(settings.api_host, settings.api_port, "SUPPORTFLOW_API_PORT")
+
+    log.info("data directory %s", settings.data_dir.resolve())
+    log.info("starting Temporal dev server on %s", settings.temporal_address)
+    env = await start_dev_server(settings)
+    log.info("Temporal dev server up; UI on http://%s:%d", t_host, settings.temporal_ui_port)
+    try:
+        url = settings.resolved_database_url
+        await asyncio.to_thread(upgrade, url)
+        engine = make_engine(url)
+        demo = await asyncio.to_thread(
+            ensure_demo_tenant, make_session_factory(engine), settings.data_dir
+        )
+        engine.dispose()
+        log.info("app database migrated (%s)", url.split("://", 1)[0])
+
+        store = StoreServer(
+            settings.data_dir / "store.db", settings.store_host, settings.store_port
+        )
+        await store.start()
+        log.info("demo store up on %s", settings.resolved_store_url)
+
+        async with build_workers(env.client, settings) as workers:
+            worker_task = asyncio.create_task(run_workers(workers, stop))
+            log.info("workers polling %d task queues", len(workers))
+
+            api = EmbeddedServer(
+                uvicorn.Config(
+                    create_app(settings, temporal=env.client),
+                    host=settings.api_host,
+                    port=settings.api_port,
+                    log_level="warning",
+                    ws="websockets-sansio",
+                )
+            )
+            api_task = asyncio.create_task(api.serve())
+            await _wait_until(lambda: api.started, "API")
+            log.info("API up on %s", settings.api_url)
+
+            print(  # noqa: T201 - the one line operators and scripts wait for
+                f"supportflow ready in {time.monotonic() - started:.1f}s  "
+                f"api={settings.api_url}  store={settings.resolved_store_url}  "
+                f"temporal_ui=http://{t_host}:{settings.temporal_ui_port}  "
+                f"chat={settings.api_url}/chat?key={demo['chat_key']}",
+                flush=True,
+            )
+            await stop.wait()
+            log.info("stopping")
+            api.should_exit = True
+            await api_task
+            await worker_task
+        await store.stop()
+    finally:
+        await env.shutdown()
+        log.info("stopped")

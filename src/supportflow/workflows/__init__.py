@@ -1,0 +1,1 @@
+"""Temporal workflows: pure orchestration, deterministic, all I/O in activities."""

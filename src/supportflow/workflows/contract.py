@@ -1,0 +1,127 @@
+"""What crosses the workflow boundary: workflow input, update, query payloads.
+
+Everything here is a pydantic model serialised by Temporal's pydantic data converter, so a
+payload that does not match fails loudly at the boundary instead of deep inside a workflow.
+Fields are only ever added with defaults, so old histories keep decoding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Bound on what one conversation carries through continue-as-new: the full record belongs to
+# the app database; the workflow keeps a recent window for context and de-duplication.
+TRANSCRIPT_WINDOW = 200
+# The client SDK names a start signal by string; this constant is the one place it is spelt.
+ENQUEUE_MESSAGE_SIGNAL = "enqueue_message"
+SEEN_MESSAGE_WINDOW = 1000
+
+
+class Channel(StrEnum):
+    CHAT = "chat"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class ChannelIdentity(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # "chat" | "email" | "phone"
+    value: str
+
+
+class InboundMessage(BaseModel):
+    """One message from the customer. `message_id` is the caller's id, unique per customer."""
+
+    message_id: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    text: str
+    sender: ChannelIdentity
+    email: str | None = None
+
+
+class Reply(BaseModel):
+    message_id: str
+    text: str
+    intent: str
+    duplicate: bool = False
+
+
+class TranscriptEntry(BaseModel):
+    role: Literal["customer", "agent"]
+    channel: Channel
+    message_id: str
+    text: str
+    at: datetime
+    intent: str | None = None
+
+
+class Case(BaseModel):
+    case_id: str
+    intent: str
+    status: Literal["open", "resolved", "escalated", "abandoned"] = "open"
+    order_id: str | None = None
+    opened_at: datetime
+
+
+class ConversationState(BaseModel):
+    """Everything continue-as-new must carry."""
+
+    identities: list[ChannelIdentity] = Field(default_factory=list)
+    # The store's user id once the customer has been identified (email, name + zip, ...).
+    store_user_id: str | None = None
+    verified_email: str | None = None
+    transcript: list[TranscriptEntry] = Field(default_factory=list)
+    replies: dict[str, Reply] = Field(default_factory=dict)  # message_id -> reply, insertion order
+    cases: list[Case] = Field(default_factory=list)
+    awaiting: str | None = None
+    # An order id mentioned before the customer was identified, to answer once they are.
+    pending_order_id: str | None = None
+    last_intent: str | None = None
+    turns: int = 0
+    runs: int = 1
+
+
+class TaskQueues(BaseModel):
+    """Where the workflow sends each kind of activity (settings live outside workflows)."""
+
+    ai: str = "supportflow-ai"
+    integrations: str = "supportflow-integrations"
+
+
+class CustomerWorkflowInput(BaseModel):
+    tenant_id: str
+    customer_id: str
+    task_queues: TaskQueues = Field(default_factory=TaskQueues)
+    # Continue-as-new once history passes this many events (configurable per deployment).
+    continue_as_new_events: int = 2000
+    state: ConversationState | None = None
+
+
+class TranscriptView(BaseModel):
+    tenant_id: str
+    customer_id: str
+    store_user_id: str | None
+    identities: list[ChannelIdentity]
+    entries: list[TranscriptEntry]
+    cases: list[Case]
+    turns: int
+    runs: int
+
+
+class ReplyLookup(BaseModel):
+    message_id: str
+
+
+class ReplyStatus(BaseModel):
+    message_id: str
+    status: Literal["answered", "pending", "unknown"]
+    reply: Reply | None = None
+
+
+def customer_workflow_id(tenant_id: str, customer_id: str) -> str:
+    return f"sf/{tenant_id}/customer/{customer_id}"

@@ -1,0 +1,341 @@
+"""CustomerWorkflow: one long-lived conversation per tenant + customer, across channels.
+
+It receives each inbound message as an update (sent with update-with-start), answers it
+through activities (understand -> decide -> reply), ignores message ids it has seen, and
+continues-as-new before its history grows large, carrying the conversation with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from supportflow.activities.ai import AiActivities
+    from supportflow.activities.contract import (
+        ComposeInput,
+        IdentifyInput,
+        LookupOrderInput,
+        UnderstandInput,
+    )
+    from supportflow.activities.store import StoreActivities
+    from supportflow.procedures.router import Decision, decide, effective_intent, intent_phrase
+    from supportflow.replies.templates import STATUS_PHRASES
+    from supportflow.understanding.contract import Context, Understanding
+    from supportflow.workflows.contract import (
+        ENQUEUE_MESSAGE_SIGNAL,
+        SEEN_MESSAGE_WINDOW,
+        TRANSCRIPT_WINDOW,
+        Case,
+        ConversationState,
+        CustomerWorkflowInput,
+        InboundMessage,
+        Reply,
+        ReplyLookup,
+        ReplyStatus,
+        TranscriptEntry,
+        TranscriptView,
+    )
+
+# Activities of the ai queue are fast and local; retry them quickly.
+_AI_TIMEOUT = timedelta(seconds=15)
+_AI_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+# Store calls may meet a store that is down for minutes: back off, and give up after a while
+# with a holding reply rather than leaving the customer with silence.
+_STORE_TIMEOUT = timedelta(seconds=10)
+_STORE_PATIENCE = timedelta(minutes=5)
+_STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["StoreRejected"],
+)
+T = TypeVar("T")
+
+# After these replies the agent waits for a detail; a message supplying it continues the request.
+_AWAITING_AFTER = {
+    "ask_order_id": "order_id",
+    "ask_identity": "identity",
+    "identity_not_found": "identity",
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a turn answers: a template, the effective intent, and the facts to fill it."""
+
+    template: str
+    intent: str
+    decision: Decision
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+# A customer message longer than this is refused by the update validator (the API checks first).
+MAX_TEXT_BYTES = 16 * 1024
+
+
+@workflow.defn
+class CustomerWorkflow:
+    @workflow.init
+    def __init__(self, inp: CustomerWorkflowInput) -> None:
+        self._inp = inp
+        self._s = inp.state or ConversationState()
+        self._in_flight: set[str] = set()
+        # Turns run one at a time, in arrival order, so replies never interleave.
+        self._turn_lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, inp: CustomerWorkflowInput) -> None:
+        await workflow.wait_condition(self._history_is_large)
+        # Let the current turns finish: an update in flight would be lost by continue-as-new.
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._in_flight
+        )
+        self._s.runs += 1
+        workflow.continue_as_new(inp.model_copy(update={"state": _carry(self._s)}))
+
+    @workflow.update
+    async def receive_message(self, msg: InboundMessage) -> Reply:
+        return await self._handle(msg)
+
+    async def _handle(self, msg: InboundMessage) -> Reply:
+        seen = self._s.replies.get(msg.message_id)
+        if seen is not None:
+            return seen.model_copy(update={"duplicate": True})
+        if msg.message_id in self._in_flight:
+            # The same message delivered twice at once: answer both with the one reply.
+            await workflow.wait_condition(lambda: msg.message_id in self._s.replies)
+            return self._s.replies[msg.message_id].model_copy(update={"duplicate": True})
+        self._in_flight.add(msg.message_id)
+        try:
+            async with self._turn_lock:
+                reply = await self._turn(msg)
+        finally:
+            self._in_flight.discard(msg.message_id)
+        return reply
+
+    @workflow.signal(name=ENQUEUE_MESSAGE_SIGNAL)
+    async def enqueue_message(self, msg: InboundMessage) -> None:
+        """The durable path when no caller can wait: the API falls back to signal-with-start
+        if the update is not accepted in time (workers down), so the message is never lost.
+        The reply is then read with the `reply_for` query."""
+        try:
+            self._validate_message(msg)
+        except ValueError as err:
+            workflow.logger.warning("ignored invalid message: %s", err)
+            return
+        await self._handle(msg)
+
+    @receive_message.validator
+    def _validate_message(self, msg: InboundMessage) -> None:
+        # Rejected updates never reach history, so bad input changes nothing.
+        if not msg.text.strip():
+            raise ValueError("message text is empty")
+        if len(msg.text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+            raise ValueError(f"message text is over {MAX_TEXT_BYTES} bytes")
+
+    @workflow.query
+    def transcript(self) -> TranscriptView:
+        return TranscriptView(
+            tenant_id=self._inp.tenant_id,
+            customer_id=self._inp.customer_id,
+            store_user_id=self._s.store_user_id,
+            identities=self._s.identities,
+            entries=self._s.transcript,
+            cases=self._s.cases,
+            turns=self._s.turns,
+            runs=self._s.runs,
+        )
+
+    @workflow.query
+    def reply_for(self, lookup: ReplyLookup) -> ReplyStatus:
+        reply = self._s.replies.get(lookup.message_id)
+        if reply is not None:
+            return ReplyStatus(message_id=lookup.message_id, status="answered", reply=reply)
+        if lookup.message_id in self._in_flight:
+            return ReplyStatus(message_id=lookup.message_id, status="pending")
+        return ReplyStatus(message_id=lookup.message_id, status="unknown")
+
+    # --- one turn -------------------------------------------------------------------------
+
+    async def _turn(self, msg: InboundMessage) -> Reply:
+        s = self._s
+        if msg.sender not in s.identities:
+            s.identities.append(msg.sender)
+        s.transcript.append(
+            TranscriptEntry(
+                role="customer",
+                channel=msg.channel,
+                message_id=msg.message_id,
+                text=msg.text,
+                at=workflow.now(),
+            )
+        )
+        understanding = await workflow.execute_activity_method(
+            AiActivities.understand,
+            UnderstandInput(
+                tenant_id=self._inp.tenant_id,
+                text=msg.text,
+                context=Context(
+                    awaiting=s.awaiting, last_intent=s.last_intent, customer_email=s.verified_email
+                ),
+            ),
+            task_queue=self._inp.task_queues.ai,
+            start_to_close_timeout=_AI_TIMEOUT,
+            retry_policy=_AI_RETRY,
+        )
+        plan = await self._act(msg, understanding)
+        composed = await workflow.execute_activity_method(
+            AiActivities.compose_reply,
+            ComposeInput(tenant_id=self._inp.tenant_id, template=plan.template, facts=plan.facts),
+            task_queue=self._inp.task_queues.ai,
+            start_to_close_timeout=_AI_TIMEOUT,
+            retry_policy=_AI_RETRY,
+        )
+        reply = Reply(message_id=msg.message_id, text=composed.text, intent=plan.intent)
+        s.transcript.append(
+            TranscriptEntry(
+                role="agent",
+                channel=msg.channel,
+                message_id=msg.message_id,
+                text=reply.text,
+                at=workflow.now(),
+                intent=plan.intent,
+            )
+        )
+        s.replies[msg.message_id] = reply
+        s.last_intent = plan.intent
+        s.awaiting = _AWAITING_AFTER.get(plan.template)
+        if plan.decision.opens_case:
+            self._record_case(plan.intent, plan.decision, plan.template)
+        s.turns += 1
+        _trim(s)
+        return reply
+
+    async def _act(self, msg: InboundMessage, u: Understanding) -> _Plan:
+        s = self._s
+        intent = effective_intent(u, awaiting=s.awaiting, last_intent=s.last_intent)
+        first_name: str | None = None
+        for email in [msg.email, *u.entities.emails]:
+            if email and email.strip().lower() != s.verified_email:
+                ident = await self._integration(
+                    workflow.execute_activity_method(
+                        StoreActivities.identify_customer,
+                        IdentifyInput(tenant_id=self._inp.tenant_id, email=email),
+                        task_queue=self._inp.task_queues.integrations,
+                        start_to_close_timeout=_STORE_TIMEOUT,
+                        schedule_to_close_timeout=_STORE_PATIENCE,
+                        retry_policy=_STORE_RETRY,
+                    )
+                )
+                if ident is None:
+                    return _Plan(
+                        "store_unavailable", intent, Decision("reply", "store_unavailable")
+                    )
+                if ident.store_user_id:
+                    s.store_user_id = ident.store_user_id
+                    s.verified_email = email.strip().lower()
+                    first_name = ident.first_name
+                    break
+                if email in u.entities.emails:
+                    return _Plan(
+                        "identity_not_found", intent, Decision("reply", "identity_not_found")
+                    )
+        last_order = next((c.order_id for c in reversed(s.cases) if c.order_id), None)
+        mentioned = u.entities.order_ids[0] if u.entities.order_ids else None
+        if mentioned is None and s.awaiting:
+            mentioned = s.pending_order_id
+        decision = decide(
+            u, intent, identified=s.store_user_id is not None, last_order_id=mentioned or last_order
+        )
+        if decision.template == "ask_identity":
+            s.pending_order_id = decision.order_id
+        facts: dict[str, object] = {
+            "first_name": first_name,
+            "intent_phrase": intent_phrase(intent),
+        }
+        if decision.action == "order_status" and decision.order_id and s.store_user_id:
+            order = await self._integration(
+                workflow.execute_activity_method(
+                    StoreActivities.lookup_order,
+                    LookupOrderInput(
+                        tenant_id=self._inp.tenant_id,
+                        order_id=decision.order_id,
+                        store_user_id=s.store_user_id,
+                    ),
+                    task_queue=self._inp.task_queues.integrations,
+                    start_to_close_timeout=_STORE_TIMEOUT,
+                    schedule_to_close_timeout=_STORE_PATIENCE,
+                    retry_policy=_STORE_RETRY,
+                )
+            )
+            if order is None:
+                return _Plan("store_unavailable", intent, decision)
+            if not order.found:
+                return _Plan("order_not_found", intent, decision, {"order_id": decision.order_id})
+            s.pending_order_id = None
+            facts |= {
+                "order_id": order.order_id,
+                "status": order.status,
+                "status_phrase": STATUS_PHRASES.get(order.status or "", order.status),
+                "items": [
+                    f"{item.name} ({', '.join(item.options.values())})" for item in order.items
+                ],
+                "tracking_ids": order.tracking_ids,
+            }
+        return _Plan(decision.template, intent, decision, facts)
+
+    async def _integration(self, call: Awaitable[T]) -> T | None:
+        """Await a store activity; None when the store stayed unreachable past our patience."""
+        try:
+            return await call
+        except ActivityError as err:
+            workflow.logger.warning("store activity failed for good: %s", err.cause)
+            return None
+
+    def _record_case(self, intent: str, decision: Decision, template: str) -> None:
+        status = {
+            "order_status": "resolved",
+            "handoff": "escalated",
+            "not_yet": "escalated",
+        }.get(template, "open")
+        self._s.cases.append(
+            Case(
+                case_id=f"{workflow.info().workflow_id}/case/{len(self._s.cases) + 1}",
+                intent=intent,
+                status=status,
+                order_id=decision.order_id,
+                opened_at=workflow.now(),
+            )
+        )
+
+    def _history_is_large(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._inp.continue_as_new_events
+        )
+
+
+def _trim(s: ConversationState) -> None:
+    if len(s.transcript) > TRANSCRIPT_WINDOW:
+        del s.transcript[: len(s.transcript) - TRANSCRIPT_WINDOW]
+    while len(s.replies) > SEEN_MESSAGE_WINDOW:
+        del s.replies[next(iter(s.replies))]
+
+
+def _carry(s: ConversationState) -> ConversationState:
+    """What continue-as-new carries: the state, with long customer texts shortened so the
+    input stays far below Temporal's payload limit."""
+    carried = s.model_copy(deep=True)
+    for entry in carried.transcript:
+        if len(entry.text) > 2000:
+            entry.text = entry.text[:2000] + "…"
+    return carried

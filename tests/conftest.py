@@ -1,0 +1,146 @@
+"""Shared fixtures: real Temporal servers (time-skipping and dev), a real demo store on
+loopback, and the app database on SQLite and, when configured, Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from supportflow.settings import Settings
+from supportflow.store.server import StoreServer
+from tests.helpers import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, free_port
+
+ENVIRONMENTS = ("local", "time-skipping")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-environment",
+        default="all",
+        choices=("all", *ENVIRONMENTS),
+        help="Temporal server for workflow tests: the dev server, the time-skipping "
+        "test server, or both (default).",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "workflow_env_kind" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--workflow-environment")
+        kinds = ENVIRONMENTS if chosen == "all" else (chosen,)
+        metafunc.parametrize("workflow_env_kind", kinds, scope="session")
+
+
+_envs: dict[str, WorkflowEnvironment] = {}
+
+
+async def _env(kind: str) -> WorkflowEnvironment:
+    """Each server starts once per session and is shared; tests isolate by task queue."""
+    if kind not in _envs:
+        if kind == "local":
+            _envs[kind] = await WorkflowEnvironment.start_local(
+                data_converter=pydantic_data_converter,
+                dev_server_existing_path=TEMPORAL_CLI,
+                port=free_port(),
+            )
+        else:
+            _envs[kind] = await WorkflowEnvironment.start_time_skipping(
+                data_converter=pydantic_data_converter,
+                test_server_existing_path=TEMPORAL_TEST_SERVER,
+                port=free_port(),
+            )
+    return _envs[kind]
+
+
+@pytest.fixture(scope="session")
+async def workflow_env(workflow_env_kind: str) -> WorkflowEnvironment:
+    """One fixture, two real servers: the Temporal CLI dev server or the Java time-skipping
+    test server, both from pinned PyPI packages (nothing is downloaded)."""
+    return await _env(workflow_env_kind)
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> WorkflowEnvironment:
+    """The dev server, for tests of what users meet (API, crash, replay recordings)."""
+    return await _env("local")
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _shutdown_envs() -> AsyncIterator[None]:
+    yield
+    for env in _envs.values():
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real demo store over HTTP on loopback, with its own SQLite file."""
+    yield from _run_store(tmp_path_factory.mktemp("store") / "store.db")
+
+
+def _run_store(db_path: Path, *, admin: bool = False) -> Iterator[str]:
+    """Run the store on its own thread and event loop: a separate service, which blocking
+    calls in a test cannot stall."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = StoreServer(db_path, "127.0.0.1", 0, admin=admin)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(120)
+    try:
+        yield server.url
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("SUPPORTFLOW_TEST_POSTGRES_URL")
+    if not url and os.environ.get("SUPPORTFLOW_REQUIRE_POSTGRES"):
+        raise RuntimeError("SUPPORTFLOW_REQUIRE_POSTGRES is set but no Postgres URL is given")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty app database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("Postgres tests need SUPPORTFLOW_TEST_POSTGRES_URL (.ci/run sets it)")
+    name = "sf_test_" + uuid.uuid4().hex[:10]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    """Settings for one test: its own task queues, so tests sharing a server never meet."""
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        data_dir=tmp_path,
+        store_url=store_url,
+        task_queue_agents=f"agents-{tag}",
+        task_queue_ai=f"ai-{tag}",
+        task_queue_integrations=f"integrations-{tag}",
+        model=os.environ.get("SUPPORTFLOW_TEST_MODEL", "local"),
+    )

@@ -1,0 +1,99 @@
+"""Record CustomerWorkflow histories for the replay test.
+
+Run when a workflow change is made *on purpose* compatible with old histories, to add a new
+recording beside the old ones (never replace the old ones: they are what proves
+compatibility):  .venv/bin/python -m tests.record_histories
+It starts a dev server, the demo store and workers, runs scripted conversations, and writes
+each history to tests/histories/<name>.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from supportflow.channels.inbound import deliver
+from supportflow.settings import Settings
+from supportflow.worker import build_workers
+from supportflow.workflows.contract import (
+    Channel,
+    ChannelIdentity,
+    InboundMessage,
+    customer_workflow_id,
+)
+from tests.conftest import _run_store
+from tests.helpers import TEMPORAL_CLI, free_port
+
+HERE = Path(__file__).parent / "histories"
+
+SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
+    "order_status": [
+        ("hi", None),
+        ("where is my order #W2611340", None),
+        ("james.li4495@example.com", None),
+        ("thanks!", None),
+        ("where is my order #W2611340", "noah.brown7922@example.com"),
+        ("I want to cancel my order", None),
+        ("let me talk to a human", None),
+    ],
+}
+
+
+async def record_conversation(
+    client: Client, settings: Settings, script: list[tuple[str, str | None]]
+) -> str:
+    customer = "c_" + uuid.uuid4().hex[:16]
+    message_ids = []
+    for text, email in script:
+        mid = uuid.uuid4().hex
+        message_ids.append(mid)
+        m = InboundMessage(
+            message_id=mid,
+            channel=Channel.CHAT,
+            text=text,
+            sender=ChannelIdentity(kind="chat", value="v-record"),
+            email=email,
+        )
+        await deliver(client, settings, "t_record", customer, m, wait_seconds=60)
+    # A duplicate delivery is part of every recording: de-duplication must replay too.
+    dup = InboundMessage(
+        message_id=message_ids[0],
+        channel=Channel.CHAT,
+        text=script[0][0],
+        sender=ChannelIdentity(kind="chat", value="v-record"),
+    )
+    await deliver(client, settings, "t_record", customer, dup, wait_seconds=60)
+    return customer_workflow_id("t_record", customer)
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _run_store(Path(tmp) / "store.db")
+        store_url = next(store)
+        env = await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=TEMPORAL_CLI,
+            port=free_port(),
+        )
+        settings = Settings(data_dir=Path(tmp), store_url=store_url, model="local")
+        async with env, build_workers(env.client, settings) as workers:
+            tasks = [asyncio.create_task(w.run()) for w in workers]
+            for name, script in SCRIPTS.items():
+                wf_id = await record_conversation(env.client, settings, script)
+                history = await env.client.get_workflow_handle(wf_id).fetch_history()
+                out = HERE / f"{name}-v1.json"
+                out.write_text(history.to_json(), "utf-8")
+            for w in workers:
+                await w.shutdown()
+            await asyncio.gather(*tasks)
+        next(store, None)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

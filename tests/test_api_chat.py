@@ -1,0 +1,209 @@
+"""The chat API over real HTTP and WebSocket on loopback, with real workers, a real Temporal
+dev server, the real demo store, and the app database on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from supportflow.api.app import create_app
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.settings import Settings
+from supportflow.tenants.service import CreatedTenant, create_tenant
+from supportflow.worker import build_workers
+from tests.helpers import free_port
+
+JAMES = "james.li4495@example.com"
+
+
+@dataclass
+class Api:
+    url: str
+    http: httpx.AsyncClient
+    tenant: CreatedTenant
+    other: CreatedTenant
+    sessions: sessionmaker[Session]
+
+    def chat(self, **body: object) -> dict[str, object]:
+        return {
+            "visitor_id": "v-" + uuid.uuid4().hex[:8],
+            "message_id": uuid.uuid4().hex,
+            "text": "hello",
+            **body,
+        }
+
+
+@pytest.fixture
+async def api(
+    dev_env: WorkflowEnvironment, settings: Settings, database_url: str
+) -> AsyncIterator[Api]:
+    settings = settings.model_copy(
+        update={
+            "database_url": database_url,
+            "api_port": free_port(),
+            "chat_reply_wait_seconds": 20.0,
+        }
+    )
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    tenant = create_tenant(sessions, "Test Shop")
+    other = create_tenant(sessions, "Other Shop")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, temporal=dev_env.client),
+            host="127.0.0.1",
+            port=settings.api_port,
+            log_level="warning",
+            ws="websockets-sansio",
+        )
+    )
+    async with build_workers(dev_env.client, settings) as workers:
+        worker_tasks = [asyncio.create_task(w.run()) for w in workers]
+        server_task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as http:
+            yield Api(settings.api_url, http, tenant, other, sessions)
+        server.should_exit = True
+        await server_task
+        for w in workers:
+            await w.shutdown()
+        await asyncio.gather(*worker_tasks)
+    engine.dispose()
+
+
+async def test_chat_answers_order_status_from_the_store(api: Api) -> None:
+    body = api.chat(text="where is my order #W2611340", email=JAMES)
+    r = await api.http.post(
+        "/v1/chat/messages", json=body, headers={"X-Chat-Key": api.tenant.chat_key}
+    )
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["status"] == "answered"
+    assert "processed" in data["reply"] and "357962501027" in data["reply"]
+
+    # The merchant reads the transcript with the secret API key, not the chat key.
+    path = f"/v1/customers/{data['customer_id']}/transcript"
+    t = await api.http.get(path, headers={"X-Api-Key": api.tenant.api_key})
+    assert t.status_code == 200
+    assert [e["role"] for e in t.json()["entries"]] == ["customer", "agent"]
+    assert (await api.http.get(path, headers={"X-Api-Key": api.other.api_key})).status_code == 404
+    assert (await api.http.get(path, headers={"X-Api-Key": api.tenant.chat_key})).status_code == 401
+
+
+async def test_repeated_message_id_returns_the_first_reply(api: Api) -> None:
+    body = api.chat(text="hello")
+    h = {"X-Chat-Key": api.tenant.chat_key}
+    first = (await api.http.post("/v1/chat/messages", json=body, headers=h)).json()
+    second = await api.http.post("/v1/chat/messages", json=body, headers=h)
+    assert second.status_code == 200
+    assert second.json()["reply"] == first["reply"] and second.json()["duplicate"] is True
+    path = f"/v1/customers/{first['customer_id']}/transcript"
+    view = (await api.http.get(path, headers={"X-Api-Key": api.tenant.api_key})).json()
+    assert view["turns"] == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [({}, "no key"), ({"X-Chat-Key": "sf_chat_nope"}, "unknown key")],
+)
+async def test_unknown_key_is_401_and_starts_nothing(
+    api: Api, dev_env: WorkflowEnvironment, headers: dict[str, str], why: str
+) -> None:
+    r = await api.http.post("/v1/chat/messages", json=api.chat(), headers=headers)
+    assert r.status_code == 401, why
+    assert "traceback" not in r.text.lower()
+
+
+async def test_api_key_is_not_a_chat_key(api: Api) -> None:
+    r = await api.http.post(
+        "/v1/chat/messages", json=api.chat(), headers={"X-Chat-Key": api.tenant.api_key}
+    )
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"text": 5}, "text"),
+        ({"message_id": ""}, "message_id"),
+        ({"visitor_id": None}, "visitor_id"),
+        ({"email": "not-an-email"}, "email"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+async def test_malformed_body_is_422_naming_the_field(
+    api: Api, patch: dict[str, object], field: str
+) -> None:
+    r = await api.http.post(
+        "/v1/chat/messages",
+        json={**api.chat(), **patch},
+        headers={"X-Chat-Key": api.tenant.chat_key},
+    )
+    assert r.status_code == 422
+    assert any(field in err["loc"] for err in r.json()["detail"])
+
+
+async def test_invalid_json_is_422(api: Api) -> None:
+    r = await api.http.post(
+        "/v1/chat/messages",
+        content=b"{not json",
+        headers={"X-Chat-Key": api.tenant.chat_key, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+
+
+async def test_message_over_16kb_is_413_and_changes_nothing(api: Api) -> None:
+    h = {"X-Chat-Key": api.tenant.chat_key}
+    body = api.chat(text="a" * (16 * 1024 + 1))
+    r = await api.http.post("/v1/chat/messages", json=body, headers=h)
+    assert r.status_code == 413
+    huge = await api.http.post("/v1/chat/messages", json=api.chat(text="a" * 200_000), headers=h)
+    assert huge.status_code == 413
+    # No conversation was started for that visitor: a later message is turn 1.
+    ok = (await api.http.post("/v1/chat/messages", json={**body, "text": "hi"}, headers=h)).json()
+    path = f"/v1/customers/{ok['customer_id']}/transcript"
+    view = (await api.http.get(path, headers={"X-Api-Key": api.tenant.api_key})).json()
+    assert view["turns"] == 1
+
+
+async def test_websocket_pushes_replies(api: Api) -> None:
+    ws_url = api.url.replace("http", "ws") + (
+        f"/v1/chat/stream?chat_key={api.tenant.chat_key}&visitor_id=v-ws-{uuid.uuid4().hex[:6]}"
+    )
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(
+            json.dumps({"message_id": "w1", "text": "where is my order #W2611340", "email": JAMES})
+        )
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert reply["type"] == "reply" and "357962501027" in reply["reply"]
+        await ws.send(json.dumps({"message_id": "w2", "text": 7}))
+        err = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert err["type"] == "error" and err["status"] == 422 and "text" in err["detail"]
+        await ws.send("[1, 2]")
+        err = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert err["status"] == 422
+
+
+async def test_websocket_with_wrong_key_is_refused(api: Api) -> None:
+    ws_url = api.url.replace("http", "ws") + "/v1/chat/stream?chat_key=bad&visitor_id=v"
+    with pytest.raises(websockets.exceptions.InvalidStatus):
+        async with websockets.connect(ws_url):
+            pass
+
+
+async def test_chat_page_is_served(api: Api) -> None:
+    r = await api.http.get("/chat")
+    assert r.status_code == 200 and "/v1/chat/stream" in r.text

@@ -1,0 +1,138 @@
+"""Kill the worker process (SIGKILL) in the middle of a turn, start another, and check the
+conversation goes on with nothing lost and nothing answered twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from supportflow.channels.inbound import deliver
+from supportflow.settings import Settings
+from supportflow.workflows.contract import (
+    Channel,
+    ChannelIdentity,
+    InboundMessage,
+    customer_workflow_id,
+)
+from supportflow.workflows.customer import CustomerWorkflow
+from tests.conftest import _run_store
+from tests.helpers import SUPPORTFLOW
+
+pytestmark = pytest.mark.slow
+
+JAMES = "james.li4495@example.com"
+
+
+@pytest.fixture
+def admin_store(tmp_path: Path) -> Iterator[str]:
+    yield from _run_store(tmp_path / "crash-store.db", admin=True)
+
+
+def _spawn_worker(
+    settings: Settings, env: WorkflowEnvironment, log: Path
+) -> subprocess.Popen[bytes]:
+    config = env.client.service_client.config
+    environ = {
+        **os.environ,
+        "SUPPORTFLOW_TEMPORAL_ADDRESS": config.target_host,
+        "SUPPORTFLOW_STORE_URL": settings.resolved_store_url,
+        "SUPPORTFLOW_TASK_QUEUE_AGENTS": settings.task_queue_agents,
+        "SUPPORTFLOW_TASK_QUEUE_AI": settings.task_queue_ai,
+        "SUPPORTFLOW_TASK_QUEUE_INTEGRATIONS": settings.task_queue_integrations,
+        "SUPPORTFLOW_MODEL": settings.model,
+        "SUPPORTFLOW_DATA_DIR": str(settings.data_dir),
+    }
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([SUPPORTFLOW, "worker"], env=environ, stdout=out, stderr=out)
+
+
+async def _started_activities(handle: WorkflowHandle[object, object]) -> int:
+    n = 0
+    async for e in handle.fetch_history_events():
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            n += 1
+    return n
+
+
+def _message(text: str, message_id: str, email: str | None = None) -> InboundMessage:
+    return InboundMessage(
+        message_id=message_id,
+        channel=Channel.CHAT,
+        text=text,
+        sender=ChannelIdentity(kind="chat", value="v-crash"),
+        email=email,
+    )
+
+
+async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
+    dev_env: WorkflowEnvironment, settings: Settings, admin_store: str, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"store_url": admin_store})
+    client: Client = dev_env.client
+    log = tmp_path / "worker.log"
+    customer = "c_" + uuid.uuid4().hex[:16]
+    wf_id = customer_workflow_id("t_crash", customer)
+    async with httpx.AsyncClient(base_url=admin_store) as store:
+        # A slow store keeps the turn's store activity in flight while we kill the worker.
+        r = await store.post("/admin/faults", json={"latency_ms": 3000})
+        assert r.status_code == 200, r.text
+        worker = _spawn_worker(settings, dev_env, log)
+        try:
+            m1 = _message("where is my order #W2611340", "m-1", email=JAMES)
+            turn = asyncio.create_task(
+                deliver(client, settings, "t_crash", customer, m1, wait_seconds=120)
+            )
+            handle = client.get_workflow_handle(wf_id)
+            # Wait until the turn is inside a store activity (understanding done).
+            for _ in range(600):
+                await asyncio.sleep(0.05)
+                try:
+                    if await _started_activities(handle) >= 2:
+                        break
+                except Exception:  # the workflow may not exist yet
+                    continue
+            else:
+                pytest.fail("the turn never reached the store activity")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+            assert not turn.done()
+            await store.delete("/admin/faults")
+            worker = _spawn_worker(settings, dev_env, log)
+
+            first = await asyncio.wait_for(turn, 120)
+            assert first.status == "answered" and first.reply is not None
+            assert "357962501027" in first.reply.text
+
+            m2 = _message("thanks!", "m-2")
+            second = await deliver(client, settings, "t_crash", customer, m2, wait_seconds=60)
+            again = await deliver(client, settings, "t_crash", customer, m1, wait_seconds=60)
+            assert second.reply is not None and not second.reply.duplicate
+            assert again.reply is not None and again.reply.duplicate
+            assert again.reply.text == first.reply.text
+
+            typed = client.get_workflow_handle_for(CustomerWorkflow.run, wf_id)
+            view = await typed.query(CustomerWorkflow.transcript)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+
+    assert view.turns == 2
+    roles = [(e.message_id, e.role) for e in view.entries]
+    assert roles == [("m-1", "customer"), ("m-1", "agent"), ("m-2", "customer"), ("m-2", "agent")]
+    # The history written across the crash replays deterministically.
+    history = await client.get_workflow_handle(wf_id).fetch_history()
+    replayer = Replayer(workflows=[CustomerWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

@@ -1,0 +1,127 @@
+"""`supportflow up` end to end, as a user runs it: start, chat, stop with SIGTERM, start
+again on the same data directory, and find the conversation where it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import SUPPORTFLOW, free_port
+
+pytestmark = pytest.mark.slow
+
+pumps: dict[int, threading.Thread] = {}
+READY = re.compile(r"supportflow ready in [\d.]+s\s+api=(\S+)\s+store=(\S+)\s+temporal_ui=(\S+)")
+
+
+def _start(data_dir: Path, ports: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, **ports, "SUPPORTFLOW_DATA_DIR": str(data_dir)}
+    env.setdefault("SUPPORTFLOW_MODEL", os.environ.get("SUPPORTFLOW_TEST_MODEL", "local"))
+    proc = subprocess.Popen(
+        [SUPPORTFLOW, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        # Keep draining output for the whole run, so the child never blocks on a full pipe.
+        assert proc.stdout is not None
+        with proc.stdout:
+            for line in proc.stdout:
+                lines.put(line)
+
+    pumps[proc.pid] = threading.Thread(target=pump, daemon=True)
+    pumps[proc.pid].start()
+    deadline = time.monotonic() + 120
+    seen: list[str] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            line = lines.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if READY.search(line):
+            return proc, line
+    proc.kill()
+    proc.wait()
+    pumps.pop(proc.pid).join(timeout=10)
+    pytest.fail("supportflow up never printed ready:\n" + "".join(seen[-40:]))
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        pumps.pop(proc.pid).join(timeout=10)
+
+
+def test_up_serves_chat_and_resumes_after_restart(tmp_path: Path) -> None:
+    ports = {
+        "SUPPORTFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
+        "SUPPORTFLOW_API_PORT": str(free_port()),
+        "SUPPORTFLOW_STORE_PORT": str(free_port()),
+    }
+    data_dir = tmp_path / "data"
+    proc, line = _start(data_dir, ports)
+    try:
+        match = READY.search(line)
+        assert match is not None
+        api, store, ui = match.groups()
+        keys = json.loads((data_dir / "demo-tenant.json").read_text())
+        assert keys["api_key"] not in line, "the secret API key must not be printed"
+        assert httpx.get(f"{store}/orders/%23W2611340").json()["order_id"] == "#W2611340"
+        assert httpx.get(ui, timeout=10).status_code == 200
+        visitor = "v-" + uuid.uuid4().hex[:8]
+        r = httpx.post(
+            f"{api}/v1/chat/messages",
+            headers={"X-Chat-Key": keys["chat_key"]},
+            json={
+                "visitor_id": visitor,
+                "message_id": "up-1",
+                "text": "where is my order #W2611340",
+                "email": "james.li4495@example.com",
+            },
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert "357962501027" in r.json()["reply"]
+        customer_id = r.json()["customer_id"]
+    finally:
+        assert _stop(proc) == 0
+
+    assert (data_dir / "temporal.db").exists()
+    proc, line = _start(data_dir, ports)
+    try:
+        api = READY.search(line).groups()[0]  # type: ignore[union-attr]
+        r = httpx.post(
+            f"{api}/v1/chat/messages",
+            headers={"X-Chat-Key": keys["chat_key"]},
+            json={"visitor_id": visitor, "message_id": "up-2", "text": "thanks!"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["customer_id"] == customer_id
+        view = httpx.get(
+            f"{api}/v1/customers/{customer_id}/transcript",
+            headers={"X-Api-Key": keys["api_key"]},
+            timeout=30,
+        ).json()
+        assert view["turns"] == 2
+        assert [e["message_id"] for e in view["entries"]] == ["up-1", "up-1", "up-2", "up-2"]
+    finally:
+        assert _stop(proc) == 0
