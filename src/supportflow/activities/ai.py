@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from supportflow.activities.contract import ComposedReply, ComposeInput, UnderstandInput
+from supportflow.replies.phrasing import ReplyPhraser
 from supportflow.replies.templates import render
 from supportflow.understanding.contract import Engine, Understanding
 
@@ -14,8 +15,10 @@ _MAX_MODEL_CHARS = 4096
 
 
 class AiActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, phraser: ReplyPhraser | None = None) -> None:
         self._engine = engine
+        # Set in LLM mode: the model may rephrase, a grounding check keeps it to the facts.
+        self._phraser = phraser
 
     # Sync on purpose: model inference is CPU work and runs in the worker's thread pool,
     # so it never blocks the event loop that drives workflows.
@@ -26,4 +29,7 @@ class AiActivities:
     @activity.defn(name="compose_reply")
     def compose_reply(self, inp: ComposeInput) -> ComposedReply:
         # Tenant template overrides arrive with the tenant-settings work; defaults for now.
-        return ComposedReply(text=render(inp.template, inp.facts))
+        text = render(inp.template, inp.facts)
+        if self._phraser is not None:
+            text = self._phraser.phrase(inp.template, inp.facts, text).text
+        return ComposedReply(text=text)
