@@ -72,7 +72,27 @@ def effective_intent(u: Understanding, *, awaiting: str | None, last_intent: str
     return u.intent
 
 
+# After this many clarifying questions in a row, a person takes over: guessing again would
+# only frustrate the customer.
+MAX_CLARIFICATIONS = 2
+
+
 def decide(
+    u: Understanding,
+    intent: str,
+    *,
+    identified: bool,
+    last_order_id: str | None,
+    clarifications: int = 0,
+) -> Decision:
+    """`clarifications` counts the clarifying questions asked in a row before this turn."""
+    decision = _decide(u, intent, identified=identified, last_order_id=last_order_id)
+    if decision.template == "clarify" and clarifications >= MAX_CLARIFICATIONS:
+        return Decision("handoff", "handoff", opens_case=True)
+    return decision
+
+
+def _decide(
     u: Understanding, intent: str, *, identified: bool, last_order_id: str | None
 ) -> Decision:
     if u.needs_human or intent in HANDOFF_INTENTS:

@@ -82,6 +82,8 @@ class ConversationState(BaseModel):
     # An order id mentioned before the customer was identified, to answer once they are.
     pending_order_id: str | None = None
     last_intent: str | None = None
+    # Clarifying questions asked in a row; repeated low confidence goes to a human.
+    clarifications: int = 0
     turns: int = 0
     runs: int = 1
 

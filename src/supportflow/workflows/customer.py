@@ -46,7 +46,12 @@ with workflow.unsafe.imports_passed_through():
 
 # Activities of the ai queue are fast and local; retry them quickly.
 _AI_TIMEOUT = timedelta(seconds=15)
-_AI_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+_AI_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_attempts=5,
+    # A wrong LLM key or model name will not fix itself by retrying.
+    non_retryable_error_types=["LlmRejected"],
+)
 # Store calls may meet a store that is down for minutes: back off, and give up after a while
 # with a holding reply rather than leaving the customer with silence.
 _STORE_TIMEOUT = timedelta(seconds=10)
@@ -213,6 +218,7 @@ class CustomerWorkflow:
         s.replies[msg.message_id] = reply
         s.last_intent = plan.intent
         s.awaiting = _AWAITING_AFTER.get(plan.template)
+        s.clarifications = s.clarifications + 1 if plan.template == "clarify" else 0
         if plan.decision.opens_case:
             self._record_case(plan.intent, plan.decision, plan.template)
         s.turns += 1
@@ -253,7 +259,11 @@ class CustomerWorkflow:
         if mentioned is None and s.awaiting:
             mentioned = s.pending_order_id
         decision = decide(
-            u, intent, identified=s.store_user_id is not None, last_order_id=mentioned or last_order
+            u,
+            intent,
+            identified=s.store_user_id is not None,
+            last_order_id=mentioned or last_order,
+            clarifications=s.clarifications,
         )
         if decision.template == "ask_identity":
             s.pending_order_id = decision.order_id
