@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -207,3 +208,36 @@ async def test_websocket_with_wrong_key_is_refused(api: Api) -> None:
 async def test_chat_page_is_served(api: Api) -> None:
     r = await api.http.get("/chat")
     assert r.status_code == 200 and "/v1/chat/stream" in r.text
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def test_chat_page_in_a_real_browser(api: Api, tmp_path: Path) -> None:
+    """A person opens /chat in Debian's Chromium, types a question, and reads the answer."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{api.url}/chat?key={api.tenant.chat_key}")
+            await page.fill("#email", JAMES)
+            await page.fill("#text", "where is my order #W2611340")
+            await page.click("button[type=submit]")
+            answer = page.locator(".msg.agent").first
+            await answer.wait_for(timeout=30_000)
+            text = await answer.inner_text()
+            await page.screenshot(path=str(tmp_path / "chat.png"))
+        finally:
+            await browser.close()
+    assert "357962501027" in text

@@ -13,7 +13,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateStage
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 
 from supportflow.settings import Settings
@@ -28,6 +33,9 @@ from supportflow.workflows.contract import (
     customer_workflow_id,
 )
 from supportflow.workflows.customer import CustomerWorkflow
+
+# The SDK turns the cancellation that wait_for uses into its own error type.
+_WAIT_EXPIRED = (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ async def deliver(
             ),
             timeout=wait_seconds,
         )
-    except TimeoutError:
+    except _WAIT_EXPIRED:
         await client.start_workflow(
             CustomerWorkflow.run,
             wf_input,
@@ -93,7 +101,7 @@ async def deliver(
         return Delivery(status="pending", workflow_id=wf_id)
     try:
         reply = await asyncio.wait_for(handle.result(), timeout=max(0.0, deadline - loop.time()))
-    except TimeoutError:
+    except _WAIT_EXPIRED:
         return Delivery(status="pending", workflow_id=wf_id)
     return Delivery(status="answered", workflow_id=wf_id, reply=reply)
 
