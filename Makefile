@@ -28,7 +28,7 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/turn_latency.py
+	$(BIN)/python -m bench.turn_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -61,6 +61,11 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
             loop.add_signal_handler(sig, stop.set)
 
     started = time.monotonic()
+    if not settings.embedded_split_queues:
+        one = settings.task_queue_agents
+        settings = settings.model_copy(
+            update={"task_queue_ai": one, "task_queue_integrations": one}
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     t_host, t_port = split_address(settings.temporal_address)
     _check_port_free(t_host, t_port, "SUPPORTFLOW_TEMPORAL_ADDRESS")
