@@ -1,0 +1,196 @@
+"""The store port: what agents need from a commerce backend, in the demo store's vocabulary.
+
+Every adapter speaks the tau2 seed's JSON shapes (see ``store/README.md``), whatever the
+backend calls things:
+
+- an order: ``order_id`` (the customer-facing name, e.g. ``#W2611340`` or ``#1001``),
+  ``user_id``, ``status`` (``pending`` | ``processed`` | ``delivered`` | ``cancelled``, plus the
+  demo store's ``pending (item modified)`` / ``return requested`` / ``exchange requested``),
+  ``address``, ``items`` (``item_id`` names the variant), ``fulfillments``
+  (``tracking_id: [...]``, ``item_ids: [...]``) and ``payment_history``
+  (``transaction_type: payment | refund``, ``amount``, ``payment_method_id``);
+- a user: ``user_id``, ``name {first_name, last_name}``, ``email``, ``address``,
+  ``payment_methods {id: {source, id, ...}}``, ``orders``.
+
+Adapters may add keys (the demo store adds ``phone`` and ``cancel_reason``; Shopify adds
+``external``), never change these.
+
+Errors are the demo store's (``store.errors``), so one retry policy fits every backend:
+``StoreNotFound`` / ``StoreRejected`` are permanent, ``StoreUnavailable`` is transient (retry
+with the same idempotency key). Two refinements live here: ``BackendAuthError`` (a permanent
+``StoreRejected``: bad or under-scoped credentials, which no retry will fix) and
+``StoreThrottled`` (a ``StoreUnavailable`` carrying the backend's hint of when to come back).
+
+Not every backend can do everything: an adapter lists its ``capabilities``, and procedures call
+``require(port, Capability.X)`` before promising anything, so an unsupported action is refused
+cleanly (``UnsupportedOperation``) instead of failing half way.
+
+Every write takes an idempotency key derived from workflow id and step; an adapter must make a
+retried write with the same key apply at most once, whether or not its backend has
+idempotency keys (each adapter documents how).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Protocol, TypedDict, runtime_checkable
+
+from supportflow.store.errors import StoreRejected, StoreUnavailable
+
+Doc = dict[str, Any]
+
+CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+
+
+class Capability(StrEnum):
+    GET_ORDER = "get_order"
+    GET_USER = "get_user"
+    FIND_USERS = "find_users"
+    CANCEL_ORDER = "cancel_order"
+    REFUND_ORDER = "refund_order"
+    MODIFY_ORDER_ADDRESS = "modify_order_address"
+    TRACKING = "tracking"
+
+
+ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
+
+
+class TrackingInfo(TypedDict):
+    """One shipment: a tracking number, the items (variant ids) in it, and what the carrier
+    says when the backend knows it (the demo store does not: ``None``)."""
+
+    tracking_id: str
+    item_ids: list[str]
+    carrier: str | None
+    url: str | None
+
+
+class UnsupportedOperation(StoreRejected):
+    """The backend behind this port cannot do the operation at all. Permanent."""
+
+    default_status = 501
+
+
+class BackendAuthError(StoreRejected):
+    """The backend refused our credentials (401) or their scopes (403). Permanent: fix the
+    tenant's integration settings; retrying cannot help."""
+
+    default_status = 401
+
+
+class StoreThrottled(StoreUnavailable):
+    """Rate limited (HTTP 429, Shopify ``THROTTLED``). Transient; ``retry_after`` is the
+    backend's estimate in seconds, when it gave one."""
+
+    default_status = 429
+
+    def __init__(
+        self, detail: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(detail, status_code=status_code)
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class StoreOperations(Protocol):
+    """Reads and writes on orders and users. The demo ``StoreClient`` satisfies this as is."""
+
+    async def get_order(self, order_id: str) -> Doc | None:
+        """The order, or ``None`` when there is no such order."""
+        ...
+
+    async def get_user(self, user_id: str) -> Doc | None:
+        """The user, or ``None`` when there is no such user."""
+        ...
+
+    async def find_users(
+        self,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        zip: str | None = None,
+        phone: str | None = None,
+    ) -> list[Doc]:
+        """Users matching ``email``, or ``first_name`` + ``last_name`` + ``zip``, or
+        ``phone`` (case-insensitive, exact)."""
+        ...
+
+    async def cancel_order(self, order_id: str, reason: str, idempotency_key: str) -> Doc:
+        """Cancel the order, refunding what was paid to the original payment methods;
+        ``reason`` is one of ``CANCEL_REASONS``. Returns the order afterwards."""
+        ...
+
+    async def refund_order(
+        self,
+        order_id: str,
+        idempotency_key: str,
+        *,
+        amount: float | None = None,
+        payment_method_id: str | None = None,
+    ) -> Doc:
+        """Refund ``amount`` (default: everything still outstanding) to the original methods,
+        or only to ``payment_method_id``. Returns the order afterwards.
+
+        On the demo store this is a step of the cancel saga and needs a hold first
+        (``hold_order``); backends without holds refund directly."""
+        ...
+
+    async def modify_order_address(
+        self, order_id: str, address: Mapping[str, str], idempotency_key: str
+    ) -> Doc:
+        """Change the shipping address (``address1, address2, city, state, country, zip``)
+        of an order not yet shipped. Returns the order afterwards."""
+        ...
+
+
+@runtime_checkable
+class StorePort(StoreOperations, Protocol):
+    """A commerce backend as agents see it: the operations, tracking, what it supports."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The operations this backend supports; others raise ``UnsupportedOperation``."""
+        ...
+
+    async def tracking(self, order_id: str) -> list[TrackingInfo] | None:
+        """The order's shipments, or ``None`` when there is no such order."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def supports(port: StorePort, capability: Capability) -> bool:
+    return capability in port.capabilities
+
+
+def require(port: StorePort, *capabilities: Capability) -> None:
+    """Refuse up front (``UnsupportedOperation``) what the backend cannot do."""
+    missing = [c.value for c in capabilities if c not in port.capabilities]
+    if missing:
+        raise UnsupportedOperation(f"{type(port).__name__} does not support: {', '.join(missing)}")
+
+
+def tracking_from_order(order: Mapping[str, Any]) -> list[TrackingInfo]:
+    """Shipments from an order document's ``fulfillments`` (one entry per tracking number)."""
+    found: list[TrackingInfo] = []
+    for fulfillment in _dicts(order.get("fulfillments")):
+        item_ids = [str(i) for i in fulfillment.get("item_ids") or []]
+        for number in fulfillment.get("tracking_id") or []:
+            found.append(
+                TrackingInfo(
+                    tracking_id=str(number),
+                    item_ids=item_ids,
+                    carrier=fulfillment.get("carrier"),
+                    url=fulfillment.get("tracking_url"),
+                )
+            )
+    return found
+
+
+def _dicts(value: object) -> Iterable[Mapping[str, Any]]:
+    if isinstance(value, list):
+        yield from (v for v in value if isinstance(v, Mapping))

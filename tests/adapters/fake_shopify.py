@@ -1,0 +1,753 @@
+"""A small fake of Shopify's Admin GraphQL API (``POST /admin/api/{version}/graphql.json``).
+
+It stands in for a real shop, which this machine cannot reach. It has no GraphQL engine: it
+finds the operation's root field and declared variables, checks them against the field's
+arguments as the Admin API declares them, and answers with Shopify's JSON (whole objects,
+not trimmed to the selection). What it models: auth by ``X-Shopify-Access-Token``, API
+versions, ``orders(query: "name:...")`` fuzzy search, customers search, ``orderCancel`` as an
+asynchronous ``Job`` that finishes after N polls of ``job(id:)``, ``refundCreate`` against
+parent transactions, ``orderUpdate`` of the shipping address, ``userErrors`` /
+``orderCancelUserErrors``, ``THROTTLED`` and ``ACCESS_DENIED`` errors, HTTP 401/429/5xx, and
+a write that commits and then loses its response.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+Doc = dict[str, Any]
+
+SHOPIFY_TOKEN = "shpat_fake0123456789abcdef0123456789ab"
+API_VERSION = "2025-07"
+NOW = "2025-07-14T10:00:00Z"
+
+# Arguments of the root fields the adapter uses, as the Admin API declares them.
+SIGNATURES: dict[str, dict[str, str]] = {
+    "order": {"id": "ID!"},
+    "orders": {"first": "Int", "query": "String"},
+    "customer": {"id": "ID!"},
+    "customers": {"first": "Int", "query": "String"},
+    "job": {"id": "ID!"},
+    "orderCancel": {
+        "orderId": "ID!",
+        "reason": "OrderCancelReason!",
+        "refund": "Boolean",
+        "refundMethod": "OrderCancelRefundMethodInput",
+        "restock": "Boolean!",
+        "notifyCustomer": "Boolean",
+        "staffNote": "String",
+    },
+    "refundCreate": {"input": "RefundInput!"},
+    "orderUpdate": {"input": "OrderInput!"},
+}
+MUTATIONS = frozenset({"orderCancel", "refundCreate", "orderUpdate"})
+CANCEL_REASONS = frozenset({"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"})
+MAILING_ADDRESS_INPUT = frozenset(
+    {
+        "address1",
+        "address2",
+        "city",
+        "company",
+        "countryCode",
+        "firstName",
+        "lastName",
+        "phone",
+        "provinceCode",
+        "zip",
+    }
+)
+_OPERATION = re.compile(
+    r"^\s*(?P<kind>query|mutation)\s*(?P<name>\w+)?\s*(?:\((?P<vars>[^)]*)\))?\s*\{\s*(?P<field>\w+)",
+    re.S,
+)
+_VARIABLE = re.compile(r"\$(\w+)\s*:\s*([\w\[\]!]+)")
+
+
+def _money(amount: str | Decimal) -> Doc:
+    value = f"{Decimal(amount):.2f}"
+    return {
+        "shopMoney": {"amount": value, "currencyCode": "USD"},
+        "presentmentMoney": {"amount": value, "currencyCode": "USD"},
+    }
+
+
+def _address(first: str, last: str, address1: str, city: str, province: str, zip_code: str) -> Doc:
+    return {
+        "firstName": first,
+        "lastName": last,
+        "company": None,
+        "phone": None,
+        "address1": address1,
+        "address2": "",
+        "city": city,
+        "provinceCode": province,
+        "countryCodeV2": "US",
+        "zip": zip_code,
+    }
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self._next = itertools.count(100)
+
+    def gid(self, kind: str) -> str:
+        return f"gid://shopify/{kind}/{5_500_000_000_000 + next(self._next)}"
+
+
+def _order(
+    ids: _Ids,
+    number: int,
+    customer: str | None,
+    address: Doc,
+    lines: list[tuple[str, str, dict[str, str], int]],
+    payments: list[tuple[str, str]],
+    *,
+    fulfillments: list[tuple[str, str | None, str | None, str]] | None = None,
+    cancelled: bool = False,
+    pending_authorization: bool = False,
+) -> Doc:
+    """An Order node. lines: (title, price, options, quantity); payments: (gateway, amount);
+    fulfillments: (displayStatus, carrier, tracking number, status)."""
+    line_items = []
+    for title, price, options, quantity in lines:
+        line_items.append(
+            {
+                "id": ids.gid("LineItem"),
+                "title": title,
+                "quantity": quantity,
+                "originalUnitPriceSet": _money(price),
+                "product": {"id": ids.gid("Product")},
+                "variant": {
+                    "id": ids.gid("ProductVariant"),
+                    "selectedOptions": [{"name": k, "value": v} for k, v in options.items()],
+                },
+            }
+        )
+    transactions = [
+        {
+            "id": ids.gid("OrderTransaction"),
+            "kind": "SALE",
+            "status": "SUCCESS",
+            "gateway": gateway,
+            "amountSet": _money(amount),
+            "parentTransaction": None,
+            "createdAt": NOW,
+        }
+        for gateway, amount in payments
+    ]
+    if pending_authorization:
+        transactions.append(
+            {
+                "id": ids.gid("OrderTransaction"),
+                "kind": "AUTHORIZATION",
+                "status": "PENDING",
+                "gateway": "shopify_payments",
+                "amountSet": _money("10.00"),
+                "parentTransaction": None,
+                "createdAt": NOW,
+            }
+        )
+    fulfillment_nodes = []
+    for display, carrier, number_, status in fulfillments or []:
+        fulfillment_nodes.append(
+            {
+                "id": ids.gid("Fulfillment"),
+                "status": status,
+                "displayStatus": display,
+                "trackingInfo": (
+                    [
+                        {
+                            "company": carrier,
+                            "number": number_,
+                            "url": f"https://www.ups.com/track?tracknum={number_}",
+                        }
+                    ]
+                    if number_
+                    else []
+                ),
+                "fulfillmentLineItems": {
+                    "nodes": [
+                        {
+                            "quantity": li["quantity"],
+                            "lineItem": {"id": li["id"], "variant": li["variant"]},
+                        }
+                        for li in line_items
+                    ]
+                },
+            }
+        )
+    fulfilled = any(f["status"] == "SUCCESS" for f in fulfillment_nodes)
+    node: Doc = {
+        "id": ids.gid("Order"),
+        "name": f"#{number}",
+        "createdAt": NOW,
+        "cancelledAt": None,
+        "cancelReason": None,
+        "displayFinancialStatus": "PAID",
+        "displayFulfillmentStatus": "FULFILLED" if fulfilled else "UNFULFILLED",
+        "customer": {"id": customer} if customer else None,
+        "shippingAddress": address,
+        "lineItems": {"nodes": line_items},
+        "fulfillments": fulfillment_nodes,
+        "transactions": transactions,
+        "refunds": [],
+    }
+    if cancelled:
+        _apply_cancel(ids, node, "CUSTOMER", refund=True, when="2025-06-01T09:00:00Z")
+    return node
+
+
+def _apply_cancel(ids: _Ids, node: Doc, reason: str, *, refund: bool, when: str = NOW) -> None:
+    node["cancelledAt"] = when
+    node["cancelReason"] = reason
+    if refund:
+        for parent, left in _refundable(node).items():
+            if left > 0:
+                _add_refund_transaction(ids, node, parent, left)
+        node["displayFinancialStatus"] = "REFUNDED"
+
+
+def _refundable(node: Doc) -> dict[str, Decimal]:
+    left: dict[str, Decimal] = {}
+    for t in node["transactions"]:
+        if t["kind"] in ("SALE", "CAPTURE") and t["status"] == "SUCCESS":
+            left[t["id"]] = Decimal(t["amountSet"]["shopMoney"]["amount"])
+    for t in node["transactions"]:
+        parent = (t.get("parentTransaction") or {}).get("id")
+        if t["kind"] == "REFUND" and t["status"] == "SUCCESS" and parent in left:
+            left[parent] -= Decimal(t["amountSet"]["shopMoney"]["amount"])
+    return left
+
+
+def _add_refund_transaction(ids: _Ids, node: Doc, parent_id: str, amount: Decimal) -> Doc:
+    parent = next(t for t in node["transactions"] if t["id"] == parent_id)
+    transaction = {
+        "id": ids.gid("OrderTransaction"),
+        "kind": "REFUND",
+        "status": "SUCCESS",
+        "gateway": parent["gateway"],
+        "amountSet": _money(amount),
+        "parentTransaction": {"id": parent_id},
+        "createdAt": NOW,
+    }
+    node["transactions"].append(transaction)
+    return transaction
+
+
+@dataclass
+class ShopifyState:
+    """The shop's data and the knobs tests turn. ``calls`` records (root field, variables)."""
+
+    job_polls: int = 2
+    orders: dict[str, Doc] = field(default_factory=dict)
+    customers: dict[str, Doc] = field(default_factory=dict)
+    jobs: dict[str, Doc] = field(default_factory=dict)
+    calls: list[tuple[str, Doc]] = field(default_factory=list)
+    throttle_next: int = 0
+    http_errors_next: list[int] = field(default_factory=list)
+    lose_response_of: set[str] = field(default_factory=set)
+    denied_fields: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ids: _Ids = field(default_factory=_Ids)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.job_polls = 2
+            self.jobs.clear()
+            self.calls.clear()
+            self.throttle_next = 0
+            self.http_errors_next.clear()
+            self.lose_response_of.clear()
+            self.denied_fields.clear()
+            self.ids = _Ids()
+            self.orders.clear()
+            self.customers.clear()
+            self._seed()
+
+    def finish_jobs(self) -> None:
+        """Run pending cancel jobs to completion, as Shopify does whether or not anyone polls."""
+        with self.lock:
+            for job in self.jobs.values():
+                if not job["done"]:
+                    _apply_cancel(
+                        self.ids, self.orders[job["order_id"]], job["reason"], refund=job["refund"]
+                    )
+                    job["done"] = True
+
+    def by_name(self, name: str) -> Doc:
+        return next(o for o in self.orders.values() if o["name"] == name)
+
+    def mutations(self, root: str) -> list[Doc]:
+        return [variables for name, variables in self.calls if name == root]
+
+    def _seed(self) -> None:
+        ids = self.ids
+        ava = ids.gid("Customer")
+        avery = ids.gid("Customer")
+        ava_home = _address("Ava", "Moore", "996 Cedar Street", "San Antonio", "TX", "78234")
+        self.customers[ava] = {
+            "id": ava,
+            "firstName": "Ava",
+            "lastName": "Moore",
+            "defaultEmailAddress": {"emailAddress": "ava.moore@example.com"},
+            "defaultPhoneNumber": {"phoneNumber": "+15125550101"},
+            "defaultAddress": ava_home,
+            "addresses": [ava_home, {**ava_home, "zip": "78701", "city": "Austin"}],
+            "orders": {"nodes": []},
+        }
+        self.customers[avery] = {  # a near miss for fuzzy search
+            "id": avery,
+            "firstName": "Ava",
+            "lastName": "Moorehouse",
+            "defaultEmailAddress": {"emailAddress": "ava.moore@example.com.au"},
+            "defaultPhoneNumber": None,
+            "defaultAddress": _address("Ava", "Moorehouse", "1 Pitt St", "Sydney", "NSW", "2000"),
+            "addresses": [],
+            "orders": {"nodes": []},
+        }
+        kettle = ("Electric Kettle", "158.90", {"Capacity": "1.5L", "Color": "silver"}, 1)
+        bottle = ("Water Bottle", "47.76", {"Capacity": "750ml", "Color": "red"}, 2)
+        boots = ("Hiking Boots", "244.34", {"Size": "7", "Material": "leather"}, 1)
+        ups = "UPS"
+        orders = [
+            _order(ids, 1001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
+            _order(
+                ids,
+                1002,
+                ava,
+                ava_home,
+                [boots],
+                [("shopify_payments", "244.34")],
+                fulfillments=[("DELIVERED", ups, "1Z999AA10123456784", "SUCCESS")],
+            ),
+            _order(
+                ids, 1003, ava, ava_home, [kettle], [("shopify_payments", "158.90")], cancelled=True
+            ),
+            _order(
+                ids,
+                1004,
+                ava,
+                ava_home,
+                [boots],
+                [("gift_card", "44.34"), ("shopify_payments", "200.00")],
+            ),
+            _order(
+                ids,
+                1005,
+                ava,
+                ava_home,
+                [bottle],
+                [("shopify_payments", "85.52")],
+                pending_authorization=True,
+            ),
+            _order(
+                ids,
+                1006,
+                ava,
+                ava_home,
+                [kettle],
+                [("shopify_payments", "158.90")],
+                fulfillments=[
+                    ("CANCELED", ups, "1Z999AA10000000001", "CANCELLED"),
+                    ("IN_TRANSIT", ups, "1Z999AA10123456785", "SUCCESS"),
+                ],
+            ),
+            _order(ids, 10010, avery, ava_home, [kettle], [("shopify_payments", "158.90")]),
+        ]
+        for order in orders:
+            self.orders[order["id"]] = order
+            customer = order["customer"]
+            if customer:
+                self.customers[customer["id"]]["orders"]["nodes"].append({"name": order["name"]})
+
+
+def _cost(available: float = 1990.0, requested: int = 12) -> Doc:
+    return {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": requested if available >= requested else None,
+            "throttleStatus": {
+                "maximumAvailable": 2000.0,
+                "currentlyAvailable": available,
+                "restoreRate": 100.0,
+            },
+        }
+    }
+
+
+def _errors(*messages: str, code: str | None = None, status: int = 200) -> JSONResponse:
+    errors = [{"message": m, **({"extensions": {"code": code}} if code else {})} for m in messages]
+    return JSONResponse({"errors": errors, "extensions": _cost()}, status_code=status)
+
+
+def _compatible(declared: str, expected: str) -> bool:
+    # A variable may be stricter (non-null) than the argument, never looser.
+    return declared.rstrip("!") == expected.rstrip("!") and (
+        declared.endswith("!") or not expected.endswith("!")
+    )
+
+
+def create_shopify_app(state: ShopifyState) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/admin/api/{version}/graphql.json")
+    async def graphql(version: str, request: Request) -> JSONResponse:
+        if request.headers.get("X-Shopify-Access-Token") != SHOPIFY_TOKEN:
+            return JSONResponse(
+                {
+                    "errors": "[API] Invalid API key or access token "
+                    "(unrecognized login or wrong password)"
+                },
+                status_code=401,
+            )
+        if version != API_VERSION:
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse({"errors": "Unsupported Content-Type"}, status_code=415)
+        with state.lock:
+            if state.http_errors_next:
+                status = state.http_errors_next.pop(0)
+                if status == 429:
+                    return JSONResponse(
+                        {"errors": "Exceeded 2 calls per second for api client."},
+                        status_code=429,
+                        headers={"Retry-After": "2.0"},
+                    )
+                return JSONResponse({"errors": "Internal Server Error"}, status_code=status)
+            if state.throttle_next > 0:
+                state.throttle_next -= 1
+                return JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": "Throttled",
+                                "extensions": {
+                                    "code": "THROTTLED",
+                                    "documentation": "https://shopify.dev/api/usage/rate-limits",
+                                },
+                            }
+                        ],
+                        "extensions": _cost(available=52.0, requested=752),
+                    }
+                )
+        body = await request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return JSONResponse(
+                {"errors": {"query": "Required parameter missing or invalid"}}, status_code=400
+            )
+        query: str = body["query"]
+        variables: Doc = body.get("variables") or {}
+        match = _OPERATION.match(query)
+        if match is None:
+            return _errors("syntax error, unexpected end of file")
+        root = match["field"]
+        if root not in SIGNATURES:
+            return _errors(f"Field '{root}' doesn't exist on type 'QueryRoot'")
+        if (match["kind"] == "mutation") != (root in MUTATIONS):
+            return _errors(f"Field '{root}' doesn't exist on type '{match['kind']}'")
+        declared = dict(_VARIABLE.findall(match["vars"] or ""))
+        problems = _check_variables(root, declared, variables)
+        if problems:
+            return _errors(*problems)
+        if root == "orderCancel" and not all(
+            f in query for f in ("job", "done", "orderCancelUserErrors")
+        ):
+            return _errors("selection must ask for job { id done } and orderCancelUserErrors")
+        if root in state.denied_fields:
+            response = JSONResponse(
+                {
+                    "data": {root: None},
+                    "errors": [
+                        {
+                            "message": f"Access denied for {root} field. "
+                            "Required access: `write_orders` access scope.",
+                            "extensions": {
+                                "code": "ACCESS_DENIED",
+                                "requiredAccess": "`write_orders` access scope.",
+                            },
+                        }
+                    ],
+                    "extensions": _cost(),
+                }
+            )
+            return response
+        with state.lock:
+            state.calls.append((root, copy.deepcopy(variables)))
+            result = _RESOLVERS[root](state, variables)
+            if isinstance(result, JSONResponse):
+                return result
+            if root in state.lose_response_of:
+                state.lose_response_of.discard(root)  # committed; the answer gets lost
+                return JSONResponse({"errors": "Bad Gateway"}, status_code=502)
+            return JSONResponse({"data": {root: result}, "extensions": _cost()})
+
+    return app
+
+
+def _check_variables(root: str, declared: dict[str, str], variables: Doc) -> list[str]:
+    signature = SIGNATURES[root]
+    problems = []
+    for name, kind in declared.items():
+        if name not in signature:
+            problems.append(f"Variable ${name} is declared by {root} but not used")
+        elif not _compatible(kind, signature[name]):
+            problems.append(
+                f"Type mismatch on variable ${name} and argument {name} "
+                f"({kind} / {signature[name]})"
+            )
+        elif kind.endswith("!") and variables.get(name) is None:
+            problems.append(f"Variable ${name} of type {kind} was provided invalid value")
+    for name, kind in signature.items():
+        if kind.endswith("!") and name not in declared and name not in ("first",):
+            problems.append(f"Field '{root}' is missing required arguments: {name}")
+    for name in variables:
+        if name not in declared:
+            problems.append(f"Variable ${name} is provided but not declared")
+    return problems
+
+
+# -- resolvers ---------------------------------------------------------------------------------
+
+
+def _gid_or_error(value: object, kind: str) -> str | JSONResponse:
+    if not isinstance(value, str) or not value.startswith(f"gid://shopify/{kind}/"):
+        return _errors(f"Invalid global id '{value}'", code="argumentLiteralsIncompatible")
+    return value
+
+
+def _resolve_order(state: ShopifyState, variables: Doc) -> Any:
+    gid = _gid_or_error(variables["id"], "Order")
+    return gid if isinstance(gid, JSONResponse) else copy.deepcopy(state.orders.get(gid))
+
+
+def _resolve_orders(state: ShopifyState, variables: Doc) -> Any:
+    query = str(variables.get("query") or "")
+    term = re.search(r"name:\"?#?([\w-]+)", query)
+    found = [
+        o
+        for o in state.orders.values()
+        if term is None or o["name"].lstrip("#").startswith(term.group(1))  # fuzzy, like search
+    ]
+    return {"nodes": copy.deepcopy(found[: int(variables.get("first") or 5)])}
+
+
+def _resolve_customer(state: ShopifyState, variables: Doc) -> Any:
+    gid = _gid_or_error(variables["id"], "Customer")
+    return gid if isinstance(gid, JSONResponse) else copy.deepcopy(state.customers.get(gid))
+
+
+def _resolve_customers(state: ShopifyState, variables: Doc) -> Any:
+    terms = dict(re.findall(r'(\w+):"([^"]*)"', str(variables.get("query") or "")))
+
+    def fields(c: Doc) -> dict[str, str]:
+        return {
+            "email": ((c.get("defaultEmailAddress") or {}).get("emailAddress") or ""),
+            "phone": ((c.get("defaultPhoneNumber") or {}).get("phoneNumber") or ""),
+            "first_name": c["firstName"],
+            "last_name": c["lastName"],
+        }
+
+    found = [
+        c
+        for c in state.customers.values()
+        if all(v.lower() in fields(c).get(k, "").lower() for k, v in terms.items())
+    ]
+    return {"nodes": copy.deepcopy(found)}
+
+
+def _resolve_job(state: ShopifyState, variables: Doc) -> Any:
+    gid = _gid_or_error(variables["id"], "Job")
+    if isinstance(gid, JSONResponse):
+        return gid
+    job = state.jobs.get(gid)
+    if job is None:
+        return None
+    if not job["done"]:
+        job["polls_left"] -= 1
+        if job["polls_left"] <= 0:
+            order = state.orders[job["order_id"]]
+            _apply_cancel(state.ids, order, job["reason"], refund=job["refund"])
+            job["done"] = True
+    return {"id": gid, "done": job["done"]}
+
+
+def _user_error(field: list[str], message: str, code: str | None = None) -> Doc:
+    return {"field": field, "message": message, **({"code": code} if code else {})}
+
+
+def _resolve_order_cancel(state: ShopifyState, variables: Doc) -> Any:
+    reason = variables["reason"]
+    if reason not in CANCEL_REASONS:
+        return _errors("Variable $reason of type OrderCancelReason! was provided invalid value")
+    order = state.orders.get(str(variables["orderId"]))
+    errors: list[Doc] = []
+    if order is None:
+        errors.append(_user_error(["orderId"], "Order does not exist", "NOT_FOUND"))
+    elif order["cancelledAt"]:
+        errors.append(_user_error(["orderId"], "Order has already been cancelled", "INVALID"))
+    elif any(
+        t["kind"] == "AUTHORIZATION" and t["status"] == "PENDING" for t in order["transactions"]
+    ):
+        errors.append(
+            _user_error(
+                ["orderId"], "Cannot cancel an order with pending payment authorizations", "INVALID"
+            )
+        )
+    elif any(f["status"] == "SUCCESS" for f in order["fulfillments"]):
+        errors.append(
+            _user_error(["orderId"], "Cannot cancel an order with fulfillments", "INVALID")
+        )
+    if errors or order is None:
+        return {
+            "job": None,
+            "orderCancelUserErrors": errors,
+            "userErrors": [{k: e[k] for k in ("field", "message")} for e in errors],
+        }
+    refund_method = variables.get("refundMethod") or {}
+    refund = bool(refund_method.get("originalPaymentMethodsRefund") or variables.get("refund"))
+    job_id = state.ids.gid("Job")
+    state.jobs[job_id] = {
+        "order_id": order["id"],
+        "reason": reason,
+        "refund": refund,
+        "polls_left": state.job_polls,
+        "done": False,
+    }
+    return {"job": {"id": job_id, "done": False}, "orderCancelUserErrors": [], "userErrors": []}
+
+
+def _resolve_refund_create(state: ShopifyState, variables: Doc) -> Any:
+    data = variables["input"]
+    allowed = {
+        "orderId",
+        "note",
+        "notify",
+        "transactions",
+        "refundLineItems",
+        "shipping",
+        "currency",
+    }
+    unknown = set(data) - allowed
+    if unknown:
+        return _errors(f"RefundInput does not accept argument(s): {sorted(unknown)}")
+    order = state.orders.get(str(data.get("orderId")))
+    if order is None:
+        return {"refund": None, "userErrors": [_user_error(["orderId"], "Order does not exist")]}
+    left = _refundable(order)
+    kinds = {t["id"]: t for t in order["transactions"]}
+    planned: list[tuple[str, Decimal]] = []
+    for i, t in enumerate(data.get("transactions") or []):
+        where = ["transactions", str(i)]
+        parent = kinds.get(t.get("parentId"))
+        if t.get("kind") != "REFUND":
+            return {
+                "refund": None,
+                "userErrors": [_user_error([*where, "kind"], "Kind is invalid")],
+            }
+        if parent is None or parent["id"] not in left:
+            return {
+                "refund": None,
+                "userErrors": [_user_error([*where, "parentId"], "Parent transaction is invalid")],
+            }
+        if t.get("gateway") != parent["gateway"]:
+            return {
+                "refund": None,
+                "userErrors": [_user_error([*where, "gateway"], "Gateway is invalid")],
+            }
+        if t.get("orderId") not in (None, order["id"]):
+            return {
+                "refund": None,
+                "userErrors": [_user_error([*where, "orderId"], "Order is invalid")],
+            }
+        amount = Decimal(str(t.get("amount")))
+        already = sum((a for p, a in planned if p == parent["id"]), Decimal(0))
+        if amount <= 0 or amount + already > left[parent["id"]]:
+            return {
+                "refund": None,
+                "userErrors": [
+                    _user_error(
+                        [*where, "amount"],
+                        "Amount cannot be greater than the refundable amount "
+                        f"{left[parent['id']]:.2f}",
+                    )
+                ],
+            }
+        planned.append((parent["id"], amount))
+    if not planned:
+        return {
+            "refund": None,
+            "userErrors": [_user_error(["transactions"], "Refund amount must be greater than 0")],
+        }
+    for parent_id, amount in planned:
+        _add_refund_transaction(state.ids, order, parent_id, amount)
+    refund = {
+        "id": state.ids.gid("Refund"),
+        "note": data.get("note"),
+        "createdAt": NOW,
+        "totalRefundedSet": _money(sum((a for _, a in planned), Decimal(0))),
+    }
+    order["refunds"].append(refund)
+    remaining = sum(_refundable(order).values(), Decimal(0))
+    order["displayFinancialStatus"] = "REFUNDED" if remaining <= 0 else "PARTIALLY_REFUNDED"
+    return {"refund": copy.deepcopy(refund), "userErrors": []}
+
+
+def _resolve_order_update(state: ShopifyState, variables: Doc) -> Any:
+    data = variables["input"]
+    order = state.orders.get(str(data.get("id")))
+    if order is None:
+        return {"order": None, "userErrors": [_user_error(["id"], "Order does not exist")]}
+    address = data.get("shippingAddress")
+    if address is not None:
+        unknown = set(address) - MAILING_ADDRESS_INPUT
+        if unknown:
+            return _errors(f"MailingAddressInput does not accept argument(s): {sorted(unknown)}")
+        if not re.fullmatch(r"[A-Z]{2}", str(address.get("countryCode") or "")):
+            return _errors(
+                "Variable $input of type OrderInput! was provided invalid value for "
+                "shippingAddress.countryCode"
+            )
+        if address["countryCode"] == "US" and not re.fullmatch(
+            r"\d{5}(-\d{4})?", str(address.get("zip") or "")
+        ):
+            return {
+                "order": None,
+                "userErrors": [_user_error(["shippingAddress", "zip"], "Zip is invalid")],
+            }
+        order["shippingAddress"] = {
+            "firstName": address.get("firstName"),
+            "lastName": address.get("lastName"),
+            "company": address.get("company"),
+            "phone": address.get("phone"),
+            "address1": address.get("address1"),
+            "address2": address.get("address2"),
+            "city": address.get("city"),
+            "provinceCode": address.get("provinceCode"),
+            "countryCodeV2": address["countryCode"],
+            "zip": address.get("zip"),
+        }
+    return {"order": {"id": order["id"]}, "userErrors": []}
+
+
+_RESOLVERS = {
+    "order": _resolve_order,
+    "orders": _resolve_orders,
+    "customer": _resolve_customer,
+    "customers": _resolve_customers,
+    "job": _resolve_job,
+    "orderCancel": _resolve_order_cancel,
+    "refundCreate": _resolve_refund_create,
+    "orderUpdate": _resolve_order_update,
+}
