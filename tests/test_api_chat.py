@@ -241,3 +241,61 @@ async def test_chat_page_in_a_real_browser(api: Api, tmp_path: Path) -> None:
         finally:
             await browser.close()
     assert "357962501027" in text
+
+
+async def test_merchant_rewords_a_reply_and_facts_still_come_from_the_store(api: Api) -> None:
+    key = {"X-Api-Key": api.tenant.api_key}
+    source = (
+        "Hey! {{ order_id }}: {{ status_phrase }}. Track it with {{ tracking_ids | join(' / ') }}."
+    )
+    r = await api.http.put("/v1/templates/order_status", json={"source": source}, headers=key)
+    assert r.status_code == 204, r.text
+    listed = (await api.http.get("/v1/templates", headers=key)).json()
+    assert next(t for t in listed if t["name"] == "order_status")["override"] == source
+
+    chat = {"X-Chat-Key": api.tenant.chat_key}
+    body = api.chat(text="where is my order #W2611340", email=JAMES)
+    reply = (await api.http.post("/v1/chat/messages", json=body, headers=chat)).json()["reply"]
+    assert reply.startswith("Hey! #W2611340") and "357962501027" in reply
+
+    # Another tenant keeps the default wording.
+    other = (
+        await api.http.post(
+            "/v1/chat/messages",
+            json=api.chat(text="where is my order #W2611340", email=JAMES),
+            headers={"X-Chat-Key": api.other.chat_key},
+        )
+    ).json()["reply"]
+    assert not other.startswith("Hey!") and "357962501027" in other
+
+    # Reset to the default.
+    assert (await api.http.delete("/v1/templates/order_status", headers=key)).status_code == 204
+    listed = (await api.http.get("/v1/templates", headers=key)).json()
+    assert next(t for t in listed if t["name"] == "order_status")["override"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "status", "says"),
+    [
+        ("order_status", "{{ credit_card }}", 422, "credit_card"),
+        ("order_status", "{% if %}", 422, "syntax"),
+        ("order_status", "{{ ''.__class__.__mro__ }}", 422, "may not use"),
+        ("order_status", "{{ order_id | nosuchfilter }}", 422, "nosuchfilter"),
+        ("order_status", "   ", 422, "empty"),
+        ("no_such_reply", "hello", 404, "no_such_reply"),
+    ],
+)
+async def test_bad_templates_are_refused_and_change_nothing(
+    api: Api, name: str, source: str, status: int, says: str
+) -> None:
+    key = {"X-Api-Key": api.tenant.api_key}
+    r = await api.http.put(f"/v1/templates/{name}", json={"source": source}, headers=key)
+    assert r.status_code == status, r.text
+    assert says in r.json()["detail"]
+    listed = (await api.http.get("/v1/templates", headers=key)).json()
+    assert all(t["override"] is None for t in listed)
+
+
+async def test_templates_need_the_secret_key(api: Api) -> None:
+    r = await api.http.get("/v1/templates", headers={"X-Api-Key": api.tenant.chat_key})
+    assert r.status_code == 401

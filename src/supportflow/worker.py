@@ -19,6 +19,9 @@ from temporalio.worker import Worker
 
 from supportflow.activities.ai import AiActivities
 from supportflow.activities.store import StoreActivities
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import load_phraser
 from supportflow.settings import Settings
 from supportflow.store.client import StoreClient
@@ -63,7 +66,13 @@ async def build_workers(
             add(settings.task_queue_agents, workflows(), [])
         if Queue.AI in queues:
             engine = await asyncio.to_thread(load_engine, settings.model, settings)
-            ai = AiActivities(engine, load_phraser(settings))
+            url = settings.resolved_database_url
+            # Idempotent; lets a worker start before (or without) the API on a fresh database.
+            await asyncio.to_thread(upgrade, url)
+            db = make_engine(url)
+            stack.callback(db.dispose)
+            templates = TemplateStore(make_session_factory(db))
+            ai = AiActivities(engine, load_phraser(settings), templates)
             add(settings.task_queue_ai, [], [ai.understand, ai.compose_reply])
         if Queue.INTEGRATIONS in queues:
             store = await stack.enter_async_context(StoreClient(settings.resolved_store_url))

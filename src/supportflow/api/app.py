@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from supportflow.api.limits import BodySizeLimit
-from supportflow.api.routers import chat, conversations, health
+from supportflow.api.routers import chat, conversations, health, templates
 from supportflow.api.state import ApiState
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(conversations.router)
+    app.include_router(templates.router)
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update_rejected(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:

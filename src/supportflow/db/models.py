@@ -48,3 +48,16 @@ class Identity(Base):
     value: Mapped[str] = mapped_column(String(320))
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ReplyTemplate(Base):
+    """A tenant's own wording for one reply (overrides the default template of that name)."""
+
+    __tablename__ = "reply_templates"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(4000))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )

@@ -1,0 +1,109 @@
+"""Tenants' own reply wording: validated when saved, applied when a reply is composed.
+
+A tenant template may use only the variables its default template uses, because those are
+the facts the procedure supplies; anything else would fail at the customer's turn. That is
+checked once, when the merchant saves it, so a bad template is a 422 for the merchant,
+never a broken reply for a customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import TemplateError, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportflow.db.models import ReplyTemplate
+from supportflow.replies.templates import DEFAULT_TEMPLATES
+
+MAX_TEMPLATE_CHARS = 2000
+
+
+class UnknownTemplateName(KeyError):
+    pass
+
+
+class InvalidTemplate(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TemplateView:
+    name: str
+    default: str
+    override: str | None
+
+
+_parser = ImmutableSandboxedEnvironment()
+
+
+def variables(source: str) -> set[str]:
+    return set(meta.find_undeclared_variables(_parser.parse(source)))
+
+
+def validate(name: str, source: str) -> None:
+    if name not in DEFAULT_TEMPLATES:
+        raise UnknownTemplateName(name)
+    if not source.strip():
+        raise InvalidTemplate("template is empty")
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise InvalidTemplate(f"template is over {MAX_TEMPLATE_CHARS} characters")
+    try:
+        used = variables(source)
+    except TemplateSyntaxError as err:
+        raise InvalidTemplate(f"template syntax error on line {err.lineno}: {err.message}") from err
+    unknown = used - variables(DEFAULT_TEMPLATES[name])
+    if unknown:
+        raise InvalidTemplate(
+            f"unknown variable(s) {', '.join(sorted(unknown))}; this reply can use: "
+            f"{', '.join(sorted(variables(DEFAULT_TEMPLATES[name]))) or 'none'}"
+        )
+    # A trial render catches what parsing cannot: the sandbox refusing attribute access
+    # (an escape attempt) or a filter that does not exist.
+    try:
+        _parser.from_string(source).render(**dict.fromkeys(used, "sample"))
+    except SecurityError as err:
+        raise InvalidTemplate("template uses something templates may not use") from err
+    except TemplateError as err:
+        raise InvalidTemplate(f"template does not render: {err.message}") from err
+
+
+class TemplateStore:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def overrides(self, tenant_id: str) -> dict[str, str]:
+        with self._sessions() as s:
+            rows = s.execute(
+                select(ReplyTemplate.name, ReplyTemplate.source).where(
+                    ReplyTemplate.tenant_id == tenant_id
+                )
+            )
+            return {name: source for name, source in rows}
+
+    def list(self, tenant_id: str) -> list[TemplateView]:
+        mine = self.overrides(tenant_id)
+        return [TemplateView(n, src, mine.get(n)) for n, src in sorted(DEFAULT_TEMPLATES.items())]
+
+    def put(self, tenant_id: str, name: str, source: str) -> None:
+        validate(name, source)
+        with self._sessions.begin() as s:
+            row = s.get(ReplyTemplate, (tenant_id, name))
+            if row is None:
+                s.add(ReplyTemplate(tenant_id=tenant_id, name=name, source=source))
+            else:
+                row.source = source
+
+    def delete(self, tenant_id: str, name: str) -> bool:
+        if name not in DEFAULT_TEMPLATES:
+            raise UnknownTemplateName(name)
+        with self._sessions.begin() as s:
+            done = s.execute(
+                delete(ReplyTemplate).where(
+                    ReplyTemplate.tenant_id == tenant_id, ReplyTemplate.name == name
+                )
+            )
+            return bool(getattr(done, "rowcount", 0))
