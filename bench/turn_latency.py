@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -27,6 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
+from typing import IO
 
 import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -149,7 +151,7 @@ async def bench(
     return results
 
 
-def start_stack(data_dir: Path) -> tuple[subprocess.Popen[str], float, str, str, str]:
+def start_stack(data_dir: Path, log: IO[str]) -> tuple[subprocess.Popen[str], float, str, str, str]:
     temporal = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
@@ -162,10 +164,7 @@ def start_stack(data_dir: Path) -> tuple[subprocess.Popen[str], float, str, str,
     }
     exe = str(Path(sys.executable).parent / "supportflow")
     start = time.perf_counter()
-    log = (data_dir.parent / "up.log").open("w")
-    proc = subprocess.Popen(
-        [exe, "up"], env=env, stdout=subprocess.PIPE, stderr=log, text=True
-    )
+    proc = subprocess.Popen([exe, "up"], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
         m = READY.search(line)
@@ -182,8 +181,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, ready_s, api, temporal, chat_key = start_stack(Path(tmp) / "data")
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        log = stack.enter_context((Path(tmp) / "up.log").open("w"))
+        proc, ready_s, api, temporal, chat_key = start_stack(Path(tmp) / "data", log)
         print(f"supportflow up -> ready: {ready_s:.2f} s (fresh data directory)")
         try:
             results = asyncio.run(bench(args, api, temporal, chat_key))

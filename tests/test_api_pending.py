@@ -31,8 +31,12 @@ async def test_no_worker_means_202_then_the_reply_arrives(
     engine = make_engine(url)
     tenant = create_tenant(make_session_factory(engine), "Pending Shop")
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, temporal=dev_env.client), host="127.0.0.1",
-                       port=settings.api_port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, temporal=dev_env.client),
+            host="127.0.0.1",
+            port=settings.api_port,
+            log_level="warning",
+        )
     )
     server_task = asyncio.create_task(server.serve())
     while not server.started:

@@ -16,8 +16,12 @@ from tests.helpers import SUPPORTFLOW
 def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUPPORTFLOW_DATABASE_URL": database_url}
     return subprocess.run(
-        [SUPPORTFLOW, "tenants", "create", *args], env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        [SUPPORTFLOW, "tenants", "create", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
