@@ -31,8 +31,16 @@ from tests.conftest import _run_store
 from tests.helpers import TEMPORAL_CLI, free_port
 
 HERE = Path(__file__).parent / "histories"
+# Bump when recording after a workflow change; older recordings stay and must still replay.
+VERSION = "v2"
+
+# Enough turns to cross a continue-as-new threshold of 100 events.
+LONG = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
+    (f"thanks {i}", None) for i in range(14)
+]
 
 SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
+    "continue_as_new": LONG,
     "order_status": [
         ("hi", None),
         ("where is my order #W2611340", None),
@@ -81,14 +89,20 @@ async def main() -> None:
             dev_server_existing_path=TEMPORAL_CLI,
             port=free_port(),
         )
-        settings = Settings(data_dir=Path(tmp), store_url=store_url, model="local")
+        settings = Settings(
+            data_dir=Path(tmp), store_url=store_url, model="local", continue_as_new_events=100
+        )
         async with env, build_workers(env.client, settings) as workers:
             tasks = [asyncio.create_task(w.run()) for w in workers]
             for name, script in SCRIPTS.items():
                 wf_id = await record_conversation(env.client, settings, script)
-                history = await env.client.get_workflow_handle(wf_id).fetch_history()
-                out = HERE / f"{name}-v1.json"
-                out.write_text(history.to_json(), "utf-8")
+                # Every run of the chain: a continue-as-new run must replay as well as the last.
+                async for run in env.client.list_workflows(f"WorkflowId = '{wf_id}'"):
+                    history = await env.client.get_workflow_handle(
+                        wf_id, run_id=run.run_id
+                    ).fetch_history()
+                    out = HERE / f"{name}-{VERSION}-run{len(history.events):04d}.json"
+                    out.write_text(history.to_json(), "utf-8")
             for w in workers:
                 await w.shutdown()
             await asyncio.gather(*tasks)
