@@ -76,6 +76,10 @@ async def test_no_worker_means_202_then_the_reply_arrives(
                         f"/v1/chat/messages/nope?visitor_id={body['visitor_id']}", headers=headers
                     )
                     assert unknown.status_code == 404
+                    stranger = await http.get(
+                        "/v1/chat/messages/p-1?visitor_id=nobody-here", headers=headers
+                    )
+                    assert stranger.status_code == 404
                 finally:
                     for w in workers:
                         await w.shutdown()

@@ -56,6 +56,20 @@ def find_tenant_by_name(sessions: sessionmaker[Session], name: str) -> Tenant | 
         return s.scalars(select(Tenant).where(Tenant.name == name).limit(1)).first()
 
 
+def find_customer(
+    sessions: sessionmaker[Session], tenant_id: str, kind: str, value: str
+) -> str | None:
+    """The customer behind one identity, without creating anything."""
+    with sessions() as s:
+        return s.scalar(
+            select(Identity.customer_id).where(
+                Identity.tenant_id == tenant_id,
+                Identity.kind == kind,
+                Identity.value == _normalise(kind, value),
+            )
+        )
+
+
 def resolve_customer(
     sessions: sessionmaker[Session], tenant_id: str, identities: list[tuple[str, str]]
 ) -> str:

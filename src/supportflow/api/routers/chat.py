@@ -17,9 +17,9 @@ from starlette.websockets import WebSocketDisconnect
 from supportflow.api.deps import ChatTenant, StateDep
 from supportflow.api.schemas import ChatMessageIn, ChatReplyOut
 from supportflow.api.state import ApiState
-from supportflow.channels.inbound import Delivery, deliver, reply_status
-from supportflow.tenants.service import resolve_customer, tenant_for_chat_key
-from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage
+from supportflow.channels.inbound import deliver, reply_status
+from supportflow.tenants.service import find_customer, resolve_customer, tenant_for_chat_key
+from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage, Reply
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -49,24 +49,24 @@ async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatRep
         msg,
         wait_seconds=state.settings.chat_reply_wait_seconds,
     )
-    return _out(delivery, body, customer_id)
+    return _out(delivery.reply, body.message_id, body.visitor_id, customer_id)
 
 
-def _out(delivery: Delivery, body: ChatMessageIn, customer_id: str) -> ChatReplyOut:
-    if delivery.reply is None:
+def _out(reply: Reply | None, message_id: str, visitor_id: str, customer_id: str) -> ChatReplyOut:
+    if reply is None:
         return ChatReplyOut(
             status="pending",
-            message_id=body.message_id,
+            message_id=message_id,
             customer_id=customer_id,
-            reply_url=f"/v1/chat/messages/{body.message_id}?visitor_id={body.visitor_id}",
+            reply_url=f"/v1/chat/messages/{message_id}?visitor_id={visitor_id}",
         )
     return ChatReplyOut(
         status="answered",
-        message_id=body.message_id,
+        message_id=message_id,
         customer_id=customer_id,
-        reply=delivery.reply.text,
-        intent=delivery.reply.intent,
-        duplicate=delivery.reply.duplicate,
+        reply=reply.text,
+        intent=reply.intent,
+        duplicate=reply.duplicate,
     )
 
 
@@ -101,16 +101,17 @@ async def get_reply(
     response: Response,
 ) -> ChatReplyOut:
     customer_id = await run_in_threadpool(
-        resolve_customer, state.sessions, tenant_id, [("chat", visitor_id)]
+        find_customer, state.sessions, tenant_id, "chat", visitor_id
     )
+    not_found = HTTPException(status.HTTP_404_NOT_FOUND, "no such message for this visitor")
+    if customer_id is None:
+        raise not_found
     found = await reply_status(state.temporal, tenant_id, customer_id, message_id)
     if found.status == "unknown":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such message for this visitor")
-    body = ChatMessageIn(visitor_id=visitor_id, message_id=message_id, text="-")
+        raise not_found
     if found.reply is None:
         response.status_code = status.HTTP_202_ACCEPTED
-        return _out(Delivery(status="pending", workflow_id=""), body, customer_id)
-    return _out(Delivery(status="answered", workflow_id="", reply=found.reply), body, customer_id)
+    return _out(found.reply, message_id, visitor_id, customer_id)
 
 
 @router.websocket("/v1/chat/stream")
