@@ -57,3 +57,79 @@ class ComposeInput(BaseModel):
 
 class ComposedReply(BaseModel):
     text: str
+
+
+# -- support actions (activities/actions.py) ---------------------------------------------------
+# Every write carries the key the workflow derived from workflow id + case + step, and the
+# customer it acts for: the activity checks ownership next to the data before writing.
+
+
+class LoadCaseFactsInput(BaseModel):
+    tenant_id: str
+    store_user_id: str
+    order_id: str | None = None
+
+
+class ActionInput(BaseModel):
+    tenant_id: str
+    store_user_id: str
+    idempotency_key: str = Field(min_length=1, max_length=255)
+
+
+class OrderActionInput(ActionInput):
+    order_id: str
+
+
+class HoldOrderInput(OrderActionInput):
+    reason: str | None = None
+
+
+class ReleaseOrderInput(OrderActionInput):
+    pass
+
+
+class RefundOrderInput(OrderActionInput):
+    # None: everything still outstanding, to the original methods.
+    amount: float | None = None
+    payment_method_id: str | None = None
+
+
+class CancelOrderInput(OrderActionInput):
+    reason: str
+
+
+class ModifyOrderAddressInput(OrderActionInput):
+    address: dict[str, str]
+
+
+class ModifyOrderPaymentInput(OrderActionInput):
+    payment_method_id: str
+
+
+class ModifyOrderItemsInput(OrderActionInput):
+    item_ids: list[str]
+    new_item_ids: list[str]
+    payment_method_id: str
+
+
+class ReturnOrderItemsInput(OrderActionInput):
+    item_ids: list[str]
+    payment_method_id: str
+
+
+class ExchangeOrderItemsInput(OrderActionInput):
+    item_ids: list[str]
+    new_item_ids: list[str]
+    payment_method_id: str
+
+
+class ModifyUserAddressInput(ActionInput):
+    address: dict[str, str]
+
+
+class ActionDone(BaseModel):
+    """A write applied (or replayed by its idempotency key): the record's status after it."""
+
+    action: str
+    entity_id: str
+    status: str | None = None

@@ -61,3 +61,171 @@ def render(name: str, facts: Mapping[str, Any], overrides: Mapping[str, str] | N
     if source is None:
         raise UnknownTemplate(name)
     return " ".join(_env.from_string(source).render(**facts).split())
+
+
+# -- support procedures (procedures/) --------------------------------------------------------
+# Confirmations say exactly what will happen, and where and when money goes: at once for a
+# gift card, 5-7 business days for any other method.
+
+_REFUND_LINES = (
+    "{% for r in refunds %}{{ r.amount }} to {{ r.to }} "
+    "({{ 'at once' if r.at_once else 'in 5-7 business days' }})"
+    "{{ '' if loop.last else ' and ' }}{% endfor %}"
+)
+_REFUND_TIMING = (
+    "{% if refund_at_once and refund_later %}The gift card part arrives at once; the rest "
+    "takes 5-7 business days to appear.{% elif refund_at_once %}A gift card refund arrives at "
+    "once.{% else %}The refund takes 5-7 business days to appear on your statement.{% endif %}"
+)
+_APPROVAL_NOTE = (
+    "{% if needs_approval %} A member of our team will need to approve it first.{% endif %}"
+)
+_YES_NO = " Shall I go ahead? Please answer yes or no."
+_SWAPS = (
+    "{% for c in changes %}{{ c.old }} ({{ c.old_price }}) for {{ c.new }} ({{ c.new_price }})"
+    "{{ '' if loop.last else '; ' }}{% endfor %}"
+)
+_DIFFERENCE = (
+    "{% if pay_more %} The difference of {{ difference }} will be charged to {{ payment }}."
+    "{% elif refund_back %} The difference of {{ difference }} goes back to {{ payment }}, "
+    "{{ 'at once' if refund_at_once else 'in 5-7 business days' }}.{% else %} The price is "
+    "the same.{% endif %}"
+)
+
+DEFAULT_TEMPLATES.update(
+    {
+        # questions
+        "ask_cancel_reason": "I can cancel order {{ order_id }}. May I ask why: is it no "
+        "longer needed, or was it ordered by mistake?",
+        "ask_items": "Which items from order {{ order_id }} would you like to {{ purpose }}? "
+        "It contains {{ items | join('; ') }}.",
+        "ask_new_items": "{% if unavailable %}Sorry, the {{ name }} in {{ unavailable }} is "
+        "out of stock. {% endif %}{% if other_product %}I can only swap an item for another "
+        "version of the same product, not for {{ other_product | join(', ') }}. {% endif %}"
+        "Which {{ name }} would you like instead of {{ item }}? Available: "
+        "{{ options | join('; ') }}{% if more_options %}, and more{% endif %}.",
+        "ask_payment_method": "{% if not_found %}I couldn't find that payment method on your "
+        "account. {% endif %}Which payment method should I use to {{ purpose }}? On your "
+        "account: {{ methods | join('; ') }}.",
+        "ask_refund_method": "{% if not_allowed %}A return can only be refunded to the original "
+        "payment method or to a gift card. {% elif not_found %}I couldn't find that payment "
+        "method on your account. {% endif %}Where should the refund go: "
+        "{{ methods | join(' or ') }}?",
+        "ask_address": "Please write the new address{% if for_account %} for your account"
+        "{% else %} for order {{ order_id }}{% endif %} like this: street, apartment (if any), "
+        'city, state and ZIP code, for example "12 Oak Street, Apt 4, Austin, TX 78701".',
+        # confirmations
+        "confirm_cancel": "To confirm: I'll cancel order {{ order_id }} ({{ items | join('; ') "
+        "}}) because it was {{ reason }}, and refund {{ amount }}: "
+        + _REFUND_LINES
+        + ". "
+        + _REFUND_TIMING
+        + _APPROVAL_NOTE
+        + _YES_NO,
+        "confirm_modify_address": "To confirm: I'll ship order {{ order_id }} to {{ address }}"
+        "{% if old_address %} instead of {{ old_address }}{% endif %}." + _APPROVAL_NOTE + _YES_NO,
+        "confirm_modify_payment": "To confirm: I'll charge {{ amount }} for order {{ order_id }} "
+        "to {{ payment }} and refund {{ old_payment }} "
+        "{{ 'at once' if refund_at_once else 'in 5-7 business days' }}." + _APPROVAL_NOTE + _YES_NO,
+        "confirm_modify_items": "To confirm: in order {{ order_id }} I'll change "
+        + _SWAPS
+        + "."
+        + _DIFFERENCE
+        + " Items can only be changed once, so please check they're right."
+        + _APPROVAL_NOTE
+        + _YES_NO,
+        "confirm_return": "To confirm: I'll start a return of {{ items | join('; ') }} from "
+        "order {{ order_id }}. Once we receive them, you'll get {{ amount }} back: "
+        + _REFUND_LINES
+        + ". "
+        + _REFUND_TIMING
+        + _APPROVAL_NOTE
+        + _YES_NO,
+        "confirm_exchange": "To confirm: for order {{ order_id }} I'll exchange "
+        + _SWAPS
+        + "."
+        + _DIFFERENCE
+        + " You'll get instructions to send the old items back."
+        + _APPROVAL_NOTE
+        + _YES_NO,
+        "confirm_user_address": "To confirm: I'll change your default address to {{ address }}"
+        "{% if old_address %} (it is now {{ old_address }}){% endif %}. Orders already placed "
+        "keep their address." + _APPROVAL_NOTE + _YES_NO,
+        # done
+        "cancel_done": "Done: order {{ order_id }} is cancelled, and {{ amount }} is on its way "
+        "back: " + _REFUND_LINES + ". " + _REFUND_TIMING,
+        "modify_address_done": "Done: order {{ order_id }} will ship to {{ address }}.",
+        "modify_payment_done": "Done: order {{ order_id }} is now paid with {{ payment }}; "
+        "{{ old_payment }} is refunded "
+        "{{ 'at once' if refund_at_once else 'in 5-7 business days' }}.",
+        "modify_items_done": "Done: order {{ order_id }} now has " + _SWAPS + "." + _DIFFERENCE,
+        "return_done": "Done: the return of {{ items | join('; ') }} from order {{ order_id }} "
+        "is started; you'll receive instructions by email. Once we receive the items, "
+        + _REFUND_LINES
+        + ". "
+        + _REFUND_TIMING,
+        "exchange_done": "Done: the exchange for order {{ order_id }} is started ("
+        + _SWAPS
+        + "); you'll receive instructions by email."
+        + _DIFFERENCE,
+        "user_address_done": "Done: your default address is now {{ address }}.",
+        # refusals, in plain words
+        "cancel_not_pending": "I'm sorry, order {{ order_id }} can't be cancelled: it is "
+        "{{ status_phrase }}, and only orders that haven't been processed yet can be cancelled."
+        "{% if can_return %} I can help you return items from it instead.{% endif %}",
+        "modify_not_pending": "I'm sorry, I can't change {{ what }} for order {{ order_id }}: "
+        "it is {{ status_phrase }}, and only orders that haven't been processed yet can be "
+        "changed.",
+        "items_modified_once": "I'm sorry, the items in order {{ order_id }} were already "
+        "changed once, and an order's items can only be changed once.",
+        "not_delivered": "I'm sorry, order {{ order_id }} can't be {{ what }} yet: it is "
+        "{{ status_phrase }}, and only delivered orders can be {{ what }}."
+        "{% if can_cancel %} Since it hasn't been processed, I can cancel it instead.{% endif %}",
+        "no_other_variant": "I'm sorry, there is no other version of {{ item }} available right "
+        "now, so I can't swap it.",
+        "gift_card_balance": "Your gift card has {{ balance }} left, which doesn't cover "
+        "{{ amount }}.{% if methods %} Which other payment method should I use: "
+        "{{ methods | join('; ') }}?{% endif %}",
+        "payment_same": "Order {{ order_id }} is already paid with {{ payment }}."
+        "{% if methods %} Which other method would you like: {{ methods | join('; ') }}?"
+        "{% endif %}",
+        "payment_change_split": "I'm sorry, the payment method of order {{ order_id }} can't "
+        "be changed because it was paid in more than one payment. A member of our team can "
+        "help.",
+        "policy_denied": "I'm sorry, I can't {{ action }}: {{ reason }}"
+        "{% if escalated %} I've passed your request on; they'll reply here.{% endif %}",
+        "approval_requested": "Thank you. To {{ action }}, {{ reason }} I'll let you know here "
+        "as soon as it's approved.",
+        "approval_pending": "Your request to {{ action }} is still waiting for approval from "
+        "our team. I'll let you know here as soon as there's an answer.",
+        "approval_denied": "I'm sorry, our team couldn't approve the request to {{ action }}. "
+        "Nothing was changed. Is there anything else I can help with?",
+        # changes of mind, timeouts and failures
+        "case_abandoned": "No problem, I won't {{ action }}; nothing was changed. Is there "
+        "anything else I can help with?",
+        "case_timed_out": "I haven't heard back, so I've left everything as it was and won't "
+        "{{ action }}. Just write again whenever you'd like to continue.",
+        "action_in_progress": "I'm working on your request to {{ action }} right now; I'll "
+        "confirm here as soon as it's done.",
+        "action_delayed": "Our order system isn't answering right now. Your request to "
+        "{{ action }} is saved, and I'll finish it as soon as the system is back; nothing "
+        "will be done twice.",
+        "action_store_down": "I couldn't reach our order system, so I couldn't {{ action }} "
+        "and nothing was changed. Please reply yes in a few minutes to try again, or no to "
+        "leave it.",
+        "action_failed": "I'm sorry, I couldn't {{ action }}, and nothing was changed. I've "
+        "passed your request to a member of our team; they'll reply here.",
+        "action_incomplete": "I'm sorry, something went wrong while I tried to {{ action }}. "
+        "I've passed it to a member of our team to finish; they'll reply here shortly.",
+        # information
+        "refund_status": "Order {{ order_id }} is {{ status_phrase }}. "
+        "{% if refunds %}Refunded so far: "
+        + _REFUND_LINES
+        + ". "
+        + _REFUND_TIMING
+        + "{% elif return_pending %}Your refund will be issued once we receive the returned "
+        "items.{% else %}There's no refund on this order yet."
+        "{% if can_cancel %} I can cancel it for a full refund if you like.{% elif can_return "
+        "%} I can start a return for a refund if you like.{% endif %}{% endif %}",
+    }
+)

@@ -1,0 +1,18 @@
+"""Tenant policy: what agents may do, money limits and approvals, checked in code before every
+action. A model may propose an action; only this decides whether it runs."""
+
+from supportflow.policy.check import ActionFacts, PolicyDecision, check
+from supportflow.policy.load import PolicyError, load_policy, parse_policy
+from supportflow.policy.model import AgentName, PolicyAction, TenantPolicy
+
+__all__ = [
+    "ActionFacts",
+    "AgentName",
+    "PolicyAction",
+    "PolicyDecision",
+    "PolicyError",
+    "TenantPolicy",
+    "check",
+    "load_policy",
+    "parse_policy",
+]

@@ -1,0 +1,76 @@
+"""The policy a tenant sets for its agents. Defaults are the store rules of DESIGN §4."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PolicyAction = Literal[
+    "cancel_order",
+    "modify_order_address",
+    "modify_order_payment",
+    "modify_order_items",
+    "return_order_items",
+    "exchange_order_items",
+    "modify_user_address",
+]
+ALL_ACTIONS: frozenset[PolicyAction] = frozenset(get_args(PolicyAction))
+
+AgentName = Literal["support", "sales", "management"]
+
+Money = float
+
+
+def _default_agents() -> dict[AgentName, frozenset[PolicyAction]]:
+    return {"support": ALL_ACTIONS, "sales": frozenset()}
+
+
+class TenantPolicy(BaseModel):
+    """One tenant's rules. Unknown keys are refused so that a misspelt limit never silently
+    falls back to "no limit"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    # Which actions each agent may take on its own. DESIGN §4: the support agent does them all.
+    agents: dict[AgentName, frozenset[PolicyAction]] = Field(default_factory=_default_agents)
+    # The largest refund an agent makes without a person; above it the case goes to a human.
+    # None: no limit (the DESIGN §4 default, as in tau2-bench).
+    max_auto_refund: Money | None = Field(default=None, ge=0)
+    # Money moved (refund or extra charge) above this needs an operator's approval first.
+    approval_above: Money | None = Field(default=None, ge=0)
+    # Actions that always need an operator's approval, whatever the amount.
+    approval_required: frozenset[PolicyAction] = frozenset()
+    # Per action, the oldest order (days since it was placed) an agent may act on alone.
+    max_order_age_days: dict[PolicyAction, int] = Field(default_factory=dict)
+    # How long a case waits for the customer's answer (a detail or the explicit yes) before it
+    # closes politely.
+    confirmation_timeout: timedelta = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TenantPolicy:
+        if (
+            self.approval_above is not None
+            and self.max_auto_refund is not None
+            and self.approval_above > self.max_auto_refund
+        ):
+            raise ValueError(
+                "approval_above must not exceed max_auto_refund: refunds between them could "
+                "never be approved automatically"
+            )
+        for action, days in self.max_order_age_days.items():
+            if days < 1:
+                raise ValueError(f"max_order_age_days[{action}] must be at least 1")
+        if self.confirmation_timeout <= timedelta(0):
+            raise ValueError("confirmation_timeout must be positive")
+        if self.confirmation_timeout > timedelta(days=30):
+            raise ValueError("confirmation_timeout must be at most 30 days")
+        return self
+
+    def allows(self, agent: AgentName, action: PolicyAction) -> bool:
+        return action in self.agents.get(agent, frozenset())
+
+
+DEFAULT_POLICY = TenantPolicy()

@@ -1,0 +1,49 @@
+"""Update the customer's default address (their account, not an order)."""
+
+from __future__ import annotations
+
+from supportflow.procedures.case import ActionStep, CaseState, ProcedureName
+from supportflow.procedures.facts import CaseFacts
+from supportflow.procedures.flow import Prompt, Proposal, Turn
+from supportflow.procedures.parsing import parse_address
+
+
+class UserAddress:
+    name: ProcedureName = "user_address"
+    needs_order = False
+
+    def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
+        address = parse_address(turn.text)
+        if address is not None and address != state.address:
+            return state.model_copy(update={"address": address})
+        return state
+
+    def check(self, state: CaseState, facts: CaseFacts) -> tuple[CaseState, Prompt | None]:
+        if state.address is None:
+            return state, Prompt(
+                "ask_address", {"order_id": None, "for_account": True}, awaiting="address"
+            )
+        return state, None
+
+    def propose(self, state: CaseState, facts: CaseFacts) -> Proposal:
+        user = facts.user
+        assert user is not None and state.address is not None
+        return Proposal(
+            action="modify_user_address",
+            confirm_template="confirm_user_address",
+            summary={
+                "address": state.address.one_line(),
+                "old_address": user.address.one_line() if user.address else None,
+            },
+            steps=[
+                ActionStep(
+                    name="user_address",
+                    action="modify_user_address",
+                    args={"address": state.address.as_store()},
+                    pivot=True,
+                )
+            ],
+        )
+
+    def phrase(self, state: CaseState) -> str:
+        return "update your default address"

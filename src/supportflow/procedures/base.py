@@ -1,0 +1,509 @@
+"""Support procedures: one pure state machine per request, driven turn by turn.
+
+Everything here is deterministic (no I/O, no clock, no randomness, no Temporal): the workflow
+fetches facts with activities, passes the time in, and executes what comes back.
+
+How CustomerWorkflow calls it (the integration recipe)
+------------------------------------------------------
+Keep ``case: CaseState | None`` in ``ConversationState`` (pydantic, survives
+continue-as-new) and the tenant's ``TenantPolicy`` (``policy.load``; defaults = DESIGN §4).
+Register ``ActionActivities(store).all()`` on the integrations worker (worker.py).
+On each turn, after ``understand`` and identification (``s.store_user_id``):
+
+1. ``if handles(case, u, text)``: otherwise fall back to ``router.decide`` as today.
+2. Fetch facts (integrations queue, ``_STORE_RETRY``, ``schedule_to_close=_STORE_PATIENCE``):
+   ``ActionActivities.load_case_facts(LoadCaseFactsInput(tenant_id, store_user_id,
+   order_id=order_id_to_fetch(case, u, last_order_id)))``. Without ``store_user_id`` pass
+   ``CaseFacts(order_id_requested=...)`` instead: ``step`` asks for the identity itself
+   (awaiting "identity") and resumes the case once identified. If the store stays down, reply
+   ``"store_unavailable"`` and leave ``case`` as it was.
+3. ``r = step(case, u, facts, policy=policy, now=workflow.now(), text=msg.text,
+   new_case_id=f"{workflow_id}/case/{n}")``.
+   - ``r.dropped``: record that case as abandoned (the customer changed their mind).
+   - ``r.policy``: log/audit it (``verdict``, ``rule_id``) - always when it is a denial.
+   - ``r.outcome == "not_handled"``: use the router.
+   - ``r.outcome == "execute"``: ``outcome = await run_saga(r.plan.steps, execute)`` where
+     ``execute = ActionExecutor(...).execute`` from ``activities.actions`` (builds each input
+     with ``action_input``: key = ``idempotency_key(workflow_id, case_id, f"{attempt}.{step}")``
+     and maps ActivityError -> ActionResult rejected/unavailable). Then
+     ``r = finish(r.state, r.plan, outcome, now=workflow.now())`` for the reply. On
+     ``"retry_later"`` sleep (``workflow.sleep``, minutes) and run ``r.plan`` again: same keys,
+     so finished steps replay and the rest apply; escalate after a few tries.
+   - ``r.outcome == "awaiting_approval"``: record ``r.approval`` (audit; the management agent
+     or console). When an operator answers, fetch facts again and call
+     ``approve(case, facts, approved=..., policy=..., now=...)``, then handle as above.
+4. Reply with ``compose_reply(template=r.template, facts=r.facts)``; set ``case = r.state``
+   and ``s.awaiting = r.awaiting`` (values: identity, order_id, cancel_reason, items,
+   new_items, payment_method, address, confirm, approval; the understanding engine expects a
+   yes/no when it is "confirm").
+5. Timeout: while ``deadline(case, policy)`` is set, wait for the next message with
+   ``workflow.wait_condition(..., timeout=deadline - now)``; if it passes, reply with
+   ``on_timeout(case)`` (polite goodbye) and store its state (the case closes as abandoned).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from supportflow.policy.check import ActionFacts, PolicyDecision, check
+from supportflow.policy.model import TenantPolicy
+from supportflow.procedures.address import UserAddress
+from supportflow.procedures.cancel import Cancel
+from supportflow.procedures.case import (
+    ActionPlan,
+    ActionStep,
+    ApprovalRequest,
+    Awaiting,
+    CaseState,
+    CaseStep,
+    ProcedureName,
+    StepResult,
+    idempotency_key,
+)
+from supportflow.procedures.facts import CaseFacts
+from supportflow.procedures.flow import Procedure, Prompt, Turn
+from supportflow.procedures.info import Handoff, OrderStatus, RefundStatus
+from supportflow.procedures.modify import ModifyAddress, ModifyItems, ModifyPayment
+from supportflow.procedures.returns import Exchange, Return
+from supportflow.procedures.saga import SagaOutcome
+from supportflow.understanding.contract import Understanding
+
+__all__ = [
+    "ActionPlan",
+    "ActionStep",
+    "CaseFacts",
+    "CaseState",
+    "StepResult",
+    "approve",
+    "deadline",
+    "finish",
+    "handles",
+    "idempotency_key",
+    "on_timeout",
+    "order_id_to_fetch",
+    "procedure_for",
+    "step",
+]
+
+PROCEDURES: dict[ProcedureName, Procedure] = {
+    p.name: p
+    for p in (
+        Cancel(),
+        ModifyAddress(),
+        ModifyPayment(),
+        ModifyItems(),
+        Return(),
+        Exchange(),
+        UserAddress(),
+        OrderStatus(),
+        RefundStatus(),
+        Handoff(),
+    )
+}
+DONE_TEMPLATES: dict[ProcedureName, str] = {
+    "cancel": "cancel_done",
+    "modify_address": "modify_address_done",
+    "modify_payment": "modify_payment_done",
+    "modify_items": "modify_items_done",
+    "return": "return_done",
+    "exchange": "exchange_done",
+    "user_address": "user_address_done",
+}
+INTENT_PROCEDURES: dict[str, ProcedureName] = {
+    "cancel_order": "cancel",
+    "return_items": "return",
+    "exchange_items": "exchange",
+    "modify_order_items": "modify_items",
+    "modify_order_payment": "modify_payment",
+    "set_up_shipping_address": "user_address",
+    "track_order": "order_status",
+    "check_order_status": "order_status",
+    "delivery_period": "order_status",
+    "track_refund": "refund_status",
+    "get_refund": "refund_status",
+    "contact_human_agent": "handoff",
+    "complaint": "handoff",
+}
+# Denials a person can still help with go to a person; the others are final.
+_ESCALATING_RULES = frozenset({"action_not_allowed", "refund_above_limit"})
+_ACCOUNT = re.compile(r"\b(default|account|profile|my address|home address)\b", re.I)
+_ADDRESS = re.compile(r"\baddress\b", re.I)
+_PAYMENT = re.compile(r"\b(pay|payment|paypal|card)\b", re.I)
+_DETAILS = {"order_id", "reason", "item_ids", "new_item_ids", "payment_method_id", "address"}
+
+
+def procedure_for(u: Understanding, text: str = "") -> ProcedureName | None:
+    """The procedure an understanding asks for, or None (the router answers)."""
+    if u.needs_human or INTENT_PROCEDURES.get(u.intent) == "handoff":
+        return "handoff"
+    if u.needs_clarification:
+        return None
+    if u.intent == "change_shipping_address":
+        has_order = bool(u.entities.order_ids)
+        return "user_address" if _ACCOUNT.search(text) and not has_order else "modify_address"
+    if u.intent == "change_order":
+        if _ADDRESS.search(text):
+            return "modify_address"
+        return "modify_payment" if _PAYMENT.search(text) else "modify_items"
+    return INTENT_PROCEDURES.get(u.intent)
+
+
+def handles(state: CaseState | None, u: Understanding, text: str = "") -> bool:
+    """Whether this turn belongs to the procedures (an open case, or an intent they serve)."""
+    return (state is not None and state.is_open) or procedure_for(u, text) is not None
+
+
+def order_id_to_fetch(
+    state: CaseState | None, u: Understanding, last_order_id: str | None
+) -> str | None:
+    """The order whose facts the workflow loads before calling ``step``."""
+    if u.entities.order_ids:
+        return u.entities.order_ids[0]
+    if state is not None and state.is_open:
+        return state.order_id
+    return last_order_id
+
+
+def step(
+    state: CaseState | None,
+    u: Understanding,
+    facts: CaseFacts,
+    *,
+    policy: TenantPolicy,
+    now: datetime,
+    new_case_id: str,
+    text: str = "",
+) -> StepResult:
+    """One customer turn. ``state`` is the conversation's current case (open or not)."""
+    turn = Turn(understanding=u, text=text, now=now)
+    active = state if state is not None and state.is_open else None
+    wanted = procedure_for(u, text)
+    if active is None:
+        if wanted is None:
+            return StepResult(outcome="not_handled")
+        return _open(wanted, turn, facts, policy, new_case_id)
+    proc = PROCEDURES[active.procedure]
+    if active.step == "executing":
+        return StepResult(
+            outcome="continue",
+            state=active,
+            template="action_in_progress",
+            facts={"action": proc.phrase(active)},
+        )
+    if u.intent == "decline" or wanted == "handoff":
+        dropped = _closed(active, "abandoned")
+        if wanted == "handoff":
+            return _open("handoff", turn, facts, policy, new_case_id, dropped=dropped)
+        return StepResult(
+            outcome="abandoned",
+            state=dropped,
+            template="case_abandoned",
+            facts={"action": proc.phrase(active)},
+        )
+    absorbed = _absorb(active, turn, facts)
+    supplied = _details(absorbed) != _details(active)
+    if wanted is not None and wanted != active.procedure and not supplied:
+        return _open(wanted, turn, facts, policy, new_case_id, dropped=_closed(active, "abandoned"))
+    if active.step == "approval" and not supplied:
+        return StepResult(
+            outcome="awaiting_approval",
+            state=active,
+            template="approval_pending",
+            facts={"action": proc.phrase(active)},
+            awaiting="approval",
+        )
+    confirmed = active.step == "confirming" and u.intent == "confirm" and not supplied
+    return _advance(absorbed, facts, policy, now, confirmed=confirmed)
+
+
+def approve(
+    state: CaseState,
+    facts: CaseFacts,
+    *,
+    approved: bool,
+    policy: TenantPolicy,
+    now: datetime,
+) -> StepResult:
+    """An operator's answer to ``StepResult.approval``. Facts are fetched afresh: if the
+    order changed meanwhile, the customer is asked to confirm the new summary."""
+    if state.step != "approval":
+        return StepResult(outcome="continue", state=state, awaiting=state.awaiting)
+    proc = PROCEDURES[state.procedure]
+    if not approved:
+        return StepResult(
+            outcome="refused",
+            state=_closed(state, "refused"),
+            template="approval_denied",
+            facts={"action": proc.phrase(state)},
+        )
+    return _advance(state, facts, policy, now, confirmed=True, approved=True)
+
+
+def finish(
+    state: CaseState, plan: ActionPlan, outcome: SagaOutcome, *, now: datetime
+) -> StepResult:
+    """The reply once ``run_saga`` has run ``plan``."""
+    proc = PROCEDURES[state.procedure]
+    summary: dict[str, Any] = dict(state.confirmation or {})
+    action = {"action": proc.phrase(state)}
+    if outcome.status == "completed":
+        return StepResult(
+            outcome="done",
+            state=_closed(state, "done"),
+            template=DONE_TEMPLATES[state.procedure],
+            facts=summary,
+        )
+    if outcome.status == "interrupted":
+        return StepResult(
+            outcome="retry_later", state=state, template="action_delayed", facts=action, plan=plan
+        )
+    if outcome.status == "compensated":
+        if outcome.failure is not None and outcome.failure.status == "unavailable":
+            # Nothing changed; the customer may say yes again once the store is back.
+            retry = state.model_copy(
+                update={"step": "confirming", "awaiting": "confirm", "waiting_since": now}
+            )
+            return StepResult(
+                outcome="continue",
+                state=retry,
+                template="action_store_down",
+                facts=action,
+                awaiting="confirm",
+            )
+        return StepResult(
+            outcome="escalated",
+            state=_closed(state, "escalated"),
+            template="action_failed",
+            facts=action,
+        )
+    return StepResult(
+        outcome="escalated",
+        state=_closed(state, "escalated"),
+        template="action_incomplete",
+        facts=action,
+    )
+
+
+def deadline(state: CaseState | None, policy: TenantPolicy) -> datetime | None:
+    """When an open case waiting for the customer gives up (None: not waiting on them)."""
+    if state is None or not state.is_open or state.waiting_since is None:
+        return None
+    if state.awaiting is None or state.awaiting == "approval":
+        return None
+    return state.waiting_since + policy.confirmation_timeout
+
+
+def on_timeout(state: CaseState) -> StepResult:
+    """The customer never answered: close politely, nothing done."""
+    return StepResult(
+        outcome="abandoned",
+        state=_closed(state, "abandoned"),
+        template="case_timed_out",
+        facts={"action": PROCEDURES[state.procedure].phrase(state)},
+    )
+
+
+# -- the engine -----------------------------------------------------------------------------
+
+
+def _open(
+    name: ProcedureName,
+    turn: Turn,
+    facts: CaseFacts,
+    policy: TenantPolicy,
+    case_id: str,
+    *,
+    dropped: CaseState | None = None,
+) -> StepResult:
+    proc = PROCEDURES[name]
+    state = CaseState(
+        case_id=case_id,
+        procedure=name,
+        intent=turn.understanding.intent,
+        opened_at=turn.now,
+        order_id=facts.order_id_requested if proc.needs_order else None,
+    )
+    state = proc.absorb(state, turn, facts)
+    result = _advance(state, facts, policy, turn.now, confirmed=False)
+    return result.model_copy(update={"dropped": dropped})
+
+
+def _absorb(state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
+    proc = PROCEDURES[state.procedure]
+    mentioned = turn.understanding.entities.order_ids
+    if proc.needs_order and mentioned and mentioned[0] != state.order_id:
+        # Another order: details chosen for the old one no longer apply.
+        state = state.model_copy(
+            update={
+                "order_id": mentioned[0],
+                "item_ids": [],
+                "new_item_ids": [],
+                "payment_method_id": None,
+            }
+        )
+    return proc.absorb(state, turn, facts)
+
+
+def _details(state: CaseState) -> dict[str, Any]:
+    return {**state.model_dump(include=_DETAILS), "notice": state.notice}
+
+
+def _advance(
+    state: CaseState,
+    facts: CaseFacts,
+    policy: TenantPolicy,
+    now: datetime,
+    *,
+    confirmed: bool,
+    approved: bool = False,
+) -> StepResult:
+    proc = PROCEDURES[state.procedure]
+    if facts.user is None and state.procedure != "handoff":
+        return _ask(state, Prompt("ask_identity", {}, awaiting="identity"), now)
+    if proc.needs_order:
+        if state.order_id is None:
+            return _ask(state, Prompt("ask_order_id", {}, awaiting="order_id"), now)
+        if facts.order is None or facts.order.order_id != state.order_id:
+            missing = state.order_id
+            return _ask(
+                state.model_copy(update={"order_id": None}),
+                Prompt("order_not_found", {"order_id": missing}, awaiting="order_id"),
+                now,
+            )
+    state, prompt = proc.check(state, facts)
+    if prompt is not None:
+        if prompt.awaiting is not None:
+            return _ask(state, prompt, now)
+        return StepResult(
+            outcome=prompt.closes_as,
+            state=_closed(state, prompt.closes_as),
+            template=prompt.template,
+            facts=prompt.facts,
+        )
+    proposal = proc.propose(state, facts)
+    decision = check(
+        policy,
+        proposal.action,
+        ActionFacts(
+            refund_amount=proposal.refund_amount,
+            charge_amount=proposal.charge_amount,
+            order_age_days=_age_days(facts, now),
+        ),
+    )
+    if decision.verdict == "denied":
+        closes: Closed = "escalated" if decision.rule_id in _ESCALATING_RULES else "refused"
+        return StepResult(
+            outcome="escalated" if closes == "escalated" else "refused",
+            state=_closed(state, closes).model_copy(update={"rule_id": decision.rule_id}),
+            template="policy_denied",
+            facts={
+                "action": proc.phrase(state),
+                "reason": decision.reason_for_customer,
+                "escalated": closes == "escalated",
+            },
+            policy=decision,
+        )
+    summary = {**proposal.summary, "needs_approval": decision.verdict == "needs_approval"}
+    if not confirmed or state.confirmation != summary:
+        asking = state.model_copy(update={"step": "confirming", "confirmation": summary})
+        return _ask(
+            asking,
+            Prompt(proposal.confirm_template, summary, awaiting="confirm"),
+            now,
+            policy=decision,
+        )
+    if decision.verdict == "needs_approval" and not approved:
+        return _await_approval(state, proposal.action, decision, now)
+    attempt = state.attempt + 1
+    running = state.model_copy(
+        update={
+            "step": "executing",
+            "awaiting": None,
+            "waiting_since": None,
+            "attempt": attempt,
+            "notice": None,
+        }
+    )
+    return StepResult(
+        outcome="execute",
+        state=running,
+        plan=ActionPlan(
+            case_id=state.case_id, action=proposal.action, attempt=attempt, steps=proposal.steps
+        ),
+        policy=decision,
+    )
+
+
+def _await_approval(
+    state: CaseState, action: Any, decision: PolicyDecision, now: datetime
+) -> StepResult:
+    waiting = state.model_copy(
+        update={
+            "step": "approval",
+            "awaiting": "approval",
+            "waiting_since": now,
+            "rule_id": decision.rule_id,
+            "notice": None,
+        }
+    )
+    return StepResult(
+        outcome="awaiting_approval",
+        state=waiting,
+        template="approval_requested",
+        facts={
+            "action": PROCEDURES[state.procedure].phrase(state),
+            "reason": decision.reason_for_customer,
+        },
+        awaiting="approval",
+        approval=ApprovalRequest(
+            case_id=state.case_id,
+            action=action,
+            order_id=state.order_id,
+            rule_id=decision.rule_id,
+            summary=state.confirmation or {},
+            requested_at=now,
+        ),
+        policy=decision,
+    )
+
+
+def _ask(
+    state: CaseState, prompt: Prompt, now: datetime, *, policy: PolicyDecision | None = None
+) -> StepResult:
+    awaiting: Awaiting | None = prompt.awaiting
+    step_name: CaseStep = "confirming" if awaiting == "confirm" else "collecting"
+    asking = state.model_copy(
+        update={
+            "step": step_name,
+            "awaiting": awaiting,
+            "waiting_since": now,
+            "notice": None,
+            "confirmation": state.confirmation if awaiting == "confirm" else None,
+        }
+    )
+    return StepResult(
+        outcome="continue",
+        state=asking,
+        template=prompt.template,
+        facts=prompt.facts,
+        awaiting=awaiting,
+        policy=policy,
+    )
+
+
+Closed = Literal["done", "refused", "escalated", "abandoned"]
+
+
+def _closed(state: CaseState, how: Closed) -> CaseState:
+    return state.model_copy(
+        update={"step": how, "awaiting": None, "waiting_since": None, "notice": None}
+    )
+
+
+def _age_days(facts: CaseFacts, now: datetime) -> float | None:
+    order = facts.order
+    if order is None or order.placed_at is None:
+        return None
+    return (now - order.placed_at).total_seconds() / 86400
