@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from supportflow.activities.actions import ActionActivities
 from supportflow.activities.ai import AiActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.db.engine import make_engine, make_session_factory
@@ -77,10 +78,11 @@ async def build_workers(
         if Queue.INTEGRATIONS in queues:
             store = await stack.enter_async_context(StoreClient(settings.resolved_store_url))
             integrations = StoreActivities(store)
+            actions = ActionActivities(store)
             add(
                 settings.task_queue_integrations,
                 [],
-                [integrations.identify_customer, integrations.lookup_order],
+                [integrations.identify_customer, integrations.lookup_order, *actions.all()],
             )
         # Sync activities (CPU-bound model inference) run here, off the event loop.
         pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=8))

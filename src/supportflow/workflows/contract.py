@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supportflow.procedures.case import CaseState
+
 # Bound on what one conversation carries through continue-as-new: the full record belongs to
 # the app database; the workflow keeps a recent window for context and de-duplication.
 TRANSCRIPT_WINDOW = 200
@@ -84,6 +86,8 @@ class ConversationState(BaseModel):
     last_intent: str | None = None
     # Clarifying questions asked in a row; repeated low confidence goes to a human.
     clarifications: int = 0
+    # The request a procedure is working on (cancel, return, ...), open or last closed.
+    case: CaseState | None = None
     turns: int = 0
     runs: int = 1
 

@@ -18,15 +18,27 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from supportflow.activities.actions import ActionActivities, ActionExecutor
     from supportflow.activities.ai import AiActivities
     from supportflow.activities.contract import (
         ComposeInput,
         IdentifyInput,
+        LoadCaseFactsInput,
         LookupOrderInput,
         UnderstandInput,
     )
     from supportflow.activities.store import StoreActivities
+    from supportflow.policy.model import TenantPolicy
+    from supportflow.procedures.base import (
+        CaseFacts,
+        CaseState,
+        finish,
+        order_id_to_fetch,
+        procedure_for,
+        step,
+    )
     from supportflow.procedures.router import Decision, decide, effective_intent, intent_phrase
+    from supportflow.procedures.saga import run_saga
     from supportflow.replies.templates import STATUS_PHRASES
     from supportflow.understanding.contract import Context, Understanding
     from supportflow.workflows.contract import (
@@ -72,6 +84,15 @@ _AWAITING_AFTER = {
 }
 
 
+PATCH_PROCEDURES = "procedures-v1"
+# Requests the router answers itself; every other procedure runs as a case.
+_ROUTER_PROCEDURES = frozenset({"order_status", "handoff"})
+# Per-tenant policies (loaded by an activity) come with the merchant settings; until then
+# every tenant gets DESIGN §4's defaults.
+_DEFAULT_POLICY = TenantPolicy()
+_CASE_STATUS = {"done": "resolved", "refused": "resolved", "escalated": "escalated"}
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What a turn answers: a template, the effective intent, and the facts to fill it."""
@@ -80,6 +101,9 @@ class _Plan:
     intent: str
     decision: Decision
     facts: dict[str, object] = field(default_factory=dict)
+    # A procedure says what it waits for; otherwise it follows from the template.
+    from_procedure: bool = False
+    awaiting: str | None = None
 
 
 # A customer message longer than this is refused by the update validator (the API checks first).
@@ -217,7 +241,7 @@ class CustomerWorkflow:
         )
         s.replies[msg.message_id] = reply
         s.last_intent = plan.intent
-        s.awaiting = _AWAITING_AFTER.get(plan.template)
+        s.awaiting = plan.awaiting if plan.from_procedure else _AWAITING_AFTER.get(plan.template)
         s.clarifications = s.clarifications + 1 if plan.template == "clarify" else 0
         if plan.decision.opens_case:
             self._record_case(plan.intent, plan.decision, plan.template)
@@ -255,6 +279,10 @@ class CustomerWorkflow:
                         "identity_not_found", intent, Decision("reply", "identity_not_found")
                     )
         last_order = next((c.order_id for c in reversed(s.cases) if c.order_id), None)
+        # Conversations recorded before procedures existed answered these turns with the
+        # router ("noted, a person will reply"); `patched` keeps them replaying that way.
+        if self._procedures_take(u, msg.text) and workflow.patched(PATCH_PROCEDURES):
+            return await self._procedure_turn(msg, u, intent, last_order)
         mentioned = u.entities.order_ids[0] if u.entities.order_ids else None
         if mentioned is None and s.awaiting:
             mentioned = s.pending_order_id
@@ -301,6 +329,92 @@ class CustomerWorkflow:
                 "tracking_ids": order.tracking_ids,
             }
         return _Plan(decision.template, intent, decision, facts)
+
+    def _procedures_take(self, u: Understanding, text: str) -> bool:
+        case = self._s.case
+        if case is not None and case.is_open:
+            return True
+        wanted = procedure_for(u, text)
+        return wanted is not None and wanted not in _ROUTER_PROCEDURES
+
+    async def _procedure_turn(
+        self, msg: InboundMessage, u: Understanding, intent: str, last_order: str | None
+    ) -> _Plan:
+        """A turn of a request with a procedure: fetch facts, step the case's state machine,
+        run the saga it plans (after the customer's explicit yes), and say what happened."""
+        s = self._s
+        wf_id = workflow.info().workflow_id
+        order_id = order_id_to_fetch(s.case, u, last_order)
+        if s.store_user_id is None:
+            facts: CaseFacts | None = CaseFacts(order_id_requested=order_id)
+        else:
+            facts = await self._integration(
+                workflow.execute_activity_method(
+                    ActionActivities.load_case_facts,
+                    LoadCaseFactsInput(
+                        tenant_id=self._inp.tenant_id,
+                        store_user_id=s.store_user_id,
+                        order_id=order_id,
+                    ),
+                    task_queue=self._inp.task_queues.integrations,
+                    start_to_close_timeout=_STORE_TIMEOUT,
+                    schedule_to_close_timeout=_STORE_PATIENCE,
+                    retry_policy=_STORE_RETRY,
+                )
+            )
+        if facts is None:
+            return _Plan("store_unavailable", intent, Decision("reply", "store_unavailable"))
+        r = step(
+            s.case,
+            u,
+            facts,
+            policy=_DEFAULT_POLICY,
+            now=workflow.now(),
+            new_case_id=f"{wf_id}/case/{len(s.cases) + 1}",
+            text=msg.text,
+        )
+        if r.dropped is not None:
+            self._track_case(r.dropped)
+        if r.policy is not None and r.policy.verdict != "allowed":
+            workflow.logger.info("policy %s by rule %s", r.policy.verdict, r.policy.rule_id)
+        if r.outcome == "execute" and r.plan is not None and r.state is not None:
+            assert s.store_user_id is not None  # a plan is only made for an identified customer
+            executor = ActionExecutor(
+                tenant_id=self._inp.tenant_id,
+                store_user_id=s.store_user_id,
+                workflow_id=wf_id,
+                case_id=r.state.case_id,
+                attempt=r.plan.attempt,
+                task_queue=self._inp.task_queues.integrations,
+            )
+            outcome = await run_saga(r.plan.steps, executor.execute)
+            r = finish(r.state, r.plan, outcome, now=workflow.now())
+        if r.state is not None:
+            s.case = r.state
+            self._track_case(r.state)
+        return _Plan(
+            r.template or "clarify",
+            r.state.intent if r.state is not None else intent,
+            Decision("reply", r.template or "clarify"),
+            dict(r.facts),
+            from_procedure=True,
+            awaiting=r.awaiting,
+        )
+
+    def _track_case(self, case: CaseState) -> None:
+        status = _CASE_STATUS.get(case.step, "abandoned" if case.step == "abandoned" else "open")
+        entry = Case(
+            case_id=case.case_id,
+            intent=case.intent,
+            status=status,
+            order_id=case.order_id,
+            opened_at=case.opened_at,
+        )
+        for i, known in enumerate(self._s.cases):
+            if known.case_id == case.case_id:
+                self._s.cases[i] = entry
+                return
+        self._s.cases.append(entry)
 
     async def _integration(self, call: Awaitable[T]) -> T | None:
         """Await a store activity; None when the store stayed unreachable past our patience."""

@@ -1,0 +1,124 @@
+"""Procedures inside CustomerWorkflow, end to end on real Temporal servers (dev and
+time-skipping) and the real demo store: the store's final state is what is checked."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from supportflow.channels.inbound import deliver
+from supportflow.settings import Settings
+from supportflow.worker import build_workers
+from supportflow.workflows.contract import (
+    Channel,
+    ChannelIdentity,
+    InboundMessage,
+    customer_workflow_id,
+)
+from supportflow.workflows.customer import CustomerWorkflow
+
+# Pending orders from the seed. The store is shared by the whole session and both Temporal
+# servers, so each server's run gets orders of its own.
+CANCEL = {
+    # kind: (email, order, amount paid, refund timing the customer must be told)
+    "local": ("sofia.rossi2645@example.com", "#W5918442", 1463.7, "5-7 business days"),
+    "time-skipping": ("ethan.lopez8943@example.com", "#W6779827", 4079.45, "at once"),
+}
+KEEP = {
+    "local": ("mei.ahmed5231@example.com", "#W2631563"),
+    "time-skipping": ("fatima.anderson1447@example.com", "#W2974929"),
+}
+JAMES = ("james.li4495@example.com", "#W2611340")  # processed: cannot be cancelled
+
+
+@pytest.fixture
+async def running(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
+    async with build_workers(workflow_env.client, settings) as workers:
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        yield
+        for w in workers:
+            await w.shutdown()
+        await asyncio.gather(*tasks)
+
+
+class Chat:
+    def __init__(self, env: WorkflowEnvironment, settings: Settings) -> None:
+        self.env, self.settings = env, settings
+        self.customer = "c_" + uuid.uuid4().hex[:16]
+
+    async def say(self, text: str, email: str | None = None) -> str:
+        m = InboundMessage(
+            message_id=uuid.uuid4().hex,
+            channel=Channel.CHAT,
+            text=text,
+            sender=ChannelIdentity(kind="chat", value="v-" + self.customer),
+            email=email,
+        )
+        d = await deliver(
+            self.env.client, self.settings, "t_proc", self.customer, m, wait_seconds=60
+        )
+        assert d.reply is not None
+        return d.reply.text
+
+    async def cases(self) -> list[tuple[str, str]]:
+        handle = self.env.client.get_workflow_handle_for(
+            CustomerWorkflow.run, customer_workflow_id("t_proc", self.customer)
+        )
+        view = await handle.query(CustomerWorkflow.transcript)
+        return [(c.intent, c.status) for c in view.cases]
+
+
+async def order(settings: Settings, order_id: str) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=settings.resolved_store_url) as http:
+        r = await http.get(f"/orders/{order_id.replace('#', '%23')}")
+        r.raise_for_status()
+        data: dict[str, object] = r.json()
+        return data
+
+
+async def test_cancel_a_pending_order_after_an_explicit_yes(
+    workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
+) -> None:
+    email, order_id, paid, timing = CANCEL[workflow_env_kind]
+    chat = Chat(workflow_env, settings)
+    asked = await chat.say(f"I want to cancel my order {order_id}", email=email)
+    assert "why" in asked.lower()
+    summary = await chat.say("I no longer need it")
+    assert order_id in summary
+    assert (await order(settings, order_id))["status"] == "pending", "nothing before the yes"
+    done = await chat.say("yes, please cancel it")
+    assert "cancelled" in done and timing in done
+    after = await order(settings, order_id)
+    assert after["status"] == "cancelled"
+    refunds = [p for p in after["payment_history"] if p["transaction_type"] == "refund"]  # type: ignore[index, union-attr]
+    assert len(refunds) == 1 and refunds[0]["amount"] == paid
+    assert ("cancel_order", "resolved") in await chat.cases()
+
+
+async def test_changing_ones_mind_before_confirming_changes_nothing(
+    workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
+) -> None:
+    email, order_id = KEEP[workflow_env_kind]
+    chat = Chat(workflow_env, settings)
+    await chat.say(f"please cancel order {order_id}, I ordered it by mistake", email=email)
+    answer = await chat.say("no, actually keep it")
+    assert "nothing was changed" in answer
+    assert (await order(settings, order_id))["status"] == "pending"
+    assert ("cancel_order", "abandoned") in await chat.cases()
+
+
+async def test_a_processed_order_cannot_be_cancelled(
+    workflow_env: WorkflowEnvironment, settings: Settings, running: None
+) -> None:
+    email, order_id = JAMES
+    chat = Chat(workflow_env, settings)
+    answer = await chat.say(f"cancel order {order_id} please, no longer needed", email=email)
+    assert order_id in answer
+    before = await order(settings, order_id)
+    await chat.say("yes")
+    assert (await order(settings, order_id)) == before
