@@ -68,6 +68,12 @@ async def workflow_env(workflow_env_kind: str) -> WorkflowEnvironment:
 
 
 @pytest.fixture(scope="session")
+async def skipping_env() -> WorkflowEnvironment:
+    """The time-skipping server, for tests that wait hours or days."""
+    return await _env("time-skipping")
+
+
+@pytest.fixture(scope="session")
 async def dev_env() -> WorkflowEnvironment:
     """The dev server, for tests of what users meet (API, crash, replay recordings)."""
     return await _env("local")

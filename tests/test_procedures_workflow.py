@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -122,3 +123,40 @@ async def test_a_processed_order_cannot_be_cancelled(
     before = await order(settings, order_id)
     await chat.say("yes")
     assert (await order(settings, order_id)) == before
+
+
+async def test_an_unanswered_confirmation_closes_politely_after_the_policy_wait(
+    skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """Waits a day, so it runs on the time-skipping server only."""
+    workflow_env = skipping_env
+    email, order_id = ("sofia.thomas3069@example.com", "#W7619352")
+    chat = Chat(workflow_env, settings)
+    async with build_workers(workflow_env.client, settings) as workers:
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            await _unanswered_confirmation(workflow_env, settings, chat, email, order_id)
+        finally:
+            for w in workers:
+                await w.shutdown()
+            await asyncio.gather(*tasks)
+
+
+async def _unanswered_confirmation(
+    workflow_env: WorkflowEnvironment, settings: Settings, chat: Chat, email: str, order_id: str
+) -> None:
+    summary = await chat.say(f"cancel order {order_id}, I ordered it by mistake", email=email)
+    assert order_id in summary
+    # The default policy waits 24 hours for the yes; the test server skips the time.
+    await workflow_env.sleep(timedelta(hours=25))
+    handle = workflow_env.client.get_workflow_handle_for(
+        CustomerWorkflow.run, customer_workflow_id("t_proc", chat.customer)
+    )
+    view = await handle.query(CustomerWorkflow.transcript)
+    assert view.entries[-1].role == "agent"
+    assert view.entries[-1].message_id.startswith("timeout:")
+    assert ("cancel_order", "abandoned") in [(c.intent, c.status) for c in view.cases]
+    assert (await order(settings, order_id))["status"] == "pending"
+    # A late yes no longer cancels anything.
+    await chat.say("yes")
+    assert (await order(settings, order_id))["status"] == "pending"

@@ -8,7 +8,7 @@ continues-as-new before its history grows large, carrying the conversation with 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -32,7 +32,9 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.procedures.base import (
         CaseFacts,
         CaseState,
+        deadline,
         finish,
+        on_timeout,
         order_id_to_fetch,
         procedure_for,
         step,
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         SEEN_MESSAGE_WINDOW,
         TRANSCRIPT_WINDOW,
         Case,
+        Channel,
         ConversationState,
         CustomerWorkflowInput,
         InboundMessage,
@@ -122,7 +125,20 @@ class CustomerWorkflow:
 
     @workflow.run
     async def run(self, inp: CustomerWorkflowInput) -> None:
-        await workflow.wait_condition(self._history_is_large)
+        while not self._history_is_large():
+            turns = self._s.turns
+            waiting_until = deadline(self._s.case, _DEFAULT_POLICY)
+            if waiting_until is None:
+                # Nothing to time out: sleep until history grows or a turn changes that.
+                await workflow.wait_condition(self._moved_on(turns))
+                continue
+            # A durable timer, not a poll: the case waits for the customer's answer for as
+            # long as the policy says, even days, across worker restarts.
+            remaining = max(timedelta(0), waiting_until - workflow.now())
+            try:
+                await workflow.wait_condition(self._moved_on(turns), timeout=remaining)
+            except TimeoutError:
+                await self._close_unanswered_case()
         # Let the current turns finish: an update in flight would be lost by continue-as-new.
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and not self._in_flight
@@ -401,6 +417,45 @@ class CustomerWorkflow:
             awaiting=r.awaiting,
         )
 
+    async def _close_unanswered_case(self) -> None:
+        """The customer never answered the agent's question: close the case politely, with
+        nothing done, and leave the goodbye in the conversation."""
+        async with self._turn_lock:
+            case = self._s.case
+            due = deadline(case, _DEFAULT_POLICY)
+            if case is None or due is None or due > workflow.now():
+                return  # a turn moved the case on while we waited for the lock
+            r = on_timeout(case)
+            composed = await workflow.execute_activity_method(
+                AiActivities.compose_reply,
+                ComposeInput(
+                    tenant_id=self._inp.tenant_id,
+                    template=r.template or "case_timed_out",
+                    facts=dict(r.facts),
+                ),
+                task_queue=self._inp.task_queues.ai,
+                start_to_close_timeout=_AI_TIMEOUT,
+                retry_policy=_AI_RETRY,
+            )
+            last_channel = next(
+                (e.channel for e in reversed(self._s.transcript) if e.role == "customer"),
+                Channel.CHAT,
+            )
+            self._s.transcript.append(
+                TranscriptEntry(
+                    role="agent",
+                    channel=last_channel,
+                    message_id=f"timeout:{case.case_id}",
+                    text=composed.text,
+                    at=workflow.now(),
+                    intent=case.intent,
+                )
+            )
+            if r.state is not None:
+                self._s.case = r.state
+                self._track_case(r.state)
+            self._s.awaiting = None
+
     def _track_case(self, case: CaseState) -> None:
         status = _CASE_STATUS.get(case.step, "abandoned" if case.step == "abandoned" else "open")
         entry = Case(
@@ -439,6 +494,10 @@ class CustomerWorkflow:
                 opened_at=workflow.now(),
             )
         )
+
+    def _moved_on(self, turns: int) -> Callable[[], bool]:
+        """Wake the run loop when history needs continue-as-new or a turn has happened."""
+        return lambda: self._history_is_large() or self._s.turns != turns
 
     def _history_is_large(self) -> bool:
         info = workflow.info()
