@@ -32,7 +32,7 @@ from tests.helpers import TEMPORAL_CLI, free_port
 
 HERE = Path(__file__).parent / "histories"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v2"
+VERSION = "v3"
 
 # Enough turns to cross a continue-as-new threshold of 100 events.
 LONG = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
@@ -40,6 +40,14 @@ LONG = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com"
 ]
 
 SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
+    "cancel_saga": [
+        ("I want to cancel my order #W5918442", "sofia.rossi2645@example.com"),
+        ("I no longer need it", None),
+        ("yes, please cancel it", None),
+        ("please cancel order #W2631563 too, ordered it by mistake", None),
+        ("no, actually keep it", None),
+        ("thanks", None),
+    ],
     "continue_as_new": LONG,
     "order_status": [
         ("hi", None),
