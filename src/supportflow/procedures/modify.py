@@ -13,8 +13,7 @@ from supportflow.procedures.swaps import (
     check_payment_for,
     check_swaps,
     default_payment,
-    price_difference,
-    swap_summary,
+    swap_proposal,
 )
 from supportflow.replies.templates import STATUS_PHRASES
 
@@ -171,29 +170,7 @@ class ModifyItems:
         return check_swaps(state, facts, "change")
 
     def propose(self, state: CaseState, facts: CaseFacts) -> Proposal:
-        order = facts.order
-        assert order is not None
-        diff = price_difference(order, facts, state)
-        return Proposal(
-            action="modify_order_items",
-            confirm_template="confirm_modify_items",
-            summary=swap_summary(state, facts),
-            steps=[
-                ActionStep(
-                    name="items",
-                    action="modify_order_items",
-                    args={
-                        "order_id": order.order_id,
-                        "item_ids": state.item_ids,
-                        "new_item_ids": state.new_item_ids,
-                        "payment_method_id": state.payment_method_id,
-                    },
-                    pivot=True,
-                )
-            ],
-            refund_amount=max(-diff, 0.0),
-            charge_amount=max(diff, 0.0),
-        )
+        return swap_proposal("modify_order_items", "items", "confirm_modify_items", state, facts)
 
     def phrase(self, state: CaseState) -> str:
         return f"change items in order {state.order_id}"

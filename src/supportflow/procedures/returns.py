@@ -20,8 +20,7 @@ from supportflow.procedures.swaps import (
     absorb_payment,
     check_swaps,
     default_payment,
-    price_difference,
-    swap_summary,
+    swap_proposal,
 )
 from supportflow.replies.templates import STATUS_PHRASES
 
@@ -137,29 +136,7 @@ class Exchange:
         return check_swaps(state, facts, "exchange")
 
     def propose(self, state: CaseState, facts: CaseFacts) -> Proposal:
-        order = facts.order
-        assert order is not None
-        diff = price_difference(order, facts, state)
-        return Proposal(
-            action="exchange_order_items",
-            confirm_template="confirm_exchange",
-            summary=swap_summary(state, facts),
-            steps=[
-                ActionStep(
-                    name="exchange",
-                    action="exchange_order_items",
-                    args={
-                        "order_id": order.order_id,
-                        "item_ids": state.item_ids,
-                        "new_item_ids": state.new_item_ids,
-                        "payment_method_id": state.payment_method_id,
-                    },
-                    pivot=True,
-                )
-            ],
-            refund_amount=max(-diff, 0.0),
-            charge_amount=max(diff, 0.0),
-        )
+        return swap_proposal("exchange_order_items", "exchange", "confirm_exchange", state, facts)
 
     def phrase(self, state: CaseState) -> str:
         return f"exchange items from order {state.order_id}"

@@ -3,11 +3,11 @@ change (modify_items, once only) and a delivered order's exchange."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from supportflow.procedures.case import CaseState
+from supportflow.procedures.case import ActionStep, CaseState
 from supportflow.procedures.facts import CaseFacts, OrderSnapshot, cents, money
-from supportflow.procedures.flow import Prompt, Turn, item_labels, payment_choices
+from supportflow.procedures.flow import Prompt, Proposal, Turn, item_labels, payment_choices
 from supportflow.procedures.parsing import (
     choose_variant,
     foreign_products,
@@ -205,3 +205,37 @@ def swap_summary(state: CaseState, facts: CaseFacts) -> dict[str, Any]:
         "refund_at_once": method.is_gift_card,
         "refund_later": not method.is_gift_card,
     }
+
+
+def swap_proposal(
+    action: Literal["modify_order_items", "exchange_order_items"],
+    step_name: str,
+    confirm_template: str,
+    state: CaseState,
+    facts: CaseFacts,
+) -> Proposal:
+    """One irreversible store write that swaps items for other variants (a pending order's
+    item change or a delivered order's exchange), settling the price difference."""
+    order = facts.order
+    assert order is not None
+    diff = price_difference(order, facts, state)
+    return Proposal(
+        action=action,
+        confirm_template=confirm_template,
+        summary=swap_summary(state, facts),
+        steps=[
+            ActionStep(
+                name=step_name,
+                action=action,
+                args={
+                    "order_id": order.order_id,
+                    "item_ids": state.item_ids,
+                    "new_item_ids": state.new_item_ids,
+                    "payment_method_id": state.payment_method_id,
+                },
+                pivot=True,
+            )
+        ],
+        refund_amount=max(-diff, 0.0),
+        charge_amount=max(diff, 0.0),
+    )
