@@ -168,7 +168,13 @@ class VariantChoice:
 def _value_mentioned(key: str, value: str, text: str) -> bool:
     v = value.lower()
     if v in ("yes", "no", "none"):
-        return v == "yes" and key.lower() in text and f"not {key.lower()}" not in text
+        # "waterproof: no" is said as "not waterproof" / "non-waterproof" / "without ...".
+        negated = re.search(
+            rf"(?:\b(?:not|non|no|without)|n't)[\s-]+{re.escape(key.lower())}", text
+        )
+        if v == "no":
+            return negated is not None
+        return v == "yes" and key.lower() in text and negated is None
     return re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", text) is not None
 
 

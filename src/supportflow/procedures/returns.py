@@ -3,6 +3,8 @@ or exchange them for other variants of the same products. DESIGN §4."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from supportflow.procedures.case import ActionStep, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts, OrderSnapshot, cents, money
 from supportflow.procedures.flow import (
@@ -89,14 +91,18 @@ class Return:
     def propose(self, state: CaseState, facts: CaseFacts) -> Proposal:
         order, user = facts.order, facts.user
         assert order is not None and user is not None and state.payment_method_id
-        amount = sum(cents(i.price) for i in order.items if i.item_id in set(state.item_ids)) / 100
+        # Every unit of the chosen items: an order may hold the same variant twice, and the
+        # store must be asked to take back each unit the refund is promised for.
+        counts = Counter(i.item_id for i in order.items)
+        units = [item_id for item_id in state.item_ids for _ in range(counts[item_id])]
+        amount = sum(cents(i.price) for i in order.items if i.item_id in set(units)) / 100
         lines = refund_lines({state.payment_method_id: amount}, user.payment_methods)
         return Proposal(
             action="return_order_items",
             confirm_template="confirm_return",
             summary={
                 "order_id": order.order_id,
-                "items": item_labels(order, state.item_ids),
+                "items": item_labels(order, units),
                 "amount": money(amount),
                 "refunds": lines,
                 **timing_facts(lines),
@@ -107,7 +113,7 @@ class Return:
                     action="return_order_items",
                     args={
                         "order_id": order.order_id,
-                        "item_ids": state.item_ids,
+                        "item_ids": units,
                         "payment_method_id": state.payment_method_id,
                     },
                     pivot=True,
