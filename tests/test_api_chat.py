@@ -299,3 +299,23 @@ async def test_bad_templates_are_refused_and_change_nothing(
 async def test_templates_need_the_secret_key(api: Api) -> None:
     r = await api.http.get("/v1/templates", headers={"X-Api-Key": api.tenant.chat_key})
     assert r.status_code == 401
+
+
+async def test_merchant_sets_a_policy_and_bad_ones_change_nothing(api: Api) -> None:
+    key = {"X-Api-Key": api.tenant.api_key}
+    default = (await api.http.get("/v1/policy", headers=key)).json()
+    assert default["max_auto_refund"] is None
+    bad = await api.http.put(
+        "/v1/policy", json={"max_auto_refund": 50, "approval_above": 80}, headers=key
+    )
+    assert bad.status_code == 422 and "approval_above" in bad.json()["detail"]
+    typo = await api.http.put("/v1/policy", json={"max_auto_refnd": 50}, headers=key)
+    assert typo.status_code == 422 and "max_auto_refnd" in typo.json()["detail"]
+    assert (await api.http.get("/v1/policy", headers=key)).json() == default
+    ok = await api.http.put("/v1/policy", json={"max_auto_refund": 250}, headers=key)
+    assert ok.status_code == 200 and ok.json()["max_auto_refund"] == 250
+    assert (await api.http.get("/v1/policy", headers=key)).json()["max_auto_refund"] == 250
+    other = {"X-Api-Key": api.other.api_key}
+    assert (await api.http.get("/v1/policy", headers=other)).json()["max_auto_refund"] is None
+    chat_key = {"X-Api-Key": api.tenant.chat_key}
+    assert (await api.http.put("/v1/policy", json={}, headers=chat_key)).status_code == 401

@@ -13,7 +13,14 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from supportflow.api.limits import BodySizeLimit
-from supportflow.api.routers import chat, conversations, health, templates
+from supportflow.api.routers import (
+    chat,
+    conversations,
+    health,
+    knowledge,
+    policy,
+    templates,
+)
 from supportflow.api.state import ApiState
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
@@ -47,6 +54,8 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(templates.router)
+    app.include_router(policy.router)
+    app.include_router(knowledge.router)
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update_rejected(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:

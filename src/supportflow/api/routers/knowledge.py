@@ -1,0 +1,222 @@
+"""The merchant's knowledge base: list, write, edit and delete articles, and try a search
+(API key). Another tenant's article is never visible: its id is simply not found."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from supportflow.api.deps import MerchantTenant, StateDep, get_state
+from supportflow.knowledge.articles import (
+    MAX_BODY_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MAX_TITLE_CHARS,
+    Article,
+)
+from supportflow.knowledge.base import KnowledgeBase
+from supportflow.knowledge.index import MAX_QUERY_CHARS
+from supportflow.knowledge.store import (
+    AlreadyHasArticles,
+    ArticleDraft,
+    ArticleNotFound,
+    InvalidArticle,
+    KnowledgeStore,
+)
+
+router = APIRouter(tags=["knowledge"])
+
+ArticleId = Annotated[str, Path(pattern=r"^kb_[0-9a-f]{16}$")]
+
+
+class ArticleIn(BaseModel):
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    tags: list[Annotated[str, Field(max_length=MAX_TAG_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_TAGS
+    )
+
+    @field_validator("title", "body")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v.strip()
+
+    def draft(self) -> ArticleDraft:
+        return ArticleDraft(self.title, self.body, tuple(self.tags))
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    body: str
+    tags: list[str]
+    updated_at: datetime | None
+    # True for the shipped default set, which answers while the tenant has no articles of
+    # its own. Defaults are read-only; import them to edit a copy.
+    default: bool = False
+
+
+class ArticleList(BaseModel):
+    articles: list[ArticleOut]
+    using_defaults: bool
+
+
+class HitOut(BaseModel):
+    article_id: str
+    title: str
+    snippet: str
+    score: float
+    # Whether an agent would answer with this article (its score clears the threshold).
+    answers: bool
+
+
+class SearchOut(BaseModel):
+    query: str
+    min_score: float
+    hits: list[HitOut]
+
+
+def _out(a: Article) -> ArticleOut:
+    return ArticleOut(
+        id=a.id,
+        title=a.title,
+        body=a.body,
+        tags=list(a.tags),
+        updated_at=a.updated_at,
+        default=a.default,
+    )
+
+
+def _invalid(err: InvalidArticle) -> HTTPException:
+    # The same shape FastAPI gives a request-model error, so clients parse one format.
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": ["body", err.field], "msg": err.message, "type": "value_error"}],
+    )
+
+
+def _not_found(article_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no knowledge article {article_id!r}")
+
+
+def knowledge_base(conn: HTTPConnection) -> KnowledgeBase:
+    """The app's one KnowledgeBase, so its index cache outlives a request. The lifespan may
+    set `app.state.knowledge`; otherwise the first search makes it."""
+    kb = getattr(conn.app.state, "knowledge", None)
+    if not isinstance(kb, KnowledgeBase):
+        kb = KnowledgeBase(get_state(conn).sessions)
+        conn.app.state.knowledge = kb
+    return kb
+
+
+KnowledgeDep = Annotated[KnowledgeBase, Depends(knowledge_base)]
+
+
+@router.get("/v1/knowledge", response_model=ArticleList)
+async def list_articles(tenant_id: MerchantTenant, state: StateDep) -> ArticleList:
+    store = KnowledgeStore(state.sessions)
+    own = await run_in_threadpool(store.own, tenant_id)
+    if own:
+        return ArticleList(articles=[_out(a) for a in own], using_defaults=False)
+    defaults = await run_in_threadpool(store.effective, tenant_id)
+    return ArticleList(articles=[_out(a) for a in defaults], using_defaults=True)
+
+
+# Declared before the /{article_id} routes so "search" is never taken for an id.
+@router.get("/v1/knowledge/search", response_model=SearchOut)
+async def search_articles(
+    tenant_id: MerchantTenant,
+    kb: KnowledgeDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+    k: Annotated[int, Query(ge=1, le=10)] = 3,
+) -> SearchOut:
+    hits = await run_in_threadpool(kb.search, tenant_id, q, k)
+    return SearchOut(
+        query=q,
+        min_score=kb.min_score,
+        hits=[
+            HitOut(
+                article_id=h.article_id,
+                title=h.title,
+                snippet=h.snippet,
+                score=h.score,
+                answers=h.score >= kb.min_score,
+            )
+            for h in hits
+        ],
+    )
+
+
+@router.post(
+    "/v1/knowledge/import-defaults",
+    response_model=ArticleList,
+    status_code=status.HTTP_201_CREATED,
+)
+async def import_defaults(tenant_id: MerchantTenant, state: StateDep) -> ArticleList:
+    """Copy the default set into the tenant's own articles, to edit it from there."""
+    try:
+        made = await run_in_threadpool(KnowledgeStore(state.sessions).import_defaults, tenant_id)
+    except AlreadyHasArticles as err:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "this tenant already has knowledge articles"
+        ) from err
+    return ArticleList(articles=[_out(a) for a in made], using_defaults=False)
+
+
+@router.post("/v1/knowledge", response_model=ArticleOut, status_code=status.HTTP_201_CREATED)
+async def create_article(
+    body: ArticleIn, tenant_id: MerchantTenant, state: StateDep, response: Response
+) -> ArticleOut:
+    try:
+        made = await run_in_threadpool(
+            KnowledgeStore(state.sessions).create, tenant_id, body.draft()
+        )
+    except InvalidArticle as err:
+        raise _invalid(err) from err
+    response.headers["Location"] = f"/v1/knowledge/{made.id}"
+    return _out(made)
+
+
+@router.get("/v1/knowledge/{article_id}", response_model=ArticleOut)
+async def get_article(
+    article_id: ArticleId, tenant_id: MerchantTenant, state: StateDep
+) -> ArticleOut:
+    try:
+        return _out(
+            await run_in_threadpool(KnowledgeStore(state.sessions).get, tenant_id, article_id)
+        )
+    except ArticleNotFound as err:
+        raise _not_found(article_id) from err
+
+
+@router.put("/v1/knowledge/{article_id}", response_model=ArticleOut)
+async def update_article(
+    article_id: ArticleId, body: ArticleIn, tenant_id: MerchantTenant, state: StateDep
+) -> ArticleOut:
+    try:
+        done = await run_in_threadpool(
+            KnowledgeStore(state.sessions).update, tenant_id, article_id, body.draft()
+        )
+    except ArticleNotFound as err:
+        raise _not_found(article_id) from err
+    except InvalidArticle as err:
+        raise _invalid(err) from err
+    return _out(done)
+
+
+@router.delete("/v1/knowledge/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_article(
+    article_id: ArticleId, tenant_id: MerchantTenant, state: StateDep
+) -> Response:
+    try:
+        await run_in_threadpool(KnowledgeStore(state.sessions).delete, tenant_id, article_id)
+    except ArticleNotFound as err:
+        raise _not_found(article_id) from err
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

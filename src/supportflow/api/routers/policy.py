@@ -1,0 +1,32 @@
+"""The merchant's policy: what agents may do, money limits, approvals (API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, status
+from starlette.concurrency import run_in_threadpool
+
+from supportflow.api.deps import MerchantTenant, StateDep
+from supportflow.policy.load import PolicyError
+from supportflow.policy.store import PolicyStore
+
+router = APIRouter(tags=["policy"])
+
+
+@router.get("/v1/policy")
+async def get_policy(tenant_id: MerchantTenant, state: StateDep) -> dict[str, Any]:
+    policy = await run_in_threadpool(PolicyStore(state.sessions).get, tenant_id)
+    return policy.model_dump(mode="json")
+
+
+@router.put("/v1/policy")
+async def put_policy(
+    tenant_id: MerchantTenant, state: StateDep, doc: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """Replace the policy. Applies to cases opened from now on; open cases keep theirs."""
+    try:
+        policy = await run_in_threadpool(PolicyStore(state.sessions).put, tenant_id, doc)
+    except PolicyError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+    return policy.model_dump(mode="json")

@@ -1,0 +1,48 @@
+"""Knowledge articles as retrieval sees them, limits on their size, and the default set.
+
+The default set restates the store policy every agent follows (DESIGN §4) in customer
+words. A tenant with no articles of its own is answered from it; once a merchant writes
+an article, only the merchant's articles are used, so nothing the merchant did not write
+(or did not keep) is ever quoted to their customers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+MAX_TITLE_CHARS = 200
+MAX_BODY_CHARS = 8000
+MAX_TAGS = 20
+MAX_TAG_CHARS = 40
+
+DEFAULTS_FILE = "default_articles.json"
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    body: str
+    tags: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    # True for the shipped default set: read-only, shared by every tenant without articles.
+    default: bool = field(default=False)
+
+
+@cache
+def default_articles() -> tuple[Article, ...]:
+    raw = json.loads(resources.files(__package__).joinpath(DEFAULTS_FILE).read_text("utf-8"))
+    return tuple(
+        Article(
+            id=a["id"],
+            title=a["title"],
+            body=a["body"],
+            tags=tuple(a.get("tags", ())),
+            default=True,
+        )
+        for a in raw["articles"]
+    )

@@ -1,0 +1,171 @@
+"""A tenant's own knowledge articles in the app database: validated on save, tenant-scoped
+on every read and write (another tenant's article id is simply not found)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportflow.db.models import KnowledgeArticle
+from supportflow.knowledge.articles import (
+    MAX_BODY_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MAX_TITLE_CHARS,
+    Article,
+    default_articles,
+)
+
+# What identifies the current content of a tenant's knowledge base: its articles' ids and
+# edit times. Cheap to read (an index covers it) and changes on every create, edit, delete.
+Version = tuple[tuple[str, datetime], ...]
+
+
+class ArticleNotFound(LookupError):
+    pass
+
+
+class InvalidArticle(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class AlreadyHasArticles(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    title: str
+    body: str
+    tags: Sequence[str] = ()
+
+
+def normalise(draft: ArticleDraft) -> ArticleDraft:
+    title, body = draft.title.strip(), draft.body.strip()
+    if not title or len(title) > MAX_TITLE_CHARS:
+        raise InvalidArticle("title", f"must be 1-{MAX_TITLE_CHARS} characters")
+    if not body or len(body) > MAX_BODY_CHARS:
+        raise InvalidArticle("body", f"must be 1-{MAX_BODY_CHARS} characters")
+    tags = list(dict.fromkeys(t.strip().lower() for t in draft.tags if t.strip()))
+    if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG_CHARS for t in tags):
+        raise InvalidArticle("tags", f"at most {MAX_TAGS} tags of 1-{MAX_TAG_CHARS} characters")
+    return ArticleDraft(title=title, body=body, tags=tuple(tags))
+
+
+def _article(row: KnowledgeArticle) -> Article:
+    return Article(
+        id=row.id,
+        title=row.title,
+        body=row.body,
+        tags=tuple(row.tags or ()),
+        updated_at=row.updated_at,
+    )
+
+
+def _new_id() -> str:
+    return "kb_" + uuid.uuid4().hex[:16]
+
+
+class KnowledgeStore:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def own(self, tenant_id: str) -> list[Article]:
+        """The tenant's own articles, oldest first."""
+        with self._sessions() as s:
+            rows = s.scalars(
+                select(KnowledgeArticle)
+                .where(KnowledgeArticle.tenant_id == tenant_id)
+                .order_by(KnowledgeArticle.updated_at, KnowledgeArticle.id)
+            )
+            return [_article(r) for r in rows]
+
+    def effective(self, tenant_id: str) -> list[Article]:
+        """What agents answer from: the tenant's own articles, or the default set if none."""
+        return self.own(tenant_id) or list(default_articles())
+
+    def version(self, tenant_id: str) -> Version:
+        with self._sessions() as s:
+            rows = s.execute(
+                select(KnowledgeArticle.id, KnowledgeArticle.updated_at)
+                .where(KnowledgeArticle.tenant_id == tenant_id)
+                .order_by(KnowledgeArticle.id)
+            )
+            return tuple((i, t) for i, t in rows)
+
+    def get(self, tenant_id: str, article_id: str) -> Article:
+        with self._sessions() as s:
+            row = s.get(KnowledgeArticle, article_id)
+            if row is None or row.tenant_id != tenant_id:
+                raise ArticleNotFound(article_id)
+            return _article(row)
+
+    def create(self, tenant_id: str, draft: ArticleDraft) -> Article:
+        return self._create_many(tenant_id, [draft])[0]
+
+    def update(self, tenant_id: str, article_id: str, draft: ArticleDraft) -> Article:
+        clean = normalise(draft)
+        with self._sessions.begin() as s:
+            row = s.get(KnowledgeArticle, article_id, with_for_update=True)
+            if row is None or row.tenant_id != tenant_id:
+                raise ArticleNotFound(article_id)
+            row.title, row.body, row.tags = clean.title, clean.body, list(clean.tags)
+            # Set explicitly: an unchanged save still marks the edit, and the version moves.
+            row.updated_at = datetime.now(UTC)
+            s.flush()
+            return _article(row)
+
+    def delete(self, tenant_id: str, article_id: str) -> None:
+        with self._sessions.begin() as s:
+            done = s.execute(
+                delete(KnowledgeArticle).where(
+                    KnowledgeArticle.tenant_id == tenant_id, KnowledgeArticle.id == article_id
+                )
+            )
+            if not getattr(done, "rowcount", 0):
+                raise ArticleNotFound(article_id)
+
+    def import_defaults(self, tenant_id: str) -> list[Article]:
+        """Copy the default set into the tenant's own articles, so the merchant can edit it.
+
+        Only for a tenant with no articles: copying next to existing ones would bring back
+        defaults the merchant chose to replace.
+        """
+        with self._sessions() as s:
+            count = s.scalar(
+                select(func.count())
+                .select_from(KnowledgeArticle)
+                .where(KnowledgeArticle.tenant_id == tenant_id)
+            )
+        if count:
+            raise AlreadyHasArticles(tenant_id)
+        return self._create_many(
+            tenant_id, [ArticleDraft(a.title, a.body, a.tags) for a in default_articles()]
+        )
+
+    def _create_many(self, tenant_id: str, drafts: Iterable[ArticleDraft]) -> list[Article]:
+        clean = [normalise(d) for d in drafts]
+        now = datetime.now(UTC)
+        rows = [
+            KnowledgeArticle(
+                id=_new_id(),
+                tenant_id=tenant_id,
+                title=d.title,
+                body=d.body,
+                tags=list(d.tags),
+                updated_at=now,
+            )
+            for d in clean
+        ]
+        with self._sessions.begin() as s:
+            s.add_all(rows)
+            s.flush()
+            return [_article(r) for r in rows]

@@ -1,0 +1,35 @@
+"""Tenants' policies in the app database: validated when saved, defaults when absent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportflow.db.models import TenantPolicyRow
+from supportflow.policy.load import parse_policy
+from supportflow.policy.model import TenantPolicy
+
+
+class PolicyStore:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def get(self, tenant_id: str) -> TenantPolicy:
+        with self._sessions() as s:
+            row = s.get(TenantPolicyRow, tenant_id)
+            return parse_policy(json.loads(row.document) if row else None)
+
+    def put(self, tenant_id: str, doc: Mapping[str, Any]) -> TenantPolicy:
+        """Validate (PolicyError names what is wrong) and store; nothing changes on error."""
+        policy = parse_policy(doc)
+        document = policy.model_dump_json()
+        with self._sessions.begin() as s:
+            row = s.get(TenantPolicyRow, tenant_id)
+            if row is None:
+                s.add(TenantPolicyRow(tenant_id=tenant_id, document=document))
+            else:
+                row.document = document
+        return policy
