@@ -199,3 +199,21 @@ async def test_continue_as_new_carries_the_conversation(
     assert dup.duplicate
     assert (await latest.query(CustomerWorkflow.transcript)).turns == 8
     assert (await latest.describe()).run_id != handle.first_execution_run_id
+
+
+async def test_store_questions_are_answered_from_the_knowledge_base(
+    workflow_env: WorkflowEnvironment, settings: Settings, running: None
+) -> None:
+    customer = "c_" + uuid.uuid4().hex[:16]
+
+    async def ask(text: str) -> str:
+        d = await deliver(
+            workflow_env.client, settings, "t_kb", customer, msg(text), wait_seconds=30
+        )
+        assert d.reply is not None
+        return d.reply.text
+
+    payment = await ask("which payment methods do you accept?")
+    assert "PayPal" in payment or "gift card" in payment.lower()
+    joke = await ask("tell me a joke about penguins")
+    assert "I can only help with questions about your orders" in joke

@@ -13,7 +13,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.policy.store import PolicyStore
 from supportflow.settings import Settings
+from supportflow.tenants.service import create_tenant
 from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
@@ -48,8 +52,10 @@ async def running(workflow_env: WorkflowEnvironment, settings: Settings) -> Asyn
 
 
 class Chat:
-    def __init__(self, env: WorkflowEnvironment, settings: Settings) -> None:
-        self.env, self.settings = env, settings
+    def __init__(
+        self, env: WorkflowEnvironment, settings: Settings, tenant_id: str = "t_proc"
+    ) -> None:
+        self.env, self.settings, self.tenant_id = env, settings, tenant_id
         self.customer = "c_" + uuid.uuid4().hex[:16]
 
     async def say(self, text: str, email: str | None = None) -> str:
@@ -61,14 +67,14 @@ class Chat:
             email=email,
         )
         d = await deliver(
-            self.env.client, self.settings, "t_proc", self.customer, m, wait_seconds=60
+            self.env.client, self.settings, self.tenant_id, self.customer, m, wait_seconds=60
         )
         assert d.reply is not None
         return d.reply.text
 
     async def cases(self) -> list[tuple[str, str]]:
         handle = self.env.client.get_workflow_handle_for(
-            CustomerWorkflow.run, customer_workflow_id("t_proc", self.customer)
+            CustomerWorkflow.run, customer_workflow_id(self.tenant_id, self.customer)
         )
         view = await handle.query(CustomerWorkflow.transcript)
         return [(c.intent, c.status) for c in view.cases]
@@ -160,3 +166,30 @@ async def _unanswered_confirmation(
     # A late yes no longer cancels anything.
     await chat.say("yes")
     assert (await order(settings, order_id))["status"] == "pending"
+
+
+LARGE = {
+    "local": ("lucas.martin5733@example.com", "#W9318778"),  # 3585.54 on a gift card
+    "time-skipping": ("ava.lopez3569@example.com", "#W8327915"),  # 3844.86 on a gift card
+}
+
+
+async def test_the_tenants_policy_sends_a_large_refund_to_a_person(
+    workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
+) -> None:
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        tenant = create_tenant(sessions, "Careful Shop")
+        PolicyStore(sessions).put(tenant.tenant_id, {"max_auto_refund": 100})
+    finally:
+        engine.dispose()
+    email, order_id = LARGE[workflow_env_kind]
+    chat = Chat(workflow_env, settings, tenant.tenant_id)
+    answer = await chat.say(f"cancel order {order_id} please, I no longer need it", email=email)
+    assert "I'm sorry, I can't" in answer and "passed your request on" in answer
+    await chat.say("yes")
+    assert (await order(settings, order_id))["status"] == "pending"
+    assert ("cancel_order", "escalated") in await chat.cases()

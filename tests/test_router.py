@@ -69,3 +69,19 @@ def test_anger_or_asking_for_a_person_hands_over() -> None:
 def test_requests_not_yet_automated_open_a_case() -> None:
     d = decide(u("cancel_order"), "cancel_order", identified=True, last_order_id=None)
     assert (d.action, d.template, d.opens_case) == ("open_case", "not_yet", True)
+
+
+def test_questions_about_store_rules_go_to_the_knowledge_base() -> None:
+    d = decide(
+        u("check_payment_methods"), "check_payment_methods", identified=False, last_order_id=None
+    )
+    assert (d.action, d.template) == ("knowledge", "kb_unknown")
+    d = decide(u("out_of_scope"), "out_of_scope", identified=False, last_order_id=None)
+    assert (d.action, d.template) == ("knowledge", "out_of_scope")
+
+
+def test_yes_to_the_offer_of_a_person_hands_over() -> None:
+    assert effective_intent(u("confirm"), awaiting="handoff_offer", last_intent="x") == (
+        "contact_human_agent"
+    )
+    assert effective_intent(u("confirm"), awaiting=None, last_intent="x") == "confirm"

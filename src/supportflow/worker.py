@@ -19,9 +19,13 @@ from temporalio.worker import Worker
 
 from supportflow.activities.actions import ActionActivities
 from supportflow.activities.ai import AiActivities
+from supportflow.activities.knowledge import KnowledgeActivities
 from supportflow.activities.store import StoreActivities
+from supportflow.activities.tenant import TenantActivities
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.knowledge.base import KnowledgeBase
+from supportflow.policy.store import PolicyStore
 from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import load_phraser
 from supportflow.settings import Settings
@@ -63,18 +67,30 @@ async def build_workers(
         acts.extend(activities)
 
     async with contextlib.AsyncExitStack() as stack:
-        if Queue.AGENTS in queues:
-            add(settings.task_queue_agents, workflows(), [])
-        if Queue.AI in queues:
-            engine = await asyncio.to_thread(load_engine, settings.model, settings)
+        sessions = None
+        if Queue.AGENTS in queues or Queue.AI in queues:
             url = settings.resolved_database_url
             # Idempotent; lets a worker start before (or without) the API on a fresh database.
             await asyncio.to_thread(upgrade, url)
             db = make_engine(url)
             stack.callback(db.dispose)
-            templates = TemplateStore(make_session_factory(db))
-            ai = AiActivities(engine, load_phraser(settings), templates)
-            add(settings.task_queue_ai, [], [ai.understand, ai.compose_reply])
+            sessions = make_session_factory(db)
+        if Queue.AGENTS in queues:
+            assert sessions is not None
+            # Tenant configuration is read on the workflows' own queue: dispatched eagerly
+            # to this worker, no extra hop.
+            tenant = TenantActivities(PolicyStore(sessions))
+            add(settings.task_queue_agents, workflows(), [tenant.load_policy])
+        if Queue.AI in queues:
+            assert sessions is not None
+            engine = await asyncio.to_thread(load_engine, settings.model, settings)
+            ai = AiActivities(engine, load_phraser(settings), TemplateStore(sessions))
+            knowledge = KnowledgeActivities(KnowledgeBase(sessions))
+            add(
+                settings.task_queue_ai,
+                [],
+                [ai.understand, ai.compose_reply, knowledge.answer_from_knowledge],
+            )
         if Queue.INTEGRATIONS in queues:
             store = await stack.enter_async_context(StoreClient(settings.resolved_store_url))
             integrations = StoreActivities(store)

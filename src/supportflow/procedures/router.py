@@ -12,6 +12,10 @@ from supportflow.understanding.contract import Understanding
 
 HANDOFF_INTENTS = frozenset({"contact_human_agent", "complaint"})
 ORDER_STATUS_INTENTS = frozenset({"track_order", "delivery_period", "check_order_status"})
+# Questions about the store's rules, answered from the tenant's knowledge base.
+KNOWLEDGE_INTENTS = frozenset(
+    {"check_refund_policy", "check_cancellation_fee", "check_payment_methods", "delivery_options"}
+)
 SMALL_TALK = {"greeting": "greeting", "thanks": "thanks"}
 
 INTENT_PHRASES: dict[str, str] = {
@@ -51,6 +55,7 @@ Action = Literal[
     "order_status",  # look the order up, then answer
     "handoff",  # hand over to a human
     "open_case",  # note a request the agents cannot do yet
+    "knowledge",  # answer from the tenant's knowledge base
 ]
 
 
@@ -65,6 +70,8 @@ class Decision:
 def effective_intent(u: Understanding, *, awaiting: str | None, last_intent: str | None) -> str:
     """The intent this turn serves. A message that only supplies what the agent asked for
     (an email, an order number) continues the request that asked for it."""
+    if awaiting == "handoff_offer" and u.intent == "confirm":
+        return "contact_human_agent"  # "yes" to "shall I pass you to a person?"
     supplies = bool(u.entities.emails or u.entities.order_ids)
     unclear = u.intent == "out_of_scope" or u.needs_clarification
     if awaiting and last_intent and supplies and unclear and not u.needs_human:
@@ -100,7 +107,10 @@ def _decide(
     if intent in SMALL_TALK:
         return Decision("reply", SMALL_TALK[intent])
     if intent == "out_of_scope":
-        return Decision("reply", "out_of_scope")
+        # A merchant's article may still cover it (gift wrap, warranty); else we say so.
+        return Decision("knowledge", "out_of_scope")
+    if intent in KNOWLEDGE_INTENTS:
+        return Decision("knowledge", "kb_unknown")
     if intent == u.intent and u.needs_clarification and not u.entities.order_ids:
         return Decision("reply", "clarify")
     order_id = u.entities.order_ids[0] if u.entities.order_ids else None

@@ -35,6 +35,9 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "need: an order's status, a cancellation, a return, or an address change?",
     "out_of_scope": "I can only help with questions about your orders and our store. Is there "
     "something about an order I can do for you?",
+    "kb_answer": "{{ text }}",
+    "kb_unknown": "I'm not sure about that one, and I'd rather not guess. Would you like me to "
+    "pass you to a member of our team?",
     "store_unavailable": "I can't reach our order system right now. I'll keep trying; please "
     "write again in a few minutes.",
 }

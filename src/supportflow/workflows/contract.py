@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supportflow.policy.model import TenantPolicy
 from supportflow.procedures.case import CaseState
 
 # Bound on what one conversation carries through continue-as-new: the full record belongs to
@@ -88,6 +89,8 @@ class ConversationState(BaseModel):
     clarifications: int = 0
     # The request a procedure is working on (cancel, return, ...), open or last closed.
     case: CaseState | None = None
+    # The tenant's policy as loaded when the current case opened (None: not loaded yet).
+    policy: TenantPolicy | None = None
     turns: int = 0
     runs: int = 1
 

@@ -27,7 +27,10 @@ with workflow.unsafe.imports_passed_through():
         LookupOrderInput,
         UnderstandInput,
     )
+    from supportflow.activities.knowledge import KnowledgeActivities
     from supportflow.activities.store import StoreActivities
+    from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
+    from supportflow.knowledge.contract import KnowledgeInput
     from supportflow.policy.model import TenantPolicy
     from supportflow.procedures.base import (
         CaseFacts,
@@ -84,14 +87,16 @@ _AWAITING_AFTER = {
     "ask_order_id": "order_id",
     "ask_identity": "identity",
     "identity_not_found": "identity",
+    "kb_unknown": "handoff_offer",
 }
 
 
 PATCH_PROCEDURES = "procedures-v1"
+PATCH_TENANT_POLICY = "tenant-policy-v1"
+PATCH_KNOWLEDGE = "knowledge-base-v1"
 # Requests the router answers itself; every other procedure runs as a case.
 _ROUTER_PROCEDURES = frozenset({"order_status", "handoff"})
-# Per-tenant policies (loaded by an activity) come with the merchant settings; until then
-# every tenant gets DESIGN §4's defaults.
+# DESIGN §4's rules: for conversations recorded before tenant policies were loaded.
 _DEFAULT_POLICY = TenantPolicy()
 _CASE_STATUS = {"done": "resolved", "refused": "resolved", "escalated": "escalated"}
 
@@ -127,7 +132,7 @@ class CustomerWorkflow:
     async def run(self, inp: CustomerWorkflowInput) -> None:
         while not self._history_is_large():
             turns = self._s.turns
-            waiting_until = deadline(self._s.case, _DEFAULT_POLICY)
+            waiting_until = deadline(self._s.case, self._policy)
             if waiting_until is None:
                 # Nothing to time out: sleep until history grows or a turn changes that.
                 await workflow.wait_condition(self._moved_on(turns))
@@ -309,6 +314,13 @@ class CustomerWorkflow:
             last_order_id=mentioned or last_order,
             clarifications=s.clarifications,
         )
+        if decision.action == "knowledge":
+            if workflow.patched(PATCH_KNOWLEDGE):
+                return await self._knowledge_turn(msg, intent, decision)
+            # Recorded before the knowledge base existed: answer as the router did then.
+            if decision.template != "out_of_scope":
+                order_id = u.entities.order_ids[0] if u.entities.order_ids else None
+                decision = Decision("open_case", "not_yet", order_id=order_id, opens_case=True)
         if decision.template == "ask_identity":
             s.pending_order_id = decision.order_id
         facts: dict[str, object] = {
@@ -346,6 +358,20 @@ class CustomerWorkflow:
             }
         return _Plan(decision.template, intent, decision, facts)
 
+    async def _knowledge_turn(self, msg: InboundMessage, intent: str, decision: Decision) -> _Plan:
+        """Quote the tenant's article that answers the question; never make one up."""
+        answer = await workflow.execute_activity_method(
+            KnowledgeActivities.answer_from_knowledge,
+            KnowledgeInput(tenant_id=self._inp.tenant_id, question=msg.text[:2000]),
+            task_queue=self._inp.task_queues.ai,
+            start_to_close_timeout=_AI_TIMEOUT,
+            retry_policy=_AI_RETRY,
+        )
+        if answer.found and answer.text:
+            facts: dict[str, object] = {"text": answer.text, "title": answer.title}
+            return _Plan("kb_answer", intent, Decision("reply", "kb_answer"), facts)
+        return _Plan(decision.template, intent, Decision("reply", decision.template))
+
     def _procedures_take(self, u: Understanding, text: str) -> bool:
         case = self._s.case
         if case is not None and case.is_open:
@@ -380,11 +406,22 @@ class CustomerWorkflow:
             )
         if facts is None:
             return _Plan("store_unavailable", intent, Decision("reply", "store_unavailable"))
+        opening = s.case is None or not s.case.is_open
+        if opening and workflow.patched(PATCH_TENANT_POLICY):
+            # Read once per case: a merchant's change applies to cases opened after it, and
+            # an open case keeps the rules its customer was told about.
+            s.policy = await workflow.execute_activity_method(
+                TenantActivities.load_policy,
+                LoadPolicyInput(tenant_id=self._inp.tenant_id),
+                task_queue=workflow.info().task_queue,
+                start_to_close_timeout=_AI_TIMEOUT,
+                retry_policy=_AI_RETRY,
+            )
         r = step(
             s.case,
             u,
             facts,
-            policy=_DEFAULT_POLICY,
+            policy=self._policy,
             now=workflow.now(),
             new_case_id=f"{wf_id}/case/{len(s.cases) + 1}",
             text=msg.text,
@@ -422,7 +459,7 @@ class CustomerWorkflow:
         nothing done, and leave the goodbye in the conversation."""
         async with self._turn_lock:
             case = self._s.case
-            due = deadline(case, _DEFAULT_POLICY)
+            due = deadline(case, self._policy)
             if case is None or due is None or due > workflow.now():
                 return  # a turn moved the case on while we waited for the lock
             r = on_timeout(case)
@@ -494,6 +531,10 @@ class CustomerWorkflow:
                 opened_at=workflow.now(),
             )
         )
+
+    @property
+    def _policy(self) -> TenantPolicy:
+        return self._s.policy or _DEFAULT_POLICY
 
     def _moved_on(self, turns: int) -> Callable[[], bool]:
         """Wake the run loop when history needs continue-as-new or a turn has happened."""
