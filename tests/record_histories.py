@@ -32,7 +32,7 @@ from tests.helpers import TEMPORAL_CLI, free_port
 
 HERE = Path(__file__).parent / "histories"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v3"
+VERSION = "v4"
 
 # Enough turns to cross a continue-as-new threshold of 100 events.
 LONG = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
@@ -46,6 +46,8 @@ SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
         ("yes, please cancel it", None),
         ("please cancel order #W2631563 too, ordered it by mistake", None),
         ("no, actually keep it", None),
+        ("which payment methods do you accept?", None),
+        ("tell me a joke", None),
         ("thanks", None),
     ],
     "continue_as_new": LONG,
