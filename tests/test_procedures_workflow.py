@@ -193,3 +193,34 @@ async def test_the_tenants_policy_sends_a_large_refund_to_a_person(
     await chat.say("yes")
     assert (await order(settings, order_id))["status"] == "pending"
     assert ("cancel_order", "escalated") in await chat.cases()
+
+
+APPROVAL = {
+    "local": ("lucas.martin5733@example.com", "#W9318778"),
+    "time-skipping": ("ava.lopez3569@example.com", "#W8327915"),
+}
+
+
+async def test_a_refund_above_the_approval_threshold_waits_for_an_operator(
+    workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
+) -> None:
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        tenant = create_tenant(sessions, "Approving Shop")
+        PolicyStore(sessions).put(tenant.tenant_id, {"approval_above": 500})
+    finally:
+        engine.dispose()
+    email, order_id = APPROVAL[workflow_env_kind]
+    chat = Chat(workflow_env, settings, tenant.tenant_id)
+    await chat.say(f"cancel order {order_id} please, I no longer need it", email=email)
+    answer = await chat.say("yes")
+    assert "approv" in answer
+    assert (await order(settings, order_id))["status"] == "pending"
+    handle = workflow_env.client.get_workflow_handle_for(
+        CustomerWorkflow.run, customer_workflow_id(tenant.tenant_id, chat.customer)
+    )
+    view = await handle.query(CustomerWorkflow.transcript)
+    assert [(a.order_id, a.action) for a in view.approvals] == [(order_id, "cancel_order")]

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from supportflow.policy.model import TenantPolicy
-from supportflow.procedures.case import CaseState
+from supportflow.procedures.case import ApprovalRequest, CaseState
 
 # Bound on what one conversation carries through continue-as-new: the full record belongs to
 # the app database; the workflow keeps a recent window for context and de-duplication.
@@ -91,6 +91,8 @@ class ConversationState(BaseModel):
     case: CaseState | None = None
     # The tenant's policy as loaded when the current case opened (None: not loaded yet).
     policy: TenantPolicy | None = None
+    # Actions waiting for an operator's approval (the management agent will act on them).
+    approvals: list[ApprovalRequest] = Field(default_factory=list)
     turns: int = 0
     runs: int = 1
 
@@ -120,6 +122,7 @@ class TranscriptView(BaseModel):
     cases: list[Case]
     turns: int
     runs: int
+    approvals: list[ApprovalRequest] = Field(default_factory=list)
 
 
 class ReplyLookup(BaseModel):

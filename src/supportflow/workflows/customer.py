@@ -202,6 +202,7 @@ class CustomerWorkflow:
             cases=self._s.cases,
             turns=self._s.turns,
             runs=self._s.runs,
+            approvals=self._s.approvals,
         )
 
     @workflow.query
@@ -430,6 +431,10 @@ class CustomerWorkflow:
             self._track_case(r.dropped)
         if r.policy is not None and r.policy.verdict != "allowed":
             workflow.logger.info("policy %s by rule %s", r.policy.verdict, r.policy.rule_id)
+        if r.approval is not None:
+            # Recorded in the conversation (queryable); the operator flow comes with the
+            # management agent.
+            s.approvals.append(r.approval)
         if r.outcome == "execute" and r.plan is not None and r.state is not None:
             assert s.store_user_id is not None  # a plan is only made for an identified customer
             executor = ActionExecutor(
