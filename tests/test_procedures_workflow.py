@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from supportflow.workflows.contract import (
     customer_workflow_id,
 )
 from supportflow.workflows.customer import CustomerWorkflow
+from tests.conftest import _run_store
 
 # Pending orders from the seed. The store is shared by the whole session and both Temporal
 # servers, so each server's run gets orders of its own.
@@ -224,3 +226,49 @@ async def test_a_refund_above_the_approval_threshold_waits_for_an_operator(
     )
     view = await handle.query(CustomerWorkflow.transcript)
     assert [(a.order_id, a.action) for a in view.approvals] == [(order_id, "cancel_order")]
+
+
+async def test_store_down_at_the_saga_changes_nothing_and_a_later_yes_works(
+    skipping_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    """The store refuses every hold for minutes (time-skipped): Temporal retries with backoff,
+    then the customer is told nothing changed; once the store is back, a yes cancels once."""
+    store = _run_store(tmp_path / "down-store.db", admin=True)
+    store_url = next(store)
+    settings = settings.model_copy(update={"store_url": store_url})
+    email, order_id = ("lucas.martin5733@example.com", "#W9318778")
+    chat = Chat(skipping_env, settings)
+    try:
+        async with build_workers(skipping_env.client, settings) as workers:
+            tasks = [asyncio.create_task(w.run()) for w in workers]
+            try:
+                async with httpx.AsyncClient(base_url=store_url) as admin:
+                    await chat.say(f"cancel order {order_id}, no longer needed", email=email)
+                    r = await admin.post(
+                        "/admin/faults", json={"operations": {"hold": {"mode": "fail_before"}}}
+                    )
+                    assert r.status_code == 200, r.text
+                    turn = asyncio.create_task(chat.say("yes"))
+                    while not turn.done():
+                        await skipping_env.sleep(timedelta(minutes=1))
+                    down = await turn
+                    assert "nothing was changed" in down
+                    assert (await order(settings, order_id))["status"] == "pending"
+                    await admin.delete("/admin/faults")
+                    done = await chat.say("yes")
+                    assert "cancelled" in done
+                    after = await order(settings, order_id)
+                    assert after["status"] == "cancelled"
+                    refunds = [
+                        p
+                        for p in after["payment_history"]  # type: ignore[union-attr]
+                        if p["transaction_type"] == "refund"  # type: ignore[index]
+                    ]
+                    assert len(refunds) == 1
+                    assert (await admin.get("/admin/invariants")).json() == {"violations": []}
+            finally:
+                for w in workers:
+                    await w.shutdown()
+                await asyncio.gather(*tasks)
+    finally:
+        next(store, None)
