@@ -16,35 +16,26 @@ import asyncio
 import contextlib
 import gzip
 import json
-import os
 import re
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import IO
 
 import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
-from tests.helpers import free_port
 
 from bench.floor import FloorWorkflow, Ping, echo
+from bench.stack import pct, start_stack
 
 READY = re.compile(r"supportflow ready in ([\d.]+)s\s+api=(\S+)")
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 def summary(name: str, xs: list[float], wall: float) -> dict[str, float]:
@@ -151,30 +142,6 @@ async def bench(
     return results
 
 
-def start_stack(data_dir: Path, log: IO[str]) -> tuple[subprocess.Popen[str], float, str, str, str]:
-    temporal = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "SUPPORTFLOW_DATA_DIR": str(data_dir),
-        "SUPPORTFLOW_TEMPORAL_ADDRESS": temporal,
-        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
-        "SUPPORTFLOW_API_PORT": str(free_port()),
-        "SUPPORTFLOW_STORE_PORT": str(free_port()),
-        "SUPPORTFLOW_LOG_LEVEL": "WARNING",
-    }
-    exe = str(Path(sys.executable).parent / "supportflow")
-    start = time.perf_counter()
-    proc = subprocess.Popen([exe, "up"], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            ready_s = time.perf_counter() - start
-            keys = json.loads((data_dir / "demo-tenant.json").read_text())
-            return proc, ready_s, m.group(2), temporal, keys["chat_key"]
-    raise RuntimeError("supportflow up exited before ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=200)
@@ -184,7 +151,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         log = stack.enter_context((Path(tmp) / "up.log").open("w"))
-        proc, ready_s, api, temporal, chat_key = start_stack(Path(tmp) / "data", log)
+        proc, ready_s, api, temporal, chat_key, _store = start_stack(Path(tmp) / "data", log)
         print(f"supportflow up -> ready: {ready_s:.2f} s (fresh data directory)")
         try:
             results = asyncio.run(bench(args, api, temporal, chat_key))
