@@ -50,6 +50,7 @@ async def test_no_worker_means_202_then_the_reply_arrives(
             assert r.status_code == 202, r.text
             pending = r.json()
             assert pending["status"] == "pending" and pending["reply"] is None
+            assert "working on it" in pending["holding"]
             assert r.headers["Location"] == pending["reply_url"]
 
             async with build_workers(dev_env.client, settings) as workers:

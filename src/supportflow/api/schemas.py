@@ -23,5 +23,7 @@ class ChatReplyOut(BaseModel):
     reply: str | None = None
     intent: str | None = None
     duplicate: bool = False
-    # Where to fetch the reply when status is "pending".
+    # Where to fetch the reply when status is "pending", and what to show the customer
+    # meanwhile (their message is safe and will be answered).
     reply_url: str | None = None
+    holding: str | None = None

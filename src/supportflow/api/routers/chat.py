@@ -24,6 +24,10 @@ from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMess
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 
+HOLDING_REPLY = (
+    "Thanks, I've got your message and I'm working on it; I'll reply here as soon as I can."
+)
+
 
 def _too_long(state: ApiState, text: str) -> bool:
     return len(text.encode("utf-8", "surrogatepass")) > state.settings.max_message_bytes
@@ -59,6 +63,7 @@ def _out(reply: Reply | None, message_id: str, visitor_id: str, customer_id: str
             message_id=message_id,
             customer_id=customer_id,
             reply_url=f"/v1/chat/messages/{message_id}?visitor_id={visitor_id}",
+            holding=HOLDING_REPLY,
         )
     return ChatReplyOut(
         status="answered",
