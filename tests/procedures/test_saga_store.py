@@ -446,21 +446,11 @@ class LateHolds(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "saga/store gap: when every hold attempt times out but the requests are still in "
-        "flight, run_saga compensates with release, which is a no-op because no hold exists "
-        "yet (store.operations.release_order); the late hold then lands under its key and "
-        "the pending order stays held with no saga left to release it. Fix idea: release "
-        "should fence the hold's key (or the order) so a hold arriving after its "
-        "compensation is refused."
-    ),
-)
 async def test_a_hold_landing_after_its_compensation_leaves_no_hold(
     admin: httpx.AsyncClient, admin_store_url: str
 ) -> None:
+    """Every hold attempt times out for the caller but is still on its way; the saga
+    compensates with a release naming the hold's key, so the late holds are refused."""
     order_id = fresh_order("pending")
     user_id = SEED["orders"][order_id]["user_id"]
     workflow_id = f"wf-late-{uuid.uuid4().hex[:12]}"
@@ -472,8 +462,9 @@ async def test_a_hold_landing_after_its_compensation_leaves_no_hold(
         execute = Executor(acts, user_id, workflow_id, f"{workflow_id}/case/1", attempt=1)
         outcome = await run_saga(steps, execute.execute)
         assert outcome.status == "compensated" and outcome.compensated == ["hold"], outcome
-        # The requests the caller gave up on arrive; all carry the hold step's key.
-        assert await asyncio.gather(*transport.late) == [200] * MAX_ATTEMPTS
+        # The requests the caller gave up on arrive; all carry the hold step's key, which the
+        # release fenced: each is refused and none applies.
+        assert await asyncio.gather(*transport.late) == [409] * MAX_ATTEMPTS
     after = await snapshot(admin, order_id, user_id)
     assert await violations(admin) == []
     ops = Counter(str(e["operation"]) for e in await events(admin, order_id))

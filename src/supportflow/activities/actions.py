@@ -41,7 +41,7 @@ from supportflow.activities.contract import (
 )
 from supportflow.procedures.case import ActionStep, StoreAction, idempotency_key
 from supportflow.procedures.facts import CaseFacts, case_facts_from_store
-from supportflow.procedures.saga import ActionResult
+from supportflow.procedures.saga import UNDO_SUFFIX, ActionResult
 from supportflow.store.client import Doc, StoreClient
 from supportflow.store.errors import StoreNotFound, StoreRejected
 
@@ -74,9 +74,17 @@ def action_input(
     attempt: int,
 ) -> ActionInput:
     """The activity input of a saga step; the key is stable across retries and replays."""
+    extra: dict[str, str] = {}
+    if step.action == "release_order" and step.name.endswith(UNDO_SUFFIX):
+        # A hold's compensation names the hold's key, so a hold still in flight is refused.
+        undone = step.name.removesuffix(UNDO_SUFFIX)
+        extra["hold_idempotency_key"] = idempotency_key(
+            workflow_id, case_id, f"a{attempt}.{undone}"
+        )
     return INPUT_MODELS[step.action].model_validate(
         {
             **step.args,
+            **extra,
             "tenant_id": tenant_id,
             "store_user_id": store_user_id,
             "idempotency_key": idempotency_key(workflow_id, case_id, f"a{attempt}.{step.name}"),
@@ -162,7 +170,11 @@ class ActionActivities:
     @activity.defn(name="release_order")
     async def release_order(self, inp: ReleaseOrderInput) -> ActionDone:
         await self._owned(inp)
-        doc = await _call(self._store.release_order(inp.order_id, inp.idempotency_key))
+        doc = await _call(
+            self._store.release_order(
+                inp.order_id, inp.idempotency_key, hold_idempotency_key=inp.hold_idempotency_key
+            )
+        )
         return _done("release_order", doc, inp.order_id)
 
     @activity.defn(name="refund_order")

@@ -85,7 +85,8 @@ class HoldOrderInput(OrderActionInput):
 
 
 class ReleaseOrderInput(OrderActionInput):
-    pass
+    # The key of the hold being undone (set by `action_input` for a hold's compensation).
+    hold_idempotency_key: str | None = None
 
 
 class RefundOrderInput(OrderActionInput):

@@ -26,6 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supportflow.procedures.case import ActionStep
 
+# A compensation step is named after the step it undoes plus this suffix; its idempotency key
+# is therefore its own, and the undone step's key can be derived from it.
+UNDO_SUFFIX = ".undo"
+
 
 class ActionResult(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -61,7 +65,7 @@ def undo_step(step: ActionStep) -> ActionStep | None:
     """The compensation of ``step``, named after it so its idempotency key is its own."""
     if step.compensation is None:
         return None
-    return step.compensation.model_copy(update={"name": f"{step.name}.undo"})
+    return step.compensation.model_copy(update={"name": f"{step.name}{UNDO_SUFFIX}"})
 
 
 async def run_saga(steps: Sequence[ActionStep], execute: Execute) -> SagaOutcome:

@@ -162,8 +162,12 @@ class StoreClient:
             f"/orders/{_segment(order_id)}/hold", {"reason": reason}, idempotency_key
         )
 
-    async def release_order(self, order_id: str, idempotency_key: str) -> Doc:
-        return await self._write(f"/orders/{_segment(order_id)}/release", None, idempotency_key)
+    async def release_order(
+        self, order_id: str, idempotency_key: str, hold_idempotency_key: str | None = None
+    ) -> Doc:
+        """Undo a hold. Pass the hold's key so that a hold still in flight never applies."""
+        body = {"hold_idempotency_key": hold_idempotency_key} if hold_idempotency_key else None
+        return await self._write(f"/orders/{_segment(order_id)}/release", body, idempotency_key)
 
     async def refund_order(
         self,

@@ -20,6 +20,9 @@ from supportflow.store.errors import IdempotencyKeyReused, StoreError
 from supportflow.store.repository import Doc, StoreRepository
 
 MAX_KEY_LENGTH = 255
+# Stored for a key that was refused before its request arrived (see release_order): any
+# request under that key, of the same operation, replays the stored refusal.
+PREEMPTED = "preempted"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,11 @@ def execute_write(
         if key is not None:
             stored = repo.get_stored_response(key)
             if stored is not None:
-                if (stored.operation, stored.request_hash) != (operation, digest):
+                preempted = stored.request_hash == PREEMPTED and stored.operation == operation
+                if not preempted and (stored.operation, stored.request_hash) != (
+                    operation,
+                    digest,
+                ):
                     raise IdempotencyKeyReused(
                         f"Idempotency-Key {key!r} was already used for a different request"
                     )

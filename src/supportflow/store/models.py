@@ -58,6 +58,13 @@ class HoldBody(_Body):
     reason: Annotated[str, Field(max_length=200)] | None = None
 
 
+class ReleaseBody(_Body):
+    # The Idempotency-Key of the hold this release undoes. If that hold has not arrived yet
+    # (its request is still in flight), it is refused when it does: a late hold must never
+    # apply after its saga has already compensated it.
+    hold_idempotency_key: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+
+
 class RefundBody(_Body):
     # None means everything still outstanding.
     amount: Annotated[float, Field(gt=0, le=1_000_000)] | None = None

@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from supportflow.store.errors import StoreNotFound, StoreRejected
+from supportflow.store.idempotency import PREEMPTED
 from supportflow.store.money import to_amount, to_cents
 from supportflow.store.repository import Doc, StoreRepository
 
@@ -315,9 +316,21 @@ def hold_order(repo: StoreRepository, order_id: str, reason: str | None) -> Doc:
     return order
 
 
-def release_order(repo: StoreRepository, order_id: str) -> Doc:
-    """Compensation for hold: a no-op when no hold exists, so it is always safe to run."""
+def release_order(repo: StoreRepository, order_id: str, hold_key: str | None = None) -> Doc:
+    """Compensation for hold: a no-op when no hold exists, so it is always safe to run.
+
+    With ``hold_key`` (the undone hold's Idempotency-Key), a hold under that key that has
+    not arrived yet is refused when it does, so a late hold cannot outlive its saga.
+    """
     order = load_order(repo, order_id)
+    if hold_key is not None and repo.get_stored_response(hold_key) is None:
+        repo.store_response(
+            hold_key,
+            "hold",
+            PREEMPTED,
+            409,
+            {"detail": f"order {order_id}: this hold was released before it arrived"},
+        )
     hold = repo.get_hold(order_id)
     if hold is None:
         return order

@@ -21,6 +21,7 @@ from supportflow.store.models import (
     ItemsChangeBody,
     PaymentBody,
     RefundBody,
+    ReleaseBody,
     ReturnBody,
 )
 from supportflow.store.repository import StoreRepository
@@ -167,15 +168,18 @@ def hold(
 
 
 @router.post("/{order_id}/release", name="release")
-def release(request: Request, order_id: str, key: IdempotencyKey = None) -> JSONResponse:
+def release(
+    request: Request, order_id: str, body: ReleaseBody | None = None, key: IdempotencyKey = None
+) -> JSONResponse:
     oid = normalize_order_id(order_id)
+    hold_key = body.hold_idempotency_key if body is not None else None
     return run_write(
         request,
         operation="release",
         target=oid,
-        body=None,
+        body=body,
         key=key,
-        apply=lambda repo: operations.release_order(repo, oid),
+        apply=lambda repo: operations.release_order(repo, oid, hold_key),
     )
 
 
