@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from supportflow.settings import Settings
 from supportflow.store.server import StoreServer
+from supportflow.worker import build_workers
 from tests.helpers import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, free_port
 
 ENVIRONMENTS = ("local", "time-skipping")
@@ -150,3 +151,14 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
         task_queue_integrations=f"integrations-{tag}",
         model=os.environ.get("SUPPORTFLOW_TEST_MODEL", "local"),
     )
+
+
+@pytest.fixture
+async def running(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
+    """All workers for this test's task queues, on the parametrized Temporal server."""
+    async with build_workers(workflow_env.client, settings) as workers:
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        yield
+        for w in workers:
+            await w.shutdown()
+        await asyncio.gather(*tasks)

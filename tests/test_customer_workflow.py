@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -14,7 +13,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver
 from supportflow.settings import Settings
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
@@ -37,16 +35,6 @@ def msg(text: str, *, message_id: str | None = None, email: str | None = None) -
         sender=ChannelIdentity(kind="chat", value="visitor-1"),
         email=email,
     )
-
-
-@pytest.fixture
-async def running(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
-    async with build_workers(workflow_env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        yield
-        for w in workers:
-            await w.shutdown()
-        await asyncio.gather(*tasks)
 
 
 async def test_order_status_comes_from_the_store(

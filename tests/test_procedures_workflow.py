@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver
@@ -41,16 +39,6 @@ KEEP = {
     "time-skipping": ("fatima.anderson1447@example.com", "#W2974929"),
 }
 JAMES = ("james.li4495@example.com", "#W2611340")  # processed: cannot be cancelled
-
-
-@pytest.fixture
-async def running(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
-    async with build_workers(workflow_env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        yield
-        for w in workers:
-            await w.shutdown()
-        await asyncio.gather(*tasks)
 
 
 class Chat:
@@ -170,26 +158,33 @@ async def _unanswered_confirmation(
     assert (await order(settings, order_id))["status"] == "pending"
 
 
+# Large gift-card orders; the policy tests below leave them unchanged, so they may share.
 LARGE = {
     "local": ("lucas.martin5733@example.com", "#W9318778"),  # 3585.54 on a gift card
     "time-skipping": ("ava.lopez3569@example.com", "#W8327915"),  # 3844.86 on a gift card
 }
 
 
-async def test_the_tenants_policy_sends_a_large_refund_to_a_person(
-    workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
-) -> None:
+def tenant_with_policy(settings: Settings, name: str, policy: dict[str, object]) -> str:
+    """A real tenant in the workers' app database, with its own policy."""
     url = settings.resolved_database_url
     upgrade(url)
     engine = make_engine(url)
     try:
         sessions = make_session_factory(engine)
-        tenant = create_tenant(sessions, "Careful Shop")
-        PolicyStore(sessions).put(tenant.tenant_id, {"max_auto_refund": 100})
+        tenant = create_tenant(sessions, name)
+        PolicyStore(sessions).put(tenant.tenant_id, policy)
+        return tenant.tenant_id
     finally:
         engine.dispose()
+
+
+async def test_the_tenants_policy_sends_a_large_refund_to_a_person(
+    workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
+) -> None:
+    tenant_id = tenant_with_policy(settings, "Careful Shop", {"max_auto_refund": 100})
     email, order_id = LARGE[workflow_env_kind]
-    chat = Chat(workflow_env, settings, tenant.tenant_id)
+    chat = Chat(workflow_env, settings, tenant_id)
     answer = await chat.say(f"cancel order {order_id} please, I no longer need it", email=email)
     assert "I'm sorry, I can't" in answer and "passed your request on" in answer
     await chat.say("yes")
@@ -197,32 +192,18 @@ async def test_the_tenants_policy_sends_a_large_refund_to_a_person(
     assert ("cancel_order", "escalated") in await chat.cases()
 
 
-APPROVAL = {
-    "local": ("lucas.martin5733@example.com", "#W9318778"),
-    "time-skipping": ("ava.lopez3569@example.com", "#W8327915"),
-}
-
-
 async def test_a_refund_above_the_approval_threshold_waits_for_an_operator(
     workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
 ) -> None:
-    url = settings.resolved_database_url
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        sessions = make_session_factory(engine)
-        tenant = create_tenant(sessions, "Approving Shop")
-        PolicyStore(sessions).put(tenant.tenant_id, {"approval_above": 500})
-    finally:
-        engine.dispose()
-    email, order_id = APPROVAL[workflow_env_kind]
-    chat = Chat(workflow_env, settings, tenant.tenant_id)
+    tenant_id = tenant_with_policy(settings, "Approving Shop", {"approval_above": 500})
+    email, order_id = LARGE[workflow_env_kind]
+    chat = Chat(workflow_env, settings, tenant_id)
     await chat.say(f"cancel order {order_id} please, I no longer need it", email=email)
     answer = await chat.say("yes")
     assert "approv" in answer
     assert (await order(settings, order_id))["status"] == "pending"
     handle = workflow_env.client.get_workflow_handle_for(
-        CustomerWorkflow.run, customer_workflow_id(tenant.tenant_id, chat.customer)
+        CustomerWorkflow.run, customer_workflow_id(tenant_id, chat.customer)
     )
     view = await handle.query(CustomerWorkflow.transcript)
     assert [(a.order_id, a.action) for a in view.approvals] == [(order_id, "cancel_order")]
