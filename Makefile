@@ -1,34 +1,14 @@
-# Two commands on a fresh machine: `make run` (the product) and `make test` (the whole suite).
-PYTHON ?= python3
-VENV ?= .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Aliases for the two set-up commands; the scripts need only bash and Python 3.11+.
+.PHONY: run test bench clean
 
-.PHONY: run test lint typecheck bench clean
+run:
+	scripts/run
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -e '.[dev]'
-	# Build step: train the local understanding model from the shipped data (cached).
-	$(BIN)/supportflow understanding train
-	touch $(STAMP)
+test:
+	scripts/test $(PYTEST_ARGS)
 
-run: $(STAMP)
-	$(BIN)/supportflow up
-
-lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-
-typecheck: $(STAMP)
-	$(BIN)/mypy
-
-test: $(STAMP) lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
-
-bench: $(STAMP)
-	$(BIN)/python -m bench.turn_latency
+bench:
+	bash -c 'source scripts/_venv.sh && "$$BIN/python" -m bench.turn_latency'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
