@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from supportflow.procedures.case import ActionStep, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts
-from supportflow.procedures.flow import Prompt, Proposal, Turn
-from supportflow.procedures.parsing import parse_address
+from supportflow.procedures.flow import Prompt, Proposal, Turn, absorb_address
 
 
 class UserAddress:
@@ -13,10 +12,7 @@ class UserAddress:
     needs_order = False
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
-        address = parse_address(turn.text)
-        if address is not None and address != state.address:
-            return state.model_copy(update={"address": address})
-        return state
+        return absorb_address(state, turn)
 
     def check(self, state: CaseState, facts: CaseFacts) -> tuple[CaseState, Prompt | None]:
         if state.address is None:

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 from supportflow.policy.model import PolicyAction
 from supportflow.procedures.case import ActionStep, Awaiting, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts, OrderSnapshot, PaymentMethod, money
+from supportflow.procedures.parsing import parse_address
+from supportflow.replies.templates import STATUS_PHRASES
 from supportflow.understanding.contract import Understanding
 
 GIFT_CARD_TIMING = "at once"
@@ -110,3 +112,25 @@ def payment_choices(methods: dict[str, PaymentMethod], exclude: str | None = Non
             label += f" (balance {money(m.balance)})"
         out.append(label)
     return out
+
+
+def wrong_status(template: str, order: OrderSnapshot, what: str, **extra: Any) -> Prompt:
+    """A refusal because of the order's status, stated in plain words ("it is delivered")."""
+    return Prompt(
+        template,
+        {
+            "order_id": order.order_id,
+            "status": order.status,
+            "status_phrase": STATUS_PHRASES.get(order.status, order.status),
+            "what": what,
+            **extra,
+        },
+    )
+
+
+def absorb_address(state: CaseState, turn: Turn) -> CaseState:
+    """Take a new address from the message, if it has one."""
+    address = parse_address(turn.text)
+    if address is not None and address != state.address:
+        return state.model_copy(update={"address": address})
+    return state

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from supportflow.procedures.case import ActionStep, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts, OrderSnapshot, money
-from supportflow.procedures.flow import Prompt, Proposal, Turn, payment_choices
-from supportflow.procedures.parsing import parse_address
+from supportflow.procedures.flow import (
+    Prompt,
+    Proposal,
+    Turn,
+    absorb_address,
+    payment_choices,
+    wrong_status,
+)
 from supportflow.procedures.swaps import (
     absorb_items,
     absorb_payment,
@@ -15,19 +21,10 @@ from supportflow.procedures.swaps import (
     default_payment,
     swap_proposal,
 )
-from supportflow.replies.templates import STATUS_PHRASES
 
 
 def _not_pending(order: OrderSnapshot, what: str) -> Prompt:
-    return Prompt(
-        "modify_not_pending",
-        {
-            "order_id": order.order_id,
-            "status": order.status,
-            "status_phrase": STATUS_PHRASES.get(order.status, order.status),
-            "what": what,
-        },
-    )
+    return wrong_status("modify_not_pending", order, what)
 
 
 class ModifyAddress:
@@ -35,10 +32,7 @@ class ModifyAddress:
     needs_order = True
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
-        address = parse_address(turn.text)
-        if address is not None and address != state.address:
-            return state.model_copy(update={"address": address})
-        return state
+        return absorb_address(state, turn)
 
     def check(self, state: CaseState, facts: CaseFacts) -> tuple[CaseState, Prompt | None]:
         order = facts.order

@@ -15,6 +15,7 @@ from supportflow.procedures.flow import (
     payment_choices,
     refund_lines,
     timing_facts,
+    wrong_status,
 )
 from supportflow.procedures.parsing import mentioned_items
 from supportflow.procedures.swaps import (
@@ -24,20 +25,10 @@ from supportflow.procedures.swaps import (
     default_payment,
     swap_proposal,
 )
-from supportflow.replies.templates import STATUS_PHRASES
 
 
 def _not_delivered(order: OrderSnapshot, what: str) -> Prompt:
-    return Prompt(
-        "not_delivered",
-        {
-            "order_id": order.order_id,
-            "status": order.status,
-            "status_phrase": STATUS_PHRASES.get(order.status, order.status),
-            "what": what,
-            "can_cancel": order.status == "pending",
-        },
-    )
+    return wrong_status("not_delivered", order, what, can_cancel=order.status == "pending")
 
 
 class Return:

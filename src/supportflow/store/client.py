@@ -118,11 +118,7 @@ class StoreClient:
         payment_method_id: str,
         idempotency_key: str,
     ) -> Doc:
-        body = {
-            "item_ids": item_ids,
-            "new_item_ids": new_item_ids,
-            "payment_method_id": payment_method_id,
-        }
+        body = _swap(item_ids, new_item_ids, payment_method_id)
         return await self._write(f"/orders/{_segment(order_id)}/items", body, idempotency_key)
 
     async def return_order_items(
@@ -139,11 +135,7 @@ class StoreClient:
         payment_method_id: str,
         idempotency_key: str,
     ) -> Doc:
-        body = {
-            "item_ids": item_ids,
-            "new_item_ids": new_item_ids,
-            "payment_method_id": payment_method_id,
-        }
+        body = _swap(item_ids, new_item_ids, payment_method_id)
         return await self._write(f"/orders/{_segment(order_id)}/exchange", body, idempotency_key)
 
     async def modify_user_address(
@@ -226,3 +218,12 @@ def _error_for(response: httpx.Response) -> Exception:
     if status == 404:
         return StoreNotFound(message, status_code=status)
     return StoreRejected(message, status_code=status)
+
+
+def _swap(item_ids: list[str], new_item_ids: list[str], payment_method_id: str) -> Doc:
+    """The body of an item change or exchange: these items for those variants, paid so."""
+    return {
+        "item_ids": item_ids,
+        "new_item_ids": new_item_ids,
+        "payment_method_id": payment_method_id,
+    }
