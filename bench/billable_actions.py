@@ -1,12 +1,6 @@
-"""Count Temporal Cloud billable actions in workflow histories.
+"""Count Temporal Cloud billable actions in workflow histories (supportflow.temporal.billable).
 
-  .venv/bin/python -m bench.billable_actions tests/histories/cancel_saga-v3-*.json
-
-Counted from the event history by Temporal Cloud's published action types: a workflow start
-(client start, continue-as-new, child), each activity scheduled plus each retry, each timer,
-signal, accepted update, local-activity marker, child-workflow start, external signal and
-search-attribute upsert. Queries, rejected updates and heartbeats are billed but leave no
-history event, so this is a floor; patch (version) markers are not counted.
+.venv/bin/python -m bench.billable_actions tests/histories/cancel_saga-v3-*.json
 """
 
 from __future__ import annotations
@@ -15,33 +9,8 @@ import argparse
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
-_ONE_EACH = {
-    "workflowExecutionStartedEventAttributes": "workflow started",
-    "activityTaskScheduledEventAttributes": "activity",
-    "timerStartedEventAttributes": "timer",
-    "workflowExecutionSignaledEventAttributes": "signal",
-    "workflowExecutionUpdateAcceptedEventAttributes": "update",
-    "startChildWorkflowExecutionInitiatedEventAttributes": "child workflow",
-    "signalExternalWorkflowExecutionInitiatedEventAttributes": "signal external",
-    "upsertWorkflowSearchAttributesEventAttributes": "search attributes",
-}
-
-
-def count(history: dict[str, Any]) -> Counter[str]:
-    actions: Counter[str] = Counter()
-    for event in history["events"]:
-        for key, name in _ONE_EACH.items():
-            if key in event:
-                actions[name] += 1
-        started = event.get("activityTaskStartedEventAttributes")
-        if started and int(started.get("attempt", 1)) > 1:
-            actions["activity retry"] += int(started["attempt"]) - 1
-        marker = event.get("markerRecordedEventAttributes")
-        if marker and marker.get("markerName") == "core_local_activity":
-            actions["local activity"] += 1
-    return actions
+from supportflow.temporal.billable import count_actions
 
 
 def main() -> None:
@@ -50,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     total: Counter[str] = Counter()
     for path in args.histories:
-        actions = count(json.loads(path.read_text("utf-8")))
+        actions = count_actions(json.loads(path.read_text("utf-8")))
         total += actions
         print(f"{path.name}: {sum(actions.values())} actions  {dict(sorted(actions.items()))}")
     print(f"total: {sum(total.values())} actions  {dict(sorted(total.items()))}")

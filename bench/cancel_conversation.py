@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from bench.billable_actions import count
 from bench.stack import pct, start_stack
+from supportflow.temporal.billable import count_actions as count
 
 TURNS = ("cancel order {order} please", "I no longer need it", "yes, cancel it")
 

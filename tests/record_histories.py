@@ -29,10 +29,11 @@ from supportflow.workflows.contract import (
 )
 from tests.conftest import _run_store
 from tests.helpers import TEMPORAL_CLI, free_port
+from tests.test_procedures_workflow import tenant_with_policy
 
 HERE = Path(__file__).parent / "histories"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v4"
+VERSION = "v5"
 
 # Enough turns to cross a continue-as-new threshold of 100 events.
 LONG = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
@@ -63,12 +64,30 @@ SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
 }
 
 
+# A tenant whose cases wait 2 seconds for an answer: an answer moves the deadline on, then
+# silence closes the case (the confirmation timer's fire, rest and timeout all recorded).
+TIMEOUT_POLICY = {"confirmation_timeout": 2}
+TIMEOUT_SCRIPT: list[tuple[str, str | None]] = [
+    ("I want to cancel my order #W3361211", "aarav.lee6460@example.com"),
+    ("~1.5", None),
+    ("I no longer need it", None),
+    ("~3.5", None),
+    ("yes, cancel it", None),
+]
+
+
 async def record_conversation(
-    client: Client, settings: Settings, script: list[tuple[str, str | None]]
+    client: Client,
+    settings: Settings,
+    script: list[tuple[str, str | None]],
+    tenant_id: str = "t_record",
 ) -> str:
     customer = "c_" + uuid.uuid4().hex[:16]
     message_ids = []
     for text, email in script:
+        if text.startswith("~"):  # a pause, in seconds
+            await asyncio.sleep(float(text[1:]))
+            continue
         mid = uuid.uuid4().hex
         message_ids.append(mid)
         m = InboundMessage(
@@ -78,7 +97,7 @@ async def record_conversation(
             sender=ChannelIdentity(kind="chat", value="v-record"),
             email=email,
         )
-        await deliver(client, settings, "t_record", customer, m, wait_seconds=60)
+        await deliver(client, settings, tenant_id, customer, m, wait_seconds=60)
     # A duplicate delivery is part of every recording: de-duplication must replay too.
     dup = InboundMessage(
         message_id=message_ids[0],
@@ -86,8 +105,8 @@ async def record_conversation(
         text=script[0][0],
         sender=ChannelIdentity(kind="chat", value="v-record"),
     )
-    await deliver(client, settings, "t_record", customer, dup, wait_seconds=60)
-    return customer_workflow_id("t_record", customer)
+    await deliver(client, settings, tenant_id, customer, dup, wait_seconds=60)
+    return customer_workflow_id(tenant_id, customer)
 
 
 async def main() -> None:
@@ -104,8 +123,11 @@ async def main() -> None:
         )
         async with env, build_workers(env.client, settings) as workers:
             tasks = [asyncio.create_task(w.run()) for w in workers]
-            for name, script in SCRIPTS.items():
-                wf_id = await record_conversation(env.client, settings, script)
+            timeout_tenant = tenant_with_policy(settings, "Quick Shop", TIMEOUT_POLICY)
+            runs = [(name, script, "t_record") for name, script in SCRIPTS.items()]
+            runs.append(("case_timeout", TIMEOUT_SCRIPT, timeout_tenant))
+            for name, script, tenant_id in runs:
+                wf_id = await record_conversation(env.client, settings, script, tenant_id)
                 # Every run of the chain: a continue-as-new run must replay as well as the last.
                 async for run in env.client.list_workflows(f"WorkflowId = '{wf_id}'"):
                     history = await env.client.get_workflow_handle(

@@ -59,12 +59,11 @@ def _spawn_worker(
         return subprocess.Popen([SUPPORTFLOW, "worker"], env=environ, stdout=out, stderr=out)
 
 
-async def _started_activities(handle: WorkflowHandle[object, object]) -> int:
-    n = 0
+async def _workflow_task_started(handle: WorkflowHandle[object, object]) -> bool:
     async for e in handle.fetch_history_events():
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            n += 1
-    return n
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            return True
+    return False
 
 
 def _message(text: str, message_id: str, email: str | None = None) -> InboundMessage:
@@ -86,8 +85,9 @@ async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
     customer = "c_" + uuid.uuid4().hex[:16]
     wf_id = customer_workflow_id("t_crash", customer)
     async with httpx.AsyncClient(base_url=admin_store) as store:
-        # A slow store keeps the turn's store activity in flight while we kill the worker.
-        r = await store.post("/admin/faults", json={"latency_ms": 3000})
+        # A slow store keeps the turn's store reads (local activities, inside the workflow
+        # task) in flight while we kill the worker.
+        r = await store.post("/admin/faults", json={"latency_ms": 4000})
         assert r.status_code == 200, r.text
         worker = _spawn_worker(settings, dev_env, log)
         try:
@@ -96,16 +96,18 @@ async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
                 deliver(client, settings, "t_crash", customer, m1, wait_seconds=120)
             )
             handle = client.get_workflow_handle(wf_id)
-            # Wait until the turn is inside a store activity (understanding done).
+            # Wait until the worker runs the turn's workflow task; understanding takes a few
+            # milliseconds, so a second later the turn waits on the slow store.
             for _ in range(600):
                 await asyncio.sleep(0.05)
                 try:
-                    if await _started_activities(handle) >= 2:
+                    if await _workflow_task_started(handle):
                         break
                 except Exception:  # the workflow may not exist yet
                     continue
             else:
-                pytest.fail("the turn never reached the store activity")
+                pytest.fail("the worker never started the turn")
+            await asyncio.sleep(1.0)
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
             assert not turn.done()

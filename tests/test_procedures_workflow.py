@@ -16,6 +16,7 @@ from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.policy.store import PolicyStore
 from supportflow.settings import Settings
+from supportflow.temporal.billable import count_actions
 from supportflow.tenants.service import create_tenant
 from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
@@ -95,6 +96,14 @@ async def test_cancel_a_pending_order_after_an_explicit_yes(
     refunds = [p for p in after["payment_history"] if p["transaction_type"] == "refund"]  # type: ignore[index, union-attr]
     assert len(refunds) == 1 and refunds[0]["amount"] == paid
     assert ("cancel_order", "resolved") in await chat.cases()
+    # What Temporal Cloud would bill for the whole three-turn conversation (issue 5: <= 15),
+    # and one confirmation timer for the wait, not one per turn.
+    history = await workflow_env.client.get_workflow_handle(
+        customer_workflow_id("t_proc", chat.customer)
+    ).fetch_history()
+    actions = count_actions(history.to_json_dict())
+    assert actions["timer"] == 1, actions
+    assert sum(actions.values()) <= 15, actions
 
 
 async def test_changing_ones_mind_before_confirming_changes_nothing(
@@ -156,6 +165,39 @@ async def _unanswered_confirmation(
     # A late yes no longer cancels anything.
     await chat.say("yes")
     assert (await order(settings, order_id))["status"] == "pending"
+
+
+async def test_an_answer_during_the_wait_moves_the_deadline_on(
+    skipping_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The case times out a policy wait after the customer's *last* answer, not the first:
+    the one timer of the wait fires at the first deadline and sleeps the rest."""
+    email, order_id = ("fatima.muller6448@example.com", "#W9962383")
+    chat = Chat(skipping_env, settings)
+    wf_id = customer_workflow_id("t_proc", chat.customer)
+    handle = skipping_env.client.get_workflow_handle_for(CustomerWorkflow.run, wf_id)
+    async with build_workers(skipping_env.client, settings) as workers:
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            await chat.say(f"I want to cancel my order {order_id}", email=email)
+            await skipping_env.sleep(timedelta(hours=20))
+            summary = await chat.say("I no longer need it")
+            assert order_id in summary
+            await skipping_env.sleep(timedelta(hours=20))  # 40 h after the first message
+            view = await handle.query(CustomerWorkflow.transcript)
+            assert not view.entries[-1].message_id.startswith("timeout:")
+            assert ("cancel_order", "open") in [(c.intent, c.status) for c in view.cases]
+            await skipping_env.sleep(timedelta(hours=5))  # 25 h after the last answer
+            view = await handle.query(CustomerWorkflow.transcript)
+            assert view.entries[-1].message_id.startswith("timeout:")
+            assert ("cancel_order", "abandoned") in [(c.intent, c.status) for c in view.cases]
+            assert (await order(settings, order_id))["status"] == "pending"
+        finally:
+            for w in workers:
+                await w.shutdown()
+            await asyncio.gather(*tasks)
+    actions = count_actions((await handle.fetch_history()).to_json_dict())
+    assert actions["timer"] == 2, actions  # one for the wait, one for the rest after the answer
 
 
 # Large gift-card orders; the policy tests below leave them unchanged, so they may share.

@@ -64,7 +64,9 @@ async def build_workers(
     def add(queue: str, workflows: list[type], activities: list[Callable[..., Any]]) -> None:
         wfs, acts = by_queue.setdefault(queue, ([], []))
         wfs.extend(workflows)
-        acts.extend(activities)
+        # Roles sharing a queue may list the same activity once each: register it once.
+        names = {_activity_name(a) for a in acts}
+        acts.extend(a for a in activities if _activity_name(a) not in names)
 
     async with contextlib.AsyncExitStack() as stack:
         sessions = None
@@ -75,30 +77,44 @@ async def build_workers(
             db = make_engine(url)
             stack.callback(db.dispose)
             sessions = make_session_factory(db)
-        if Queue.AGENTS in queues:
-            assert sessions is not None
-            # Tenant configuration is read on the workflows' own queue: dispatched eagerly
-            # to this worker, no extra hop.
-            tenant = TenantActivities(PolicyStore(sessions))
-            add(settings.task_queue_agents, workflows(), [tenant.load_policy])
-        if Queue.AI in queues:
+        reads: StoreActivities | None = None
+        actions: ActionActivities | None = None
+        if Queue.AGENTS in queues or Queue.INTEGRATIONS in queues:
+            store = await stack.enter_async_context(StoreClient(settings.resolved_store_url))
+            reads, actions = StoreActivities(store), ActionActivities(store)
+        ai_reads: list[Callable[..., Any]] = []
+        if Queue.AGENTS in queues or Queue.AI in queues:
             assert sessions is not None
             engine = await asyncio.to_thread(load_engine, settings.model, settings)
             ai = AiActivities(engine, load_phraser(settings), TemplateStore(sessions))
             knowledge = KnowledgeActivities(KnowledgeBase(sessions))
+            ai_reads = [ai.understand, ai.compose_reply, knowledge.answer_from_knowledge]
+        if Queue.AGENTS in queues:
+            assert sessions is not None and reads is not None and actions is not None
+            # The workflow runs understanding, reads and replies as local activities, in this
+            # worker: no task-queue hop, and one billable action per workflow task for all of
+            # them. Writes stay ordinary activities on the integrations queue.
+            tenant = TenantActivities(PolicyStore(sessions))
             add(
-                settings.task_queue_ai,
-                [],
-                [ai.understand, ai.compose_reply, knowledge.answer_from_knowledge],
+                settings.task_queue_agents,
+                workflows(),
+                [
+                    tenant.load_policy,
+                    *ai_reads,
+                    reads.identify_customer,
+                    reads.lookup_order,
+                    actions.load_case_facts,
+                ],
             )
+        if Queue.AI in queues:
+            # Conversations recorded before local activities still schedule these here.
+            add(settings.task_queue_ai, [], ai_reads)
         if Queue.INTEGRATIONS in queues:
-            store = await stack.enter_async_context(StoreClient(settings.resolved_store_url))
-            integrations = StoreActivities(store)
-            actions = ActionActivities(store)
+            assert reads is not None and actions is not None
             add(
                 settings.task_queue_integrations,
                 [],
-                [integrations.identify_customer, integrations.lookup_order, *actions.all()],
+                [reads.identify_customer, reads.lookup_order, *actions.all()],
             )
         # Sync activities (CPU-bound model inference) run here, off the event loop.
         pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=8))
@@ -112,6 +128,11 @@ async def build_workers(
             )
             for queue, (wfs, acts) in by_queue.items()
         ]
+
+
+def _activity_name(fn: Callable[..., Any]) -> str:
+    # Every activity here is registered under its method's name.
+    return str(getattr(fn, "__name__", repr(fn)))
 
 
 async def run_workers(workers: Sequence[Worker], stop: asyncio.Event) -> None:

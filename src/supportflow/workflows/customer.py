@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -81,6 +81,7 @@ _STORE_RETRY = RetryPolicy(
     non_retryable_error_types=["StoreRejected"],
 )
 T = TypeVar("T")
+In = TypeVar("In")
 
 # After these replies the agent waits for a detail; a message supplying it continues the request.
 _AWAITING_AFTER = {
@@ -94,6 +95,11 @@ _AWAITING_AFTER = {
 PATCH_PROCEDURES = "procedures-v1"
 PATCH_TENANT_POLICY = "tenant-policy-v1"
 PATCH_KNOWLEDGE = "knowledge-base-v1"
+# Runs from this patch on call understanding, store reads, policy, knowledge and replies as
+# local activities (all of a workflow task's local activities are one billable action; no
+# task-queue hop) and keep one confirmation timer per wait instead of one per turn. Runs
+# recorded before it replay the ordinary-activity path.
+PATCH_LOCAL_READS = "local-reads-v1"
 # Requests the router answers itself; every other procedure runs as a case.
 _ROUTER_PROCEDURES = frozenset({"order_status", "handoff"})
 # DESIGN §4's rules: for conversations recorded before tenant policies were loaded.
@@ -130,6 +136,54 @@ class CustomerWorkflow:
 
     @workflow.run
     async def run(self, inp: CustomerWorkflowInput) -> None:
+        if self._local_reads:
+            await self._serve_until_history_is_large()
+        else:
+            await self._serve_until_history_is_large_v0()
+        # Let the current turns finish: an update in flight would be lost by continue-as-new.
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._in_flight
+        )
+        self._s.runs += 1
+        workflow.continue_as_new(inp.model_copy(update={"state": _carry(self._s)}))
+
+    async def _serve_until_history_is_large(self) -> None:
+        """Time out a case the customer stopped answering, with one durable timer per wait.
+
+        The timer runs to the deadline of when the wait began; a customer who answered in the
+        meantime moved the deadline on, so when it fires early the loop sleeps the rest. Turns
+        therefore start no timers of their own (each would be a billable action)."""
+        while not self._history_is_large():
+            due = deadline(self._s.case, self._policy)
+            if due is None:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._history_is_large() or deadline(self._s.case, self._policy) is not None
+                    )
+                )
+                continue
+            try:
+                await workflow.wait_condition(
+                    self._wait_over(due),
+                    timeout=max(timedelta(0), due - workflow.now()),
+                )
+            except TimeoutError:
+                now_due = deadline(self._s.case, self._policy)
+                if now_due is not None and now_due <= workflow.now():
+                    await self._close_unanswered_case()
+
+    def _wait_over(self, due: datetime) -> Callable[[], bool]:
+        """Wake when history needs continue-as-new, the case stopped waiting, or it now waits
+        with a deadline earlier than `due` (a new case with a shorter timeout)."""
+
+        def over() -> bool:
+            now_due = deadline(self._s.case, self._policy)
+            return self._history_is_large() or now_due is None or now_due < due
+
+        return over
+
+    async def _serve_until_history_is_large_v0(self) -> None:
+        """Before PATCH_LOCAL_READS: a fresh timer after every turn of a waiting case."""
         while not self._history_is_large():
             turns = self._s.turns
             waiting_until = deadline(self._s.case, self._policy)
@@ -144,12 +198,6 @@ class CustomerWorkflow:
                 await workflow.wait_condition(self._moved_on(turns), timeout=remaining)
             except TimeoutError:
                 await self._close_unanswered_case()
-        # Let the current turns finish: an update in flight would be lost by continue-as-new.
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._in_flight
-        )
-        self._s.runs += 1
-        workflow.continue_as_new(inp.model_copy(update={"state": _carry(self._s)}))
 
     @workflow.update
     async def receive_message(self, msg: InboundMessage) -> Reply:
@@ -229,7 +277,7 @@ class CustomerWorkflow:
                 at=workflow.now(),
             )
         )
-        understanding = await workflow.execute_activity_method(
+        understanding = await self._ai(
             AiActivities.understand,
             UnderstandInput(
                 tenant_id=self._inp.tenant_id,
@@ -238,17 +286,11 @@ class CustomerWorkflow:
                     awaiting=s.awaiting, last_intent=s.last_intent, customer_email=s.verified_email
                 ),
             ),
-            task_queue=self._inp.task_queues.ai,
-            start_to_close_timeout=_AI_TIMEOUT,
-            retry_policy=_AI_RETRY,
         )
         plan = await self._act(msg, understanding)
-        composed = await workflow.execute_activity_method(
+        composed = await self._ai(
             AiActivities.compose_reply,
             ComposeInput(tenant_id=self._inp.tenant_id, template=plan.template, facts=plan.facts),
-            task_queue=self._inp.task_queues.ai,
-            start_to_close_timeout=_AI_TIMEOUT,
-            retry_policy=_AI_RETRY,
         )
         reply = Reply(message_id=msg.message_id, text=composed.text, intent=plan.intent)
         s.transcript.append(
@@ -277,15 +319,9 @@ class CustomerWorkflow:
         first_name: str | None = None
         for email in [msg.email, *u.entities.emails]:
             if email and email.strip().lower() != s.verified_email:
-                ident = await self._integration(
-                    workflow.execute_activity_method(
-                        StoreActivities.identify_customer,
-                        IdentifyInput(tenant_id=self._inp.tenant_id, email=email),
-                        task_queue=self._inp.task_queues.integrations,
-                        start_to_close_timeout=_STORE_TIMEOUT,
-                        schedule_to_close_timeout=_STORE_PATIENCE,
-                        retry_policy=_STORE_RETRY,
-                    )
+                ident = await self._store_read(
+                    StoreActivities.identify_customer,
+                    IdentifyInput(tenant_id=self._inp.tenant_id, email=email),
                 )
                 if ident is None:
                     return _Plan(
@@ -329,19 +365,13 @@ class CustomerWorkflow:
             "intent_phrase": intent_phrase(intent),
         }
         if decision.action == "order_status" and decision.order_id and s.store_user_id:
-            order = await self._integration(
-                workflow.execute_activity_method(
-                    StoreActivities.lookup_order,
-                    LookupOrderInput(
-                        tenant_id=self._inp.tenant_id,
-                        order_id=decision.order_id,
-                        store_user_id=s.store_user_id,
-                    ),
-                    task_queue=self._inp.task_queues.integrations,
-                    start_to_close_timeout=_STORE_TIMEOUT,
-                    schedule_to_close_timeout=_STORE_PATIENCE,
-                    retry_policy=_STORE_RETRY,
-                )
+            order = await self._store_read(
+                StoreActivities.lookup_order,
+                LookupOrderInput(
+                    tenant_id=self._inp.tenant_id,
+                    order_id=decision.order_id,
+                    store_user_id=s.store_user_id,
+                ),
             )
             if order is None:
                 return _Plan("store_unavailable", intent, decision)
@@ -361,12 +391,9 @@ class CustomerWorkflow:
 
     async def _knowledge_turn(self, msg: InboundMessage, intent: str, decision: Decision) -> _Plan:
         """Quote the tenant's article that answers the question; never make one up."""
-        answer = await workflow.execute_activity_method(
+        answer = await self._ai(
             KnowledgeActivities.answer_from_knowledge,
             KnowledgeInput(tenant_id=self._inp.tenant_id, question=msg.text[:2000]),
-            task_queue=self._inp.task_queues.ai,
-            start_to_close_timeout=_AI_TIMEOUT,
-            retry_policy=_AI_RETRY,
         )
         if answer.found and answer.text:
             facts: dict[str, object] = {"text": answer.text, "title": answer.title}
@@ -391,19 +418,13 @@ class CustomerWorkflow:
         if s.store_user_id is None:
             facts: CaseFacts | None = CaseFacts(order_id_requested=order_id)
         else:
-            facts = await self._integration(
-                workflow.execute_activity_method(
-                    ActionActivities.load_case_facts,
-                    LoadCaseFactsInput(
-                        tenant_id=self._inp.tenant_id,
-                        store_user_id=s.store_user_id,
-                        order_id=order_id,
-                    ),
-                    task_queue=self._inp.task_queues.integrations,
-                    start_to_close_timeout=_STORE_TIMEOUT,
-                    schedule_to_close_timeout=_STORE_PATIENCE,
-                    retry_policy=_STORE_RETRY,
-                )
+            facts = await self._store_read(
+                ActionActivities.load_case_facts,
+                LoadCaseFactsInput(
+                    tenant_id=self._inp.tenant_id,
+                    store_user_id=s.store_user_id,
+                    order_id=order_id,
+                ),
             )
         if facts is None:
             return _Plan("store_unavailable", intent, Decision("reply", "store_unavailable"))
@@ -411,12 +432,10 @@ class CustomerWorkflow:
         if opening and workflow.patched(PATCH_TENANT_POLICY):
             # Read once per case: a merchant's change applies to cases opened after it, and
             # an open case keeps the rules its customer was told about.
-            s.policy = await workflow.execute_activity_method(
+            s.policy = await self._ai(
                 TenantActivities.load_policy,
                 LoadPolicyInput(tenant_id=self._inp.tenant_id),
                 task_queue=workflow.info().task_queue,
-                start_to_close_timeout=_AI_TIMEOUT,
-                retry_policy=_AI_RETRY,
             )
         r = step(
             s.case,
@@ -468,16 +487,13 @@ class CustomerWorkflow:
             if case is None or due is None or due > workflow.now():
                 return  # a turn moved the case on while we waited for the lock
             r = on_timeout(case)
-            composed = await workflow.execute_activity_method(
+            composed = await self._ai(
                 AiActivities.compose_reply,
                 ComposeInput(
                     tenant_id=self._inp.tenant_id,
                     template=r.template or "case_timed_out",
                     facts=dict(r.facts),
                 ),
-                task_queue=self._inp.task_queues.ai,
-                start_to_close_timeout=_AI_TIMEOUT,
-                retry_policy=_AI_RETRY,
             )
             last_channel = next(
                 (e.channel for e in reversed(self._s.transcript) if e.role == "customer"),
@@ -512,6 +528,49 @@ class CustomerWorkflow:
                 self._s.cases[i] = entry
                 return
         self._s.cases.append(entry)
+
+    @property
+    def _local_reads(self) -> bool:
+        # `patched` is memoized per run: the first call decides for the whole run, so a run
+        # recorded without the marker keeps its ordinary activities to the end.
+        return workflow.patched(PATCH_LOCAL_READS)
+
+    async def _ai(self, fn: Callable[[Any, In], T], arg: In, *, task_queue: str | None = None) -> T:
+        """A fast, pure read (understanding, replies, policy, knowledge), retried quickly."""
+        if self._local_reads:
+            return await workflow.execute_local_activity_method(
+                fn, arg, start_to_close_timeout=_AI_TIMEOUT, retry_policy=_AI_RETRY
+            )
+        return await workflow.execute_activity_method(
+            fn,
+            arg,
+            task_queue=task_queue or self._inp.task_queues.ai,
+            start_to_close_timeout=_AI_TIMEOUT,
+            retry_policy=_AI_RETRY,
+        )
+
+    async def _store_read(self, fn: Callable[[Any, In], Awaitable[T]], arg: In) -> T | None:
+        """A read from the tenant's store; None when it stayed unreachable past our patience."""
+        if self._local_reads:
+            return await self._integration(
+                workflow.execute_local_activity_method(
+                    fn,
+                    arg,
+                    start_to_close_timeout=_STORE_TIMEOUT,
+                    schedule_to_close_timeout=_STORE_PATIENCE,
+                    retry_policy=_STORE_RETRY,
+                )
+            )
+        return await self._integration(
+            workflow.execute_activity_method(
+                fn,
+                arg,
+                task_queue=self._inp.task_queues.integrations,
+                start_to_close_timeout=_STORE_TIMEOUT,
+                schedule_to_close_timeout=_STORE_PATIENCE,
+                retry_policy=_STORE_RETRY,
+            )
+        )
 
     async def _integration(self, call: Awaitable[T]) -> T | None:
         """Await a store activity; None when the store stayed unreachable past our patience."""
