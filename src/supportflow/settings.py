@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     store_host: str = "127.0.0.1"
     store_port: int = 8401
     store_url: str = ""
+    # How long a worker keeps a tenant's store port before re-reading its store connection
+    # (so a merchant's change applies within this many seconds).
+    store_connection_ttl_seconds: float = Field(default=30.0, gt=0)
 
     # Conversation workflow: continue-as-new when history passes this many events.
     continue_as_new_events: int = Field(default=2000, ge=100)

@@ -29,7 +29,7 @@ from supportflow.policy.store import PolicyStore
 from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import load_phraser
 from supportflow.settings import Settings
-from supportflow.store.client import StoreClient
+from supportflow.store.registry import StoreRegistry
 from supportflow.understanding.engines import load_engine
 from supportflow.workflows.customer import CustomerWorkflow
 
@@ -80,7 +80,8 @@ async def build_workers(
         reads: StoreActivities | None = None
         actions: ActionActivities | None = None
         if Queue.AGENTS in queues or Queue.INTEGRATIONS in queues:
-            store = await stack.enter_async_context(StoreClient(settings.resolved_store_url))
+            # Each tenant's own store backend (demo, Shopify), built on first use.
+            store = await stack.enter_async_context(StoreRegistry.from_settings(settings, sessions))
             reads, actions = StoreActivities(store), ActionActivities(store)
         ai_reads: list[Callable[..., Any]] = []
         if Queue.AGENTS in queues or Queue.AI in queues:

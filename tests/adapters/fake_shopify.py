@@ -8,7 +8,10 @@ versions, ``orders(query: "name:...")`` fuzzy search, customers search, ``orderC
 asynchronous ``Job`` that finishes after N polls of ``job(id:)``, ``refundCreate`` against
 parent transactions, ``orderUpdate`` of the shipping address, ``userErrors`` /
 ``orderCancelUserErrors``, ``THROTTLED`` and ``ACCESS_DENIED`` errors, HTTP 401/429/5xx, and
-a write that commits and then loses its response.
+a write that commits and then loses its response; fulfillment orders with
+``fulfillmentOrderHold`` (a ``FulfillmentHold`` with the app's ``handle``, unique per app and
+fulfillment order; the order shows ``ON_HOLD``) and ``fulfillmentOrderReleaseHold`` (by
+``holdIds``, or all holds when none are given).
 """
 
 from __future__ import annotations
@@ -48,8 +51,33 @@ SIGNATURES: dict[str, dict[str, str]] = {
     },
     "refundCreate": {"input": "RefundInput!"},
     "orderUpdate": {"input": "OrderInput!"},
+    "fulfillmentOrderHold": {"id": "ID!", "fulfillmentHold": "FulfillmentOrderHoldInput!"},
+    "fulfillmentOrderReleaseHold": {"id": "ID!", "holdIds": "[ID!]", "externalId": "String"},
 }
-MUTATIONS = frozenset({"orderCancel", "refundCreate", "orderUpdate"})
+MUTATIONS = frozenset(
+    {
+        "orderCancel",
+        "refundCreate",
+        "orderUpdate",
+        "fulfillmentOrderHold",
+        "fulfillmentOrderReleaseHold",
+    }
+)
+HOLD_REASONS = frozenset(
+    {
+        "AWAITING_PAYMENT",
+        "AWAITING_RETURN_ITEMS",
+        "HIGH_RISK_OF_FRAUD",
+        "INCORRECT_ADDRESS",
+        "INVENTORY_OUT_OF_STOCK",
+        "ONLINE_STORE_POST_PURCHASE_CROSS_SELL",
+        "OTHER",
+        "UNKNOWN_DELIVERY_DATE",
+    }
+)
+HOLD_INPUT = frozenset(
+    {"reason", "reasonNotes", "notifyMerchant", "externalId", "handle", "fulfillmentOrderLineItems"}
+)
 CANCEL_REASONS = frozenset({"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"})
 MAILING_ADDRESS_INPUT = frozenset(
     {
@@ -186,6 +214,13 @@ def _order(
             }
         )
     fulfilled = any(f["status"] == "SUCCESS" for f in fulfillment_nodes)
+    fulfillment_orders = [
+        {
+            "id": ids.gid("FulfillmentOrder"),
+            "status": "CLOSED" if fulfilled else "OPEN",
+            "fulfillmentHolds": [],
+        }
+    ]
     node: Doc = {
         "id": ids.gid("Order"),
         "name": f"#{number}",
@@ -200,6 +235,7 @@ def _order(
         "fulfillments": fulfillment_nodes,
         "transactions": transactions,
         "refunds": [],
+        "fulfillmentOrders": {"nodes": fulfillment_orders},
     }
     if cancelled:
         _apply_cancel(ids, node, "CUSTOMER", refund=True, when="2025-06-01T09:00:00Z")
@@ -209,6 +245,9 @@ def _order(
 def _apply_cancel(ids: _Ids, node: Doc, reason: str, *, refund: bool, when: str = NOW) -> None:
     node["cancelledAt"] = when
     node["cancelReason"] = reason
+    for fo in node["fulfillmentOrders"]["nodes"]:
+        if fo["status"] != "CLOSED":
+            fo["status"], fo["fulfillmentHolds"] = "CLOSED", []
     if refund:
         for parent, left in _refundable(node).items():
             if left > 0:
@@ -365,7 +404,25 @@ class ShopifyState:
                 ],
             ),
             _order(ids, 10010, avery, ava_home, [kettle], [("shopify_payments", "158.90")]),
+            # Paid through Stripe directly: the payment intent is the authorization code.
+            _order(ids, 1007, ava, ava_home, [bottle], [("stripe", "50.00")]),
+            # A shop whose order names look like the demo store's (prefix "W"), which the
+            # understanding engine recognises in a chat.
+            _order(ids, 5500001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
+            _order(ids, 5500002, ava, ava_home, [boots], [("shopify_payments", "244.34")]),
+            _order(
+                ids,
+                5500003,
+                ava,
+                ava_home,
+                [boots],
+                [("shopify_payments", "244.34")],
+                fulfillments=[("DELIVERED", ups, "1Z999AA10123456786", "SUCCESS")],
+            ),
         ]
+        orders[-4]["transactions"][0]["authorizationCode"] = "pi_3PaidFullyAAAA"
+        for order in orders[-3:]:
+            order["name"] = "#W" + order["name"].lstrip("#")
         for order in orders:
             self.orders[order["id"]] = order
             customer = order["customer"]
@@ -741,6 +798,106 @@ def _resolve_order_update(state: ShopifyState, variables: Doc) -> Any:
     return {"order": {"id": order["id"]}, "userErrors": []}
 
 
+def _fulfillment_order(state: ShopifyState, gid: str) -> tuple[Doc, Doc] | None:
+    for order in state.orders.values():
+        for fo in order["fulfillmentOrders"]["nodes"]:
+            if fo["id"] == gid:
+                return order, fo
+    return None
+
+
+def _refresh_hold_status(order: Doc) -> None:
+    nodes = order["fulfillmentOrders"]["nodes"]
+    if order["cancelledAt"] or order["displayFulfillmentStatus"] not in ("UNFULFILLED", "ON_HOLD"):
+        return
+    held = any(fo["status"] == "ON_HOLD" for fo in nodes)
+    order["displayFulfillmentStatus"] = "ON_HOLD" if held else "UNFULFILLED"
+
+
+def _resolve_fulfillment_order_hold(state: ShopifyState, variables: Doc) -> Any:
+    gid = _gid_or_error(variables["id"], "FulfillmentOrder")
+    if isinstance(gid, JSONResponse):
+        return gid
+    hold_input = variables["fulfillmentHold"]
+    unknown = set(hold_input) - HOLD_INPUT
+    if unknown:
+        return _errors(f"FulfillmentOrderHoldInput does not accept argument(s): {sorted(unknown)}")
+    if hold_input.get("reason") not in HOLD_REASONS:
+        return _errors(
+            "Variable $fulfillmentHold of type FulfillmentOrderHoldInput! was provided invalid "
+            "value for reason"
+        )
+    found = _fulfillment_order(state, gid)
+    if found is None:
+        return {
+            "fulfillmentHold": None,
+            "fulfillmentOrder": None,
+            "userErrors": [_user_error(["id"], "Fulfillment order does not exist.", "NOT_FOUND")],
+        }
+    order, fo = found
+    handle = hold_input.get("handle")
+    if fo["status"] not in ("OPEN", "ON_HOLD", "SCHEDULED"):
+        problem = _user_error(
+            ["id"], "The fulfillment order's status must be open or on hold.", "INVALID"
+        )
+    elif any(h.get("handle") == handle for h in fo["fulfillmentHolds"]):
+        problem = _user_error(
+            ["fulfillmentHold", "handle"],
+            "The handle provided for the fulfillment hold is already in use by this app for "
+            "another hold on this fulfillment order.",
+            "DUPLICATE_FULFILLMENT_HOLD_HANDLE",
+        )
+    else:
+        problem = None
+    if problem is not None:
+        return {"fulfillmentHold": None, "fulfillmentOrder": None, "userErrors": [problem]}
+    hold = {
+        "id": state.ids.gid("FulfillmentHold"),
+        "handle": handle,
+        "reason": hold_input["reason"],
+        "reasonNotes": hold_input.get("reasonNotes"),
+        "heldByRequestingApp": True,
+    }
+    fo["fulfillmentHolds"].append(hold)
+    fo["status"] = "ON_HOLD"
+    _refresh_hold_status(order)
+    return {
+        "fulfillmentHold": copy.deepcopy(hold),
+        "fulfillmentOrder": {"id": fo["id"], "status": fo["status"]},
+        "remainingFulfillmentOrder": None,
+        "userErrors": [],
+    }
+
+
+def _resolve_fulfillment_order_release_hold(state: ShopifyState, variables: Doc) -> Any:
+    gid = _gid_or_error(variables["id"], "FulfillmentOrder")
+    if isinstance(gid, JSONResponse):
+        return gid
+    found = _fulfillment_order(state, gid)
+    if found is None:
+        return {
+            "fulfillmentOrder": None,
+            "userErrors": [_user_error(["id"], "Fulfillment order does not exist.", "NOT_FOUND")],
+        }
+    order, fo = found
+    if fo["status"] != "ON_HOLD":
+        return {
+            "fulfillmentOrder": None,
+            "userErrors": [
+                _user_error(["id"], "The fulfillment order is not in a holdable state.", "INVALID")
+            ],
+        }
+    wanted = variables.get("holdIds")
+    # Holds are only released if they belong to this fulfillment order; none given: all.
+    fo["fulfillmentHolds"] = [
+        h for h in fo["fulfillmentHolds"] if wanted is not None and h["id"] not in wanted
+    ]
+    if not fo["fulfillmentHolds"]:
+        fo["status"] = "OPEN"
+    _refresh_hold_status(order)
+    return {"fulfillmentOrder": {"id": fo["id"], "status": fo["status"]}, "userErrors": []}
+
+
 _RESOLVERS = {
     "order": _resolve_order,
     "orders": _resolve_orders,
@@ -750,4 +907,6 @@ _RESOLVERS = {
     "orderCancel": _resolve_order_cancel,
     "refundCreate": _resolve_refund_create,
     "orderUpdate": _resolve_order_update,
+    "fulfillmentOrderHold": _resolve_fulfillment_order_hold,
+    "fulfillmentOrderReleaseHold": _resolve_fulfillment_order_release_hold,
 }

@@ -120,6 +120,7 @@ def create_stripe_app(state: StripeState) -> FastAPI:
                 {
                     "content_type": request.headers.get("content-type"),
                     "idempotency_key": key,
+                    "stripe_account": request.headers.get("Stripe-Account"),
                     "form": dict(pairs),
                 }
             )

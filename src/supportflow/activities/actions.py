@@ -1,6 +1,11 @@
 """Activities of the `integrations` task queue that change the store, one per store write,
 plus the read that gives procedures their facts.
 
+Every activity acts on the tenant's own store: ``ActionActivities(registry)`` asks the
+``StoreRegistry`` for the port of ``inp.tenant_id`` (a bare demo ``StoreClient`` serves every
+tenant, for tests and tools). Before a write it checks that the backend has the operation
+(``Capability``): a backend without it is refused for good, before anything is written.
+
 Each write takes the idempotency key the workflow derived from workflow id + case + step
 (``procedures.case.idempotency_key``), so a retried or replayed activity applies once. Before
 writing it checks, next to the data, that the order is the customer's: a workflow bug cannot
@@ -44,6 +49,8 @@ from supportflow.procedures.facts import CaseFacts, case_facts_from_store
 from supportflow.procedures.saga import UNDO_SUFFIX, ActionResult
 from supportflow.store.client import Doc, StoreClient
 from supportflow.store.errors import StoreNotFound, StoreRejected
+from supportflow.store.port import ALL_CAPABILITIES, Capability, StorePort, require
+from supportflow.store.registry import PortSource, port_source
 
 NOT_CUSTOMERS_ORDER = "NotCustomersOrder"
 PERMANENT_ERRORS = ["StoreRejected", "StoreNotFound", NOT_CUSTOMERS_ORDER]
@@ -113,8 +120,16 @@ def _done(action: str, doc: Doc, entity_id: str) -> ActionDone:
 
 
 class ActionActivities:
-    def __init__(self, store: StoreClient) -> None:
-        self._store = store
+    def __init__(self, store: StoreClient | PortSource) -> None:
+        self._ports = port_source(store)
+
+    async def _port(self, tenant_id: str, *needs: Capability) -> StorePort:
+        port = await _call(self._ports.port_for(tenant_id))
+        try:
+            require(port, *needs)
+        except StoreRejected as exc:
+            raise _permanent(exc, "StoreRejected") from exc
+        return port
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity here, for ``Worker(activities=...)``."""
@@ -134,20 +149,31 @@ class ActionActivities:
 
     @activity.defn(name="load_case_facts")
     async def load_case_facts(self, inp: LoadCaseFactsInput) -> CaseFacts:
-        user = await _call(self._store.get_user(inp.store_user_id))
-        order = await _call(self._store.get_order(inp.order_id)) if inp.order_id else None
+        store = await self._port(inp.tenant_id)
+        user = await _call(store.get_user(inp.store_user_id))
+        order = await _call(store.get_order(inp.order_id)) if inp.order_id else None
         if order is not None and (user is None or order.get("user_id") != user["user_id"]):
             order = None  # never confirm that someone else's order exists
         products: list[Doc] = []
-        if order is not None:
+        if order is not None and Capability.GET_PRODUCT in store.capabilities:
             for product_id in dict.fromkeys(str(i["product_id"]) for i in order["items"]):
-                product = await _call(self._store.get_product(product_id))
+                product = await _call(store.get_product(product_id))
                 if product is not None:
                     products.append(product)
-        return case_facts_from_store(user, order, products, order_id_requested=inp.order_id)
+        facts = case_facts_from_store(user, order, products, order_id_requested=inp.order_id)
+        if store.capabilities != ALL_CAPABILITIES:
+            # Only a backend that lacks something says so: the demo store's facts stay as
+            # they were recorded before backends were per tenant.
+            facts = facts.model_copy(
+                update={"capabilities": sorted(c.value for c in store.capabilities)}
+            )
+        return facts
 
-    async def _owned(self, inp: OrderActionInput) -> None:
-        order = await _call(self._store.get_order(inp.order_id))
+    async def _owned(self, inp: OrderActionInput, needs: Capability) -> StorePort:
+        """The tenant's port, once the backend can do ``needs`` and the order is the
+        customer's."""
+        store = await self._port(inp.tenant_id, needs)
+        order = await _call(store.get_order(inp.order_id))
         if order is None:
             raise ApplicationError(
                 f"order {inp.order_id} not found", type="StoreNotFound", non_retryable=True
@@ -158,20 +184,19 @@ class ActionActivities:
                 type=NOT_CUSTOMERS_ORDER,
                 non_retryable=True,
             )
+        return store
 
     @activity.defn(name="hold_order")
     async def hold_order(self, inp: HoldOrderInput) -> ActionDone:
-        await self._owned(inp)
-        doc = await _call(
-            self._store.hold_order(inp.order_id, inp.idempotency_key, reason=inp.reason)
-        )
+        store = await self._owned(inp, Capability.HOLD_ORDER)
+        doc = await _call(store.hold_order(inp.order_id, inp.idempotency_key, reason=inp.reason))
         return _done("hold_order", doc, inp.order_id)
 
     @activity.defn(name="release_order")
     async def release_order(self, inp: ReleaseOrderInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.RELEASE_ORDER)
         doc = await _call(
-            self._store.release_order(
+            store.release_order(
                 inp.order_id, inp.idempotency_key, hold_idempotency_key=inp.hold_idempotency_key
             )
         )
@@ -179,9 +204,9 @@ class ActionActivities:
 
     @activity.defn(name="refund_order")
     async def refund_order(self, inp: RefundOrderInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.REFUND_ORDER)
         doc = await _call(
-            self._store.refund_order(
+            store.refund_order(
                 inp.order_id,
                 inp.idempotency_key,
                 amount=inp.amount,
@@ -192,33 +217,31 @@ class ActionActivities:
 
     @activity.defn(name="cancel_order")
     async def cancel_order(self, inp: CancelOrderInput) -> ActionDone:
-        await self._owned(inp)
-        doc = await _call(self._store.cancel_order(inp.order_id, inp.reason, inp.idempotency_key))
+        store = await self._owned(inp, Capability.CANCEL_ORDER)
+        doc = await _call(store.cancel_order(inp.order_id, inp.reason, inp.idempotency_key))
         return _done("cancel_order", doc, inp.order_id)
 
     @activity.defn(name="modify_order_address")
     async def modify_order_address(self, inp: ModifyOrderAddressInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.MODIFY_ORDER_ADDRESS)
         doc = await _call(
-            self._store.modify_order_address(inp.order_id, inp.address, inp.idempotency_key)
+            store.modify_order_address(inp.order_id, inp.address, inp.idempotency_key)
         )
         return _done("modify_order_address", doc, inp.order_id)
 
     @activity.defn(name="modify_order_payment")
     async def modify_order_payment(self, inp: ModifyOrderPaymentInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.MODIFY_ORDER_PAYMENT)
         doc = await _call(
-            self._store.modify_order_payment(
-                inp.order_id, inp.payment_method_id, inp.idempotency_key
-            )
+            store.modify_order_payment(inp.order_id, inp.payment_method_id, inp.idempotency_key)
         )
         return _done("modify_order_payment", doc, inp.order_id)
 
     @activity.defn(name="modify_order_items")
     async def modify_order_items(self, inp: ModifyOrderItemsInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.MODIFY_ORDER_ITEMS)
         doc = await _call(
-            self._store.modify_order_items(
+            store.modify_order_items(
                 inp.order_id,
                 inp.item_ids,
                 inp.new_item_ids,
@@ -230,9 +253,9 @@ class ActionActivities:
 
     @activity.defn(name="return_order_items")
     async def return_order_items(self, inp: ReturnOrderItemsInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.RETURN_ORDER_ITEMS)
         doc = await _call(
-            self._store.return_order_items(
+            store.return_order_items(
                 inp.order_id, inp.item_ids, inp.payment_method_id, inp.idempotency_key
             )
         )
@@ -240,9 +263,9 @@ class ActionActivities:
 
     @activity.defn(name="exchange_order_items")
     async def exchange_order_items(self, inp: ExchangeOrderItemsInput) -> ActionDone:
-        await self._owned(inp)
+        store = await self._owned(inp, Capability.EXCHANGE_ORDER_ITEMS)
         doc = await _call(
-            self._store.exchange_order_items(
+            store.exchange_order_items(
                 inp.order_id,
                 inp.item_ids,
                 inp.new_item_ids,
@@ -255,8 +278,9 @@ class ActionActivities:
     @activity.defn(name="modify_user_address")
     async def modify_user_address(self, inp: ModifyUserAddressInput) -> ActionDone:
         # The user written is always the customer the workflow identified: no other id given.
+        store = await self._port(inp.tenant_id, Capability.MODIFY_USER_ADDRESS)
         doc = await _call(
-            self._store.modify_user_address(inp.store_user_id, inp.address, inp.idempotency_key)
+            store.modify_user_address(inp.store_user_id, inp.address, inp.idempotency_key)
         )
         return _done("modify_user_address", doc, inp.store_user_id)
 

@@ -14,15 +14,31 @@ from supportflow.activities.contract import (
 )
 from supportflow.store.client import StoreClient
 from supportflow.store.errors import StoreRejected
+from supportflow.store.port import StorePort
+from supportflow.store.registry import PortSource, port_source
 
 
 class StoreActivities:
-    def __init__(self, store: StoreClient) -> None:
-        self._store = store
+    """Reads on each tenant's own store: ``store`` is a ``StoreRegistry`` (or one demo
+    ``StoreClient`` for every tenant)."""
+
+    def __init__(self, store: StoreClient | PortSource) -> None:
+        self._ports = port_source(store)
+
+    async def _port(self, tenant_id: str) -> StorePort:
+        try:
+            return await self._ports.port_for(tenant_id)
+        except StoreRejected as exc:
+            # A tenant's store connection that cannot work: no retry will fix it.
+            raise ApplicationError(str(exc), type="StoreRejected", non_retryable=True) from exc
 
     @activity.defn(name="identify_customer")
     async def identify_customer(self, inp: IdentifyInput) -> IdentifyResult:
-        users = await self._store.find_users(email=inp.email.strip().lower())
+        store = await self._port(inp.tenant_id)
+        try:
+            users = await store.find_users(email=inp.email.strip().lower())
+        except StoreRejected as exc:
+            raise ApplicationError(str(exc), type="StoreRejected", non_retryable=True) from exc
         if len(users) != 1:
             return IdentifyResult(store_user_id=None)
         user = users[0]
@@ -32,8 +48,9 @@ class StoreActivities:
 
     @activity.defn(name="lookup_order")
     async def lookup_order(self, inp: LookupOrderInput) -> OrderFacts:
+        store = await self._port(inp.tenant_id)
         try:
-            order = await self._store.get_order(inp.order_id)
+            order = await store.get_order(inp.order_id)
         except StoreRejected as exc:
             raise ApplicationError(str(exc), type="StoreRejected", non_retryable=True) from exc
         if order is None:
@@ -56,5 +73,5 @@ class StoreActivities:
                 for item in order.get("items", [])
             ],
             tracking_ids=tracking,
-            city=order.get("address", {}).get("city"),
+            city=(order.get("address") or {}).get("city"),
         )

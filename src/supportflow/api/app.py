@@ -19,6 +19,7 @@ from supportflow.api.routers import (
     health,
     knowledge,
     policy,
+    store_connection,
     templates,
 )
 from supportflow.api.state import ApiState
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(conversations.router)
     app.include_router(templates.router)
     app.include_router(policy.router)
+    app.include_router(store_connection.router)
     app.include_router(knowledge.router)
 
     @app.exception_handler(WorkflowUpdateFailedError)

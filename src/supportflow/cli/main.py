@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from supportflow.cli.tenants_store import store_app
 from supportflow.logs import setup_logging
 from supportflow.settings import Settings
 from supportflow.understanding.cli import eval_command, understand_command, understanding_app
@@ -18,6 +19,7 @@ tenants_app = typer.Typer(no_args_is_help=True, help="Manage tenants (merchants)
 db_app = typer.Typer(no_args_is_help=True, help="The app database.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
 app.add_typer(tenants_app, name="tenants")
+tenants_app.add_typer(store_app, name="store")
 app.add_typer(db_app, name="db")
 app.add_typer(understanding_app, name="understanding")
 app.add_typer(eval_app, name="eval")

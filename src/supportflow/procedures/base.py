@@ -60,6 +60,7 @@ from supportflow.procedures.case import (
     CaseStep,
     ProcedureName,
     StepResult,
+    StoreAction,
     idempotency_key,
 )
 from supportflow.procedures.facts import CaseFacts
@@ -125,6 +126,17 @@ INTENT_PROCEDURES: dict[str, ProcedureName] = {
     "get_refund": "refund_status",
     "contact_human_agent": "handoff",
     "complaint": "handoff",
+}
+# The store actions each procedure's plans may use: a backend lacking one of them (see
+# ``CaseFacts.capabilities``) gets the request handed to a person before anything is asked.
+REQUIRED_ACTIONS: dict[ProcedureName, tuple[StoreAction, ...]] = {
+    "cancel": ("hold_order", "release_order", "refund_order", "cancel_order"),
+    "modify_address": ("modify_order_address",),
+    "modify_payment": ("modify_order_payment",),
+    "modify_items": ("modify_order_items",),
+    "return": ("return_order_items",),
+    "exchange": ("exchange_order_items",),
+    "user_address": ("modify_user_address",),
 }
 # Denials a person can still help with go to a person; the others are final.
 _ESCALATING_RULES = frozenset({"action_not_allowed", "refund_above_limit"})
@@ -362,6 +374,8 @@ def _advance(
     proc = PROCEDURES[state.procedure]
     if facts.user is None and state.procedure != "handoff":
         return _ask(state, Prompt("ask_identity", {}, awaiting="identity"), now)
+    if not all(map(facts.supports, REQUIRED_ACTIONS.get(state.procedure, ()))):
+        return _unsupported(state)
     if proc.needs_order:
         if state.order_id is None:
             return _ask(state, Prompt("ask_order_id", {}, awaiting="order_id"), now)
@@ -383,6 +397,8 @@ def _advance(
             facts=prompt.facts,
         )
     proposal = proc.propose(state, facts)
+    if not all(map(facts.supports, _plan_actions(proposal.steps))):
+        return _unsupported(state)
     decision = check(
         policy,
         proposal.action,
@@ -434,6 +450,25 @@ def _advance(
         ),
         policy=decision,
     )
+
+
+def _unsupported(state: CaseState) -> StepResult:
+    """The tenant's store cannot do this: a person takes it, nothing is promised or done."""
+    return StepResult(
+        outcome="escalated",
+        state=_closed(state, "escalated"),
+        template="action_unsupported",
+        facts={"action": PROCEDURES[state.procedure].phrase(state)},
+    )
+
+
+def _plan_actions(steps: list[ActionStep]) -> list[StoreAction]:
+    actions: list[StoreAction] = []
+    for s in steps:
+        actions.append(s.action)
+        if s.compensation is not None:
+            actions.append(s.compensation.action)
+    return actions
 
 
 def _await_approval(

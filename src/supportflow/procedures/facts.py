@@ -161,6 +161,13 @@ class CaseFacts(BaseModel):
     order_id_requested: str | None = None
     # The catalogue entries of the products in the order (for variants and availability).
     products: dict[str, Product] = Field(default_factory=dict)
+    # What the tenant's store backend can do (``store.port.Capability`` values). None: every
+    # operation (the demo store, and every history recorded before backends were per tenant).
+    capabilities: list[str] | None = None
+
+    def supports(self, operation: str) -> bool:
+        """Whether the backend can do this store action (``procedures.case.StoreAction``)."""
+        return self.capabilities is None or operation in self.capabilities
 
     @property
     def order_missing(self) -> bool:

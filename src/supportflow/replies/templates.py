@@ -220,6 +220,9 @@ DEFAULT_TEMPLATES.update(
         "passed your request to a member of our team; they'll reply here.",
         "action_incomplete": "I'm sorry, something went wrong while I tried to {{ action }}. "
         "I've passed it to a member of our team to finish; they'll reply here shortly.",
+        "action_unsupported": "I'm sorry, I can't {{ action }} myself in this shop, so I "
+        "haven't changed anything. I've passed your request to a colleague, who will handle "
+        "it and reply here.",
         # information
         "refund_status": "Order {{ order_id }} is {{ status_phrase }}. "
         "{% if refunds %}Refunded so far: "

@@ -44,13 +44,26 @@ CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 
 
 class Capability(StrEnum):
+    """What a backend can do. The write capabilities are named as the procedures' store
+    actions (``procedures.case.StoreAction``), so a plan's steps map onto them one to one."""
+
     GET_ORDER = "get_order"
     GET_USER = "get_user"
     FIND_USERS = "find_users"
+    GET_PRODUCT = "get_product"
     CANCEL_ORDER = "cancel_order"
     REFUND_ORDER = "refund_order"
     MODIFY_ORDER_ADDRESS = "modify_order_address"
     TRACKING = "tracking"
+    # The cancel saga's first step and its compensation.
+    HOLD_ORDER = "hold_order"
+    RELEASE_ORDER = "release_order"
+    # The demo store's own operations (DESIGN §4); other backends may lack them.
+    MODIFY_ORDER_PAYMENT = "modify_order_payment"
+    MODIFY_ORDER_ITEMS = "modify_order_items"
+    RETURN_ORDER_ITEMS = "return_order_items"
+    EXCHANGE_ORDER_ITEMS = "exchange_order_items"
+    MODIFY_USER_ADDRESS = "modify_user_address"
 
 
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
@@ -147,7 +160,13 @@ class StoreOperations(Protocol):
 
 @runtime_checkable
 class StorePort(StoreOperations, Protocol):
-    """A commerce backend as agents see it: the operations, tracking, what it supports."""
+    """A commerce backend as agents see it: the operations, tracking, what it supports.
+
+    The support procedures' writes beyond ``StoreOperations`` (hold/release for the cancel
+    saga, payment and item changes, returns, exchanges, the user's default address) and
+    ``get_product`` are part of the port too; a backend without one lists it not in
+    ``capabilities`` and raises ``UnsupportedOperation`` when it is called anyway.
+    """
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -161,6 +180,52 @@ class StorePort(StoreOperations, Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+    async def get_product(self, product_id: str) -> Doc | None:
+        """The product with its variants, or ``None``."""
+        ...
+
+    async def hold_order(
+        self, order_id: str, idempotency_key: str, *, reason: str | None = None
+    ) -> Doc:
+        """Stop the order from being fulfilled (the cancel saga's first, reversible step)."""
+        ...
+
+    async def release_order(
+        self, order_id: str, idempotency_key: str, hold_idempotency_key: str | None = None
+    ) -> Doc:
+        """Undo the hold made with ``hold_idempotency_key``; a no-op when it never applied."""
+        ...
+
+    async def modify_order_payment(
+        self, order_id: str, payment_method_id: str, idempotency_key: str
+    ) -> Doc: ...
+
+    async def modify_order_items(
+        self,
+        order_id: str,
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        idempotency_key: str,
+    ) -> Doc: ...
+
+    async def return_order_items(
+        self, order_id: str, item_ids: list[str], payment_method_id: str, idempotency_key: str
+    ) -> Doc: ...
+
+    async def exchange_order_items(
+        self,
+        order_id: str,
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        idempotency_key: str,
+    ) -> Doc: ...
+
+    async def modify_user_address(
+        self, user_id: str, address: Mapping[str, str], idempotency_key: str
+    ) -> Doc: ...
 
 
 def supports(port: StorePort, capability: Capability) -> bool:

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from supportflow.activities.actions import ActionActivities, ActionExecutor
@@ -573,11 +574,16 @@ class CustomerWorkflow:
         )
 
     async def _integration(self, call: Awaitable[T]) -> T | None:
-        """Await a store activity; None when the store stayed unreachable past our patience."""
+        """Await a store activity; None when the store refused for good or stayed unreachable
+        past our patience. An ordinary activity's failure arrives as an ActivityError; a local
+        activity's as the ApplicationError (or timeout) itself."""
         try:
             return await call
         except ActivityError as err:
             workflow.logger.warning("store activity failed for good: %s", err.cause)
+            return None
+        except (ApplicationError, TemporalTimeoutError) as err:
+            workflow.logger.warning("store read failed for good: %s", type(err).__name__)
             return None
 
     def _record_case(self, intent: str, decision: Decision, template: str) -> None:

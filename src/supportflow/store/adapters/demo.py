@@ -21,6 +21,14 @@ class DemoStoreAdapter(StoreClient):
     async def __aenter__(self) -> Self:
         return self
 
+    @classmethod
+    def sharing(cls, client: StoreClient) -> DemoStoreAdapter:
+        """A port over an open ``StoreClient``'s connection pool. The client stays the
+        owner: close the client, not this view."""
+        view = cls.__new__(cls)
+        view._http = client._http
+        return view
+
     async def tracking(self, order_id: str) -> list[TrackingInfo] | None:
         order = await self.get_order(order_id)
         return None if order is None else tracking_from_order(order)

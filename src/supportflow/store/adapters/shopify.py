@@ -38,6 +38,24 @@ before it writes and recognises its own earlier writes:
   Temporal runs an activity's attempts one after another, so that does not arise.)
 - address: ``orderUpdate`` sets the address, which is idempotent by nature; an order already
   at the requested address is not written at all.
+- hold (the cancel saga's first step): ``fulfillmentOrderHold`` on each of the order's open
+  fulfillment orders, with the hold's ``handle`` derived from the idempotency key
+  (``sf-<sha256>``). Before holding, the adapter reads the order's fulfillment orders and
+  skips those that already carry a hold with that handle, so a retry holds nothing twice.
+- release (the hold's compensation): ``fulfillmentOrderReleaseHold`` with the ``holdIds`` of
+  the holds carrying the hold key's handle, and only those (never a merchant's own holds). No
+  such hold: nothing to release, a no-op. Unlike the demo store, Shopify cannot fence a hold
+  that reaches it after its release; Temporal runs a step's attempts one after another and
+  the saga compensates only once the hold activity has finished, so that needs a hold request
+  lost in the network and delivered late, which the adapter cannot rule out.
+- cancel with ``refund_on_cancel=False`` (how the registry builds it, since the cancel saga
+  refunds first): ``orderCancel(refund: false, restock: true)``, so the refund already made is
+  not repeated; the "already cancelled" check above makes it at-most-once.
+
+Capabilities: reads, tracking, hold/release, refund, cancel and the order's address. Payment
+and item changes, returns, exchanges and the customer's default address are the demo store's
+own (``UnsupportedOperation``); procedures learn this from ``CaseFacts.capabilities`` and hand
+such requests to a person before promising anything.
 
 The access token is a ``SecretStr``: it goes into one request header and nowhere else (not in
 ``repr``, errors or logs).
@@ -46,6 +64,7 @@ The access token is a ``SecretStr``: it goes into one request header and nowhere
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -58,16 +77,33 @@ from pydantic import SecretStr
 
 from supportflow.store.errors import StoreNotFound, StoreRejected, StoreUnavailable
 from supportflow.store.port import (
-    ALL_CAPABILITIES,
     CANCEL_REASONS,
     BackendAuthError,
     Capability,
     Doc,
     StoreThrottled,
     TrackingInfo,
+    UnsupportedOperation,
 )
 
 log = logging.getLogger(__name__)
+
+SHOPIFY_CAPABILITIES: frozenset[Capability] = frozenset(
+    {
+        Capability.GET_ORDER,
+        Capability.GET_USER,
+        Capability.FIND_USERS,
+        Capability.CANCEL_ORDER,
+        Capability.REFUND_ORDER,
+        Capability.MODIFY_ORDER_ADDRESS,
+        Capability.TRACKING,
+        Capability.HOLD_ORDER,
+        Capability.RELEASE_ORDER,
+    }
+)
+HOLD_HANDLE_PREFIX = "sf-"
+# Fulfillment orders that can take a hold (ON_HOLD ones can take more since API 2025-01).
+_HOLDABLE = frozenset({"OPEN", "ON_HOLD", "SCHEDULED"})
 
 ORDER_GID = "gid://shopify/Order/"
 CUSTOMER_GID = "gid://shopify/Customer/"
@@ -114,10 +150,12 @@ fragment SupportOrder on Order {{
     kind
     status
     gateway
+    authorizationCode
     amountSet {{ {_MONEY} }}
     parentTransaction {{ id }}
   }}
   refunds(first: 100) {{ id note createdAt totalRefundedSet {{ {_MONEY} }} }}
+  fulfillmentOrders(first: 20) {{ nodes {{ id status fulfillmentHolds {{ id handle }} }} }}
 }}
 """
 
@@ -159,6 +197,34 @@ mutation SupportOrderCancel($orderId: ID!, $reason: OrderCancelReason!,
   }
 }
 """
+M_CANCEL_WITHOUT_REFUND = """
+mutation SupportOrderCancelNoRefund($orderId: ID!, $reason: OrderCancelReason!,
+    $refund: Boolean!, $restock: Boolean!, $notifyCustomer: Boolean!, $staffNote: String!) {
+  orderCancel(orderId: $orderId, reason: $reason, refund: $refund,
+      restock: $restock, notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+    job { id done }
+    orderCancelUserErrors { field message code }
+    userErrors { field message }
+  }
+}
+"""
+M_HOLD = """
+mutation SupportFulfillmentOrderHold($id: ID!, $fulfillmentHold: FulfillmentOrderHoldInput!) {
+  fulfillmentOrderHold(id: $id, fulfillmentHold: $fulfillmentHold) {
+    fulfillmentHold { id handle }
+    fulfillmentOrder { id status }
+    userErrors { field message code }
+  }
+}
+"""
+M_RELEASE = """
+mutation SupportFulfillmentOrderReleaseHold($id: ID!, $holdIds: [ID!]) {
+  fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds) {
+    fulfillmentOrder { id status }
+    userErrors { field message code }
+  }
+}
+"""
 M_REFUND = f"""
 mutation SupportRefundCreate($input: RefundInput!) {{
   refundCreate(input: $input) {{
@@ -180,7 +246,7 @@ mutation SupportOrderUpdate($input: OrderInput!) {
 class ShopifyAdapter:
     """A ``StorePort`` over one shop's Admin GraphQL API."""
 
-    capabilities: frozenset[Capability] = ALL_CAPABILITIES
+    capabilities: frozenset[Capability] = SHOPIFY_CAPABILITIES
 
     def __init__(
         self,
@@ -192,6 +258,7 @@ class ShopifyAdapter:
         timeout: float = 15.0,
         notify_customer: bool = False,
         restock: bool = True,
+        refund_on_cancel: bool = True,
         job_poll_interval: float = 0.5,
         job_poll_max_interval: float = 5.0,
         job_timeout: float = 30.0,
@@ -202,6 +269,7 @@ class ShopifyAdapter:
         self.api_version = api_version
         self._notify_customer = notify_customer
         self._restock = restock
+        self._refund_on_cancel = refund_on_cancel
         self._job_poll_interval = job_poll_interval
         self._job_poll_max_interval = max(job_poll_max_interval, job_poll_interval)
         self._job_timeout = job_timeout
@@ -312,15 +380,20 @@ class ShopifyAdapter:
         if node.get("cancelledAt"):
             log.info("shopify order %s already cancelled; nothing to do", node.get("name"))
             return map_order(node)
-        variables = {
+        variables: dict[str, Any] = {
             "orderId": node["id"],
             "reason": _CANCEL_REASON_ENUM[reason],
-            "refundMethod": {"originalPaymentMethodsRefund": True},
             "restock": self._restock,
             "notifyCustomer": self._notify_customer,
             "staffNote": f"supportflow: {reason} {_marker(idempotency_key)}",
         }
-        payload = (await self.graphql(M_CANCEL, variables)).get("orderCancel") or {}
+        if self._refund_on_cancel:
+            variables["refundMethod"] = {"originalPaymentMethodsRefund": True}
+            mutation = M_CANCEL
+        else:
+            variables["refund"] = False  # the cancel saga refunded before this step
+            mutation = M_CANCEL_WITHOUT_REFUND
+        payload = (await self.graphql(mutation, variables)).get("orderCancel") or {}
         errors = _user_errors(payload, "orderCancelUserErrors", "userErrors")
         if errors:
             after = await self._require_order(order_id)
@@ -427,6 +500,118 @@ class ShopifyAdapter:
         if errors:
             raise StoreRejected(f"Shopify refused the address of {order['order_id']}: {errors}")
         return map_order(await self._require_order(order_id))
+
+    async def hold_order(
+        self, order_id: str, idempotency_key: str, *, reason: str | None = None
+    ) -> Doc:
+        """Hold every open fulfillment order of a pending order (see the module's notes)."""
+        node = await self._require_order(order_id)
+        order = map_order(node)
+        if order["status"] != "pending":
+            raise StoreRejected(
+                f"order {order['order_id']} is {order['status']}; only a pending order is held"
+            )
+        handle = hold_handle(idempotency_key)
+        held = 0
+        for fo in _nodes(node.get("fulfillmentOrders")):
+            if _has_hold(fo, handle):
+                held += 1  # an earlier attempt with this key placed it
+                continue
+            if fo.get("status") not in _HOLDABLE:
+                continue
+            variables = {
+                "id": fo["id"],
+                "fulfillmentHold": {
+                    "reason": "OTHER",
+                    "reasonNotes": f"supportflow: cancellation requested ({reason or 'customer'})",
+                    "handle": handle,
+                    "notifyMerchant": False,
+                },
+            }
+            payload = (await self.graphql(M_HOLD, variables)).get("fulfillmentOrderHold") or {}
+            errors = _user_errors(payload, "userErrors")
+            if errors:
+                again = await self._require_order(order_id)
+                if not any(_has_hold(f, handle) for f in _nodes(again.get("fulfillmentOrders"))):
+                    raise StoreRejected(
+                        f"Shopify refused to hold {order['order_id']}: {errors}", status_code=409
+                    )
+            held += 1
+        if held == 0:
+            raise StoreRejected(f"order {order['order_id']} has no open fulfillment order to hold")
+        return map_order(await self._require_order(order_id))
+
+    async def release_order(
+        self, order_id: str, idempotency_key: str, hold_idempotency_key: str | None = None
+    ) -> Doc:
+        """Release the holds this adapter placed with ``hold_idempotency_key`` (all of its own
+        holds when none is given); a no-op when there are none."""
+        node = await self._require_order(order_id)
+        handle = hold_handle(hold_idempotency_key) if hold_idempotency_key else None
+        for fo in _nodes(node.get("fulfillmentOrders")):
+            hold_ids = [
+                str(h["id"])
+                for h in _list(fo.get("fulfillmentHolds"))
+                if h.get("id")
+                and (
+                    h.get("handle") == handle
+                    if handle
+                    else str(h.get("handle") or "").startswith(HOLD_HANDLE_PREFIX)
+                )
+            ]
+            if not hold_ids:
+                continue
+            variables = {"id": fo["id"], "holdIds": hold_ids}
+            payload = (await self.graphql(M_RELEASE, variables)).get(
+                "fulfillmentOrderReleaseHold"
+            ) or {}
+            errors = _user_errors(payload, "userErrors")
+            if errors:
+                raise StoreRejected(f"Shopify refused to release {node.get('name')}: {errors}")
+        return map_order(await self._require_order(order_id))
+
+    # -- what Shopify lacks here: refused up front (capabilities) and if called anyway ------
+
+    async def get_product(self, product_id: str) -> Doc | None:
+        raise self._unsupported(Capability.GET_PRODUCT)
+
+    async def modify_order_payment(
+        self, order_id: str, payment_method_id: str, idempotency_key: str
+    ) -> Doc:
+        raise self._unsupported(Capability.MODIFY_ORDER_PAYMENT)
+
+    async def modify_order_items(
+        self,
+        order_id: str,
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        idempotency_key: str,
+    ) -> Doc:
+        raise self._unsupported(Capability.MODIFY_ORDER_ITEMS)
+
+    async def return_order_items(
+        self, order_id: str, item_ids: list[str], payment_method_id: str, idempotency_key: str
+    ) -> Doc:
+        raise self._unsupported(Capability.RETURN_ORDER_ITEMS)
+
+    async def exchange_order_items(
+        self,
+        order_id: str,
+        item_ids: list[str],
+        new_item_ids: list[str],
+        payment_method_id: str,
+        idempotency_key: str,
+    ) -> Doc:
+        raise self._unsupported(Capability.EXCHANGE_ORDER_ITEMS)
+
+    async def modify_user_address(
+        self, user_id: str, address: Mapping[str, str], idempotency_key: str
+    ) -> Doc:
+        raise self._unsupported(Capability.MODIFY_USER_ADDRESS)
+
+    def _unsupported(self, capability: Capability) -> UnsupportedOperation:
+        return UnsupportedOperation(f"the Shopify backend does not support {capability.value}")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -562,13 +747,15 @@ def map_order(node: Mapping[str, Any]) -> Doc:
             continue
         kind = t.get("kind")
         if kind in _PAYMENT_KINDS or kind == "REFUND":
-            payments.append(
-                {
-                    "transaction_type": "refund" if kind == "REFUND" else "payment",
-                    "amount": _money(t.get("amountSet")),
-                    "payment_method_id": t.get("gateway"),
-                }
-            )
+            entry = {
+                "transaction_type": "refund" if kind == "REFUND" else "payment",
+                "amount": _money(t.get("amountSet")),
+                "payment_method_id": t.get("gateway"),
+            }
+            if t.get("authorizationCode"):
+                # The gateway's own id (a Stripe payment intent for the "stripe" gateway).
+                entry["reference"] = str(t["authorizationCode"])
+            payments.append(entry)
     return {
         "order_id": node.get("name"),
         "user_id": _path(node, "customer", "id"),
@@ -683,6 +870,15 @@ def _refundable(node: Mapping[str, Any], gateway: str | None) -> list[tuple[str,
         if left > 0:
             available.append((str(t["id"]), str(t.get("gateway")), left))
     return available
+
+
+def hold_handle(idempotency_key: str) -> str:
+    """The ``handle`` of the fulfillment hold made with this key: short, stable, ours."""
+    return HOLD_HANDLE_PREFIX + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+def _has_hold(fulfillment_order: Mapping[str, Any], handle: str) -> bool:
+    return any(h.get("handle") == handle for h in _list(fulfillment_order.get("fulfillmentHolds")))
 
 
 def _has_refund_marked(node: Mapping[str, Any], marker: str) -> bool:

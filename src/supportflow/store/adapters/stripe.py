@@ -47,12 +47,16 @@ class StripeRefunds:
         *,
         timeout: float = 30.0,
         stripe_version: str | None = None,
+        stripe_account: str | None = None,
     ) -> None:
         if not isinstance(api_key, SecretStr):
             raise TypeError("api_key must be a pydantic SecretStr")
         headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"}
         if stripe_version:
             headers["Stripe-Version"] = stripe_version
+        if stripe_account:
+            # A connected account: the platform's key acts on that account's payments.
+            headers["Stripe-Account"] = stripe_account
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, transport=transport, headers=headers

@@ -1,0 +1,113 @@
+"""`supportflow tenants store ...`: a tenant's store backend (demo or Shopify, Stripe refunds).
+
+Secrets are never arguments: the options name the environment variables that hold them on
+the workers (``--token-env SHOPIFY_TOKEN_ACME``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+store_app = typer.Typer(
+    no_args_is_help=True, help="A tenant's store backend (demo store or Shopify)."
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
+]
+
+
+def _sessions(data_dir: Path | None) -> Any:
+    from supportflow.cli.main import _settings
+    from supportflow.db.engine import make_engine, make_session_factory
+    from supportflow.db.migrate import upgrade
+
+    url = _settings(data_dir).resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    return engine, make_session_factory(engine)
+
+
+def _tenant_id(sessions: Any, tenant: str) -> str:
+    from supportflow.db.models import Tenant
+    from supportflow.tenants.service import find_tenant_by_name
+
+    with sessions() as s:
+        if s.get(Tenant, tenant) is not None:
+            return tenant
+    found = find_tenant_by_name(sessions, tenant)
+    if found is None:
+        typer.echo(f"error: no tenant with id or name {tenant!r}", err=True)
+        raise typer.Exit(2)
+    return found.id
+
+
+@store_app.command("set")
+def store_set(
+    tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
+    backend: Annotated[str, typer.Option(help="demo or shopify.")] = "demo",
+    shop: Annotated[str | None, typer.Option(help="The shop's domain, x.myshopify.com.")] = None,
+    api_version: Annotated[str, typer.Option(help="Shopify Admin API version.")] = "2025-07",
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="NAME of the environment variable with the Admin API access token."),
+    ] = None,
+    store_url: Annotated[
+        str | None, typer.Option(help="demo backend: another demo store than the default.")
+    ] = None,
+    stripe_key_env: Annotated[
+        str | None,
+        typer.Option(help="Refund through Stripe: NAME of the variable with the secret key."),
+    ] = None,
+    stripe_account: Annotated[
+        str | None, typer.Option(help="Stripe connected account (acct_...), optional.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set (replace) a tenant's store connection; prints it, with whether each secret's
+    variable is set here."""
+    from supportflow.store.connection import StoreConnectionError
+    from supportflow.store.connection_store import StoreConnectionStore
+
+    doc: dict[str, Any] = {"backend": backend, "api_version": api_version}
+    for key, value in (("shop", shop), ("token_env", token_env), ("store_url", store_url)):
+        if value is not None:
+            doc[key] = value
+    if stripe_key_env is not None or stripe_account is not None:
+        doc["stripe"] = {"key_env": stripe_key_env, "account_id": stripe_account}
+    engine, sessions = _sessions(data_dir)
+    try:
+        tenant_id = _tenant_id(sessions, tenant)
+        connection = StoreConnectionStore(sessions).put(tenant_id, doc)
+    except StoreConnectionError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view()}))
+
+
+@store_app.command("show")
+def store_show(
+    tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print a tenant's store connection (no secrets: only whether each variable is set)."""
+    from supportflow.store.connection import StoreConnectionError
+    from supportflow.store.connection_store import StoreConnectionStore
+
+    engine, sessions = _sessions(data_dir)
+    try:
+        tenant_id = _tenant_id(sessions, tenant)
+        connection = StoreConnectionStore(sessions).get(tenant_id)
+    except StoreConnectionError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view()}))

@@ -1,0 +1,117 @@
+"""A tenant whose store is Shopify, end to end: the customer workflow on real Temporal servers
+(dev and time-skipping) and the real worker, with the tenant's store connection in the app
+database and the fake Shopify Admin API on loopback standing in for the shop. What Shopify's
+state shows afterwards is what is checked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.settings import Settings
+from supportflow.store.connection_store import StoreConnectionStore
+from supportflow.tenants.service import create_tenant
+from tests.adapters.fake_shopify import SHOPIFY_TOKEN, ShopifyState
+from tests.test_procedures_workflow import Chat
+
+EMAIL = "ava.moore@example.com"
+MUTATIONS = (
+    "fulfillmentOrderHold",
+    "fulfillmentOrderReleaseHold",
+    "refundCreate",
+    "orderCancel",
+    "orderUpdate",
+)
+
+
+@pytest.fixture
+def shopify_tenant(settings: Settings, shopify_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A tenant on Shopify in the workers' app database; its token only in the environment."""
+    monkeypatch.setenv("SHOPIFY_TOKEN_WORKFLOW_TEST", SHOPIFY_TOKEN)
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        tenant_id = create_tenant(sessions, "Shopify Shop").tenant_id
+        StoreConnectionStore(sessions).put(
+            tenant_id,
+            {"backend": "shopify", "shop": shopify_url, "token_env": "SHOPIFY_TOKEN_WORKFLOW_TEST"},
+        )
+        return tenant_id
+    finally:
+        engine.dispose()
+
+
+def writes(state: ShopifyState) -> list[str]:
+    return [name for name, _ in state.calls if name in MUTATIONS]
+
+
+async def test_cancel_on_shopify_through_the_customer_workflow(
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    shopify_tenant: str,
+    shopify_state: ShopifyState,
+    running: None,
+) -> None:
+    chat = Chat(workflow_env, settings, shopify_tenant)
+    asked = await chat.say("I want to cancel my order #W5500001", email=EMAIL)
+    assert "why" in asked.lower()
+    summary = await chat.say("I no longer need it")
+    assert "#W5500001" in summary and "$254.42" in summary
+    assert writes(shopify_state) == [], "nothing before the yes"
+    done = await chat.say("yes, please cancel it")
+    assert "cancelled" in done and "5-7 business days" in done
+    order = shopify_state.by_name("#W5500001")
+    assert order["cancelledAt"] is not None
+    # The saga on Shopify: hold, refund (the pivot), then a cancel that does not refund again.
+    assert writes(shopify_state) == ["fulfillmentOrderHold", "refundCreate", "orderCancel"]
+    (cancel,) = shopify_state.mutations("orderCancel")
+    assert cancel["refund"] is False and cancel["restock"] is True
+    refunds = [t for t in order["transactions"] if t["kind"] == "REFUND"]
+    assert [t["amountSet"]["shopMoney"]["amount"] for t in refunds] == ["254.42"]
+    assert ("cancel_order", "resolved") in await chat.cases()
+    # Another tenant's orders live elsewhere: the demo store's tenant never sees this shop.
+    other = Chat(workflow_env, settings)
+    answer = await other.say("I want to cancel my order #W5500002", email=EMAIL)
+    assert "email address" in answer and "$244.34" not in answer  # not known there
+    assert writes(shopify_state) == ["fulfillmentOrderHold", "refundCreate", "orderCancel"]
+
+
+async def test_an_action_shopify_lacks_goes_to_a_person_with_nothing_written(
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    shopify_tenant: str,
+    shopify_state: ShopifyState,
+    running: None,
+) -> None:
+    chat = Chat(workflow_env, settings, shopify_tenant)
+    answer = await chat.say("I want to return the boots from order #W5500003", email=EMAIL)
+    assert "colleague" in answer and "haven't changed anything" in answer
+    assert "confirm" not in answer.lower()
+    await chat.say("yes")  # a yes afterwards confirms nothing
+    assert writes(shopify_state) == []
+    assert ("return_items", "escalated") in await chat.cases()
+
+
+async def test_a_missing_token_is_refused_at_once_not_retried(
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    shopify_tenant: str,
+    shopify_state: ShopifyState,
+    running: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker lacks the variable the connection names: the store call fails for good at
+    once (a retry loop would leave the customer without a reply for minutes)."""
+    monkeypatch.delenv("SHOPIFY_TOKEN_WORKFLOW_TEST")
+    chat = Chat(workflow_env, settings, shopify_tenant)
+    started = asyncio.get_running_loop().time()
+    answer = await chat.say("I want to cancel my order #W5500001", email=EMAIL)
+    assert asyncio.get_running_loop().time() - started < 30
+    assert "can't reach our order system" in answer
+    assert shopify_state.calls == []  # never even reached the shop
