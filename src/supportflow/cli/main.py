@@ -12,6 +12,7 @@ import typer
 from supportflow.cli.tenants_store import store_app
 from supportflow.logs import setup_logging
 from supportflow.settings import Settings
+from supportflow.sim.cli import simulate_command
 from supportflow.understanding.cli import eval_command, understand_command, understanding_app
 
 app = typer.Typer(no_args_is_help=True, help="AI customer-support agents on Temporal.")
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(understanding_app, name="understanding")
 app.add_typer(eval_app, name="eval")
 app.command("understand")(understand_command)
+app.command("simulate")(simulate_command)
 eval_app.command("understanding")(eval_command)
 
 DataDir = Annotated[

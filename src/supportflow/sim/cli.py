@@ -1,0 +1,151 @@
+"""`supportflow simulate`: scripted customers against a stack, a report, a correctness gate."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from supportflow.sim.model import SimOptions, SimResult, Target
+
+
+def simulate_command(
+    customers: Annotated[int, typer.Option(min=1, help="Conversations to run.")] = 100,
+    concurrency: Annotated[int, typer.Option(min=1, help="Conversations at a time.")] = 20,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=0, help="Stop starting conversations after this many seconds."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Picks customers, orders and messages.")] = 0,
+    out: Annotated[Path, typer.Option(help="Report directory.")] = Path("sim-report"),
+    behaviours: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated behaviours to run (default: all of them)."),
+    ] = None,
+    reply_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds a message may take, retries included.")
+    ] = 180.0,
+    confirmation_timeout: Annotated[
+        float,
+        typer.Option(min=1, help="The tenant's confirmation timeout during the run (seconds)."),
+    ] = 20.0,
+    api: Annotated[
+        str | None, typer.Option(help="Target a running stack's API (default: start one).")
+    ] = None,
+    chat_key: Annotated[str | None, typer.Option(help="Its public chat key.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Its merchant API key.")] = None,
+    store: Annotated[str | None, typer.Option(help="Its demo store URL.")] = None,
+    temporal: Annotated[str | None, typer.Option(help="Its Temporal address.")] = None,
+    namespace: Annotated[str, typer.Option(help="Its Temporal namespace.")] = "default",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Read the demo tenant's keys from DATA_DIR/demo-tenant.json."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Drive simulated customers through the chat API and report automation, escalation,
+    correct outcomes (from the store's final state), latency, throughput, Temporal billable
+    actions and memory. Starts an embedded stack unless --api names one. Exits 1 when a
+    message was lost, an outcome was wrong or a store invariant broke."""
+    from supportflow.sim.behaviours import BEHAVIOURS
+
+    chosen = tuple(b.strip() for b in behaviours.split(",") if b.strip()) if behaviours else None
+    unknown = [b for b in chosen or () if b not in BEHAVIOURS]
+    if unknown or chosen == ():
+        raise typer.BadParameter(
+            f"unknown {unknown}; choose from {', '.join(BEHAVIOURS)}", param_hint="--behaviours"
+        )
+    options = SimOptions(
+        customers=customers,
+        concurrency=concurrency,
+        duration_s=duration,
+        seed=seed,
+        reply_timeout_s=reply_timeout,
+        behaviours=chosen,
+        confirmation_timeout_s=confirmation_timeout,
+    )
+    remote = any(v is not None for v in (api, chat_key, api_key, store, temporal, data_dir))
+    target = (
+        _remote_target(api, chat_key, api_key, store, temporal, namespace, data_dir)
+        if remote
+        else None
+    )
+    console = Console(stderr=True)
+    try:
+        result = asyncio.run(_run(target, options, out, progress, console))
+    except (httpx.HTTPError, RuntimeError, OSError) as err:
+        # An unreachable or refusing stack, or a store with no orders left: say so plainly.
+        console.print(f"error: {type(err).__name__}: {err}")
+        raise typer.Exit(2) from err
+    raise typer.Exit(0 if result.passed else 1)
+
+
+def _remote_target(
+    api: str | None,
+    chat_key: str | None,
+    api_key: str | None,
+    store: str | None,
+    temporal: str | None,
+    namespace: str,
+    data_dir: Path | None,
+) -> Target:
+    from supportflow.settings import Settings
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))  # type: ignore[arg-type]
+    if chat_key is None or api_key is None:
+        keys_file = settings.data_dir / "demo-tenant.json"
+        try:
+            keys = json.loads(keys_file.read_text("utf-8"))
+        except (OSError, ValueError) as err:
+            raise typer.BadParameter(
+                f"give --chat-key and --api-key, or --data-dir with a demo-tenant.json "
+                f"({keys_file} is unreadable)",
+                param_hint="--chat-key/--api-key",
+            ) from err
+        chat_key = chat_key or keys["chat_key"]
+        api_key = api_key or keys["api_key"]
+    return Target(
+        api_url=api or settings.api_url,
+        chat_key=chat_key,
+        api_key=api_key,
+        store_url=store or settings.resolved_store_url,
+        temporal_address=temporal or settings.temporal_address,
+        namespace=namespace,
+    )
+
+
+async def _run(
+    target: Target | None, options: SimOptions, out: Path, progress: bool, console: Console
+) -> SimResult:
+    from supportflow.sim.report import summarize, write_report
+    from supportflow.sim.runner import simulate
+    from supportflow.sim.stack import embedded_stack
+
+    if target is None:
+        with tempfile.TemporaryDirectory(prefix="supportflow-sim-") as tmp:
+            console.print(f"starting an embedded stack in {tmp}")
+            async with embedded_stack(Path(tmp) / "data", Path(tmp) / "up.log") as embedded:
+                result = await simulate(embedded, options, progress=progress)
+    else:
+        result = await simulate(target, options, progress=progress)
+    paths = write_report(result, out)
+    s = summarize(result)
+    lat = s["latency_s"]
+    console.print(
+        f"{s['conversations']} conversations, {s['answered']}/{s['messages']} messages "
+        f"answered, {s['lost_messages']} lost; correct outcomes "
+        f"{(s['correct_outcome_rate'] or 0) * 100:.1f}%, automation "
+        f"{(s['automation_rate'] or 0) * 100:.1f}%, escalation "
+        f"{(s['escalation_rate'] or 0) * 100:.1f}%; turn p50/p95/p99 "
+        f"{(lat['p50'] or 0) * 1000:.0f}/{(lat['p95'] or 0) * 1000:.0f}/"
+        f"{(lat['p99'] or 0) * 1000:.0f} ms; {s['turns_per_s']:.2f} turns/s; "
+        f"billable actions/conversation mean {s['billable_actions']['mean'] or 0:.1f}"
+    )
+    console.print(f"report: {paths.markdown}  gate: {'PASSED' if result.passed else 'FAILED'}")
+    return result
