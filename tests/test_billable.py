@@ -26,7 +26,7 @@ def test_ordinary_activities_count_one_each_and_patch_upserts_are_exempt() -> No
 
 
 def test_local_activities_of_one_workflow_task_count_once() -> None:
-    history = _history("case_timeout-v5-run0048.json")
+    history = _history("case_timeout-v5-run0044.json")
     markers = [e for e in history["events"] if "markerRecordedEventAttributes" in e]
     tasks = {e["markerRecordedEventAttributes"]["workflowTaskCompletedEventId"] for e in markers}
     actions = count_actions(history)

@@ -21,6 +21,7 @@ from temporalio.worker import Replayer
 
 from supportflow.channels.inbound import deliver
 from supportflow.settings import Settings
+from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
@@ -136,5 +137,46 @@ async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
     assert roles == [("m-1", "customer"), ("m-1", "agent"), ("m-2", "customer"), ("m-2", "agent")]
     # The history written across the crash replays deterministically.
     history = await client.get_workflow_handle(wf_id).fetch_history()
+    replayer = Replayer(workflows=[CustomerWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+
+
+async def test_a_turn_slower_than_its_workflow_task_replays(
+    dev_env: WorkflowEnvironment, settings: Settings, admin_store: str
+) -> None:
+    """A turn whose store reads outlast 80% of the workflow task timeout makes the worker
+    heartbeat the task in mid-turn: the turn's local activities land in different workflow
+    tasks, and the history must still replay."""
+    settings = settings.model_copy(update={"store_url": admin_store})
+    customer = "c_" + uuid.uuid4().hex[:16]
+    wf_id = customer_workflow_id("t_slow", customer)
+    async with (
+        httpx.AsyncClient(base_url=admin_store) as store,
+        build_workers(dev_env.client, settings) as workers,
+    ):
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            # Each store call takes 2.5 s: identifying the customer (one call), then the
+            # case's facts (user, order, products at once) pass the task's 8 s heartbeat, while
+            # each read stays within its own 10 s timeout.
+            r = await store.post("/admin/faults", json={"latency_ms": 2500})
+            assert r.status_code == 200, r.text
+            ask = _message(
+                "I want to cancel my order #W5918442", "s-1", email="sofia.rossi2645@example.com"
+            )
+            slow = await deliver(dev_env.client, settings, "t_slow", customer, ask, wait_seconds=60)
+            assert slow.reply is not None and "why" in slow.reply.text.lower()
+        finally:
+            await store.delete("/admin/faults")
+            for w in workers:
+                await w.shutdown()
+            await asyncio.gather(*tasks)
+    history = await dev_env.client.get_workflow_handle(wf_id).fetch_history()
+    tasks_with_markers = {
+        e.marker_recorded_event_attributes.workflow_task_completed_event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    }
+    assert len(tasks_with_markers) >= 2, "the slow turn should have heartbeated its task"
     replayer = Replayer(workflows=[CustomerWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)

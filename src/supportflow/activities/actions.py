@@ -19,6 +19,7 @@ activity call and the activity's fate into an ``ActionResult`` for ``run_saga``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -156,10 +157,11 @@ class ActionActivities:
             order = None  # never confirm that someone else's order exists
         products: list[Doc] = []
         if order is not None and Capability.GET_PRODUCT in store.capabilities:
-            for product_id in dict.fromkeys(str(i["product_id"]) for i in order["items"]):
-                product = await _call(store.get_product(product_id))
-                if product is not None:
-                    products.append(product)
+            # At once, not one after another: a slow store would otherwise push the whole
+            # read past its timeout, and it is retried as a whole.
+            ids = dict.fromkeys(str(i["product_id"]) for i in order["items"])
+            found = await asyncio.gather(*(_call(store.get_product(pid)) for pid in ids))
+            products = [p for p in found if p is not None]
         facts = case_facts_from_store(user, order, products, order_id_requested=inp.order_id)
         if store.capabilities != ALL_CAPABILITIES:
             # Only a backend that lacks something says so: the demo store's facts stay as

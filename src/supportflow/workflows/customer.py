@@ -340,7 +340,7 @@ class CustomerWorkflow:
         last_order = next((c.order_id for c in reversed(s.cases) if c.order_id), None)
         # Conversations recorded before procedures existed answered these turns with the
         # router ("noted, a person will reply"); `patched` keeps them replaying that way.
-        if self._procedures_take(u, msg.text) and workflow.patched(PATCH_PROCEDURES):
+        if self._procedures_take(u, msg.text) and self._since(PATCH_PROCEDURES):
             return await self._procedure_turn(msg, u, intent, last_order)
         mentioned = u.entities.order_ids[0] if u.entities.order_ids else None
         if mentioned is None and s.awaiting:
@@ -353,7 +353,7 @@ class CustomerWorkflow:
             clarifications=s.clarifications,
         )
         if decision.action == "knowledge":
-            if workflow.patched(PATCH_KNOWLEDGE):
+            if self._since(PATCH_KNOWLEDGE):
                 return await self._knowledge_turn(msg, intent, decision)
             # Recorded before the knowledge base existed: answer as the router did then.
             if decision.template != "out_of_scope":
@@ -430,7 +430,7 @@ class CustomerWorkflow:
         if facts is None:
             return _Plan("store_unavailable", intent, Decision("reply", "store_unavailable"))
         opening = s.case is None or not s.case.is_open
-        if opening and workflow.patched(PATCH_TENANT_POLICY):
+        if opening and self._since(PATCH_TENANT_POLICY):
             # Read once per case: a merchant's change applies to cases opened after it, and
             # an open case keeps the rules its customer was told about.
             s.policy = await self._ai(
@@ -532,9 +532,17 @@ class CustomerWorkflow:
 
     @property
     def _local_reads(self) -> bool:
-        # `patched` is memoized per run: the first call decides for the whole run, so a run
-        # recorded without the marker keeps its ordinary activities to the end.
+        # `patched` is memoized per run: the first call decides for the whole run (it is made
+        # in the run's first activation, before any activity), so a run recorded without the
+        # marker keeps its ordinary activities to the end.
         return workflow.patched(PATCH_LOCAL_READS)
+
+    def _since(self, patch: str) -> bool:
+        """Whether this run has a change older than PATCH_LOCAL_READS. Runs with local reads
+        have them all and record no marker for them: a `patched` call in mid-turn, right after
+        a local activity, may land in a later workflow task than the activity when the task
+        heartbeats, and then replay would not see the marker in time (found by the chaos run)."""
+        return self._local_reads or workflow.patched(patch)
 
     async def _ai(self, fn: Callable[[Any, In], T], arg: In, *, task_queue: str | None = None) -> T:
         """A fast, pure read (understanding, replies, policy, knowledge), retried quickly."""
