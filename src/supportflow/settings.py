@@ -67,6 +67,23 @@ class Settings(BaseSettings):
     # Conversation workflow: continue-as-new when history passes this many events.
     continue_as_new_events: int = Field(default=2000, ge=100)
 
+    # --- Worker tuning (docs/tuning.md has the measurements behind each default) ---------------
+    # Workflows kept in memory between tasks; a conversation evicted from it is replayed
+    # from its history on its next message. Size it above the open conversations: each
+    # cached conversation holds ~0.2 MB (its own copy of the sandboxed workflow module).
+    worker_max_cached_workflows: int = Field(default=10_000, ge=0)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
+    # Long polls open at once per task queue; 0 lets the SDK scale them between 1 and 100.
+    worker_workflow_task_pollers: int = Field(default=5, ge=0)
+    worker_activity_task_pollers: int = Field(default=5, ge=0)
+    # Modules the workflow sandbox shares with the worker instead of importing per workflow.
+    worker_sandbox_passthrough: list[str] = Field(default_factory=list)
+    # The embedded dev server's history task-queue read rate (reads/s; Temporal's default is
+    # 20, which adds up to 50 ms to every workflow task that follows an activity).
+    temporal_dev_queue_poll_rps: int = Field(default=1000, ge=1)
+
     # Understanding engine: "local" (the offline model trained from the shipped data).
     model: str = "local"
 

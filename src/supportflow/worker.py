@@ -31,6 +31,7 @@ from supportflow.replies.phrasing import load_phraser
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
 from supportflow.understanding.engines import load_engine
+from supportflow.worker_options import worker_options
 from supportflow.workflows.customer import CustomerWorkflow
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,13 @@ async def build_workers(
                 [],
                 [reads.identify_customer, reads.lookup_order, *actions.all()],
             )
-        # Sync activities (CPU-bound model inference) run here, off the event loop.
-        pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=8))
+        # Sync activities (CPU-bound model inference) run here, off the event loop; one thread
+        # per activity slot (threads start only when needed).
+        slots = max(
+            settings.worker_max_concurrent_activities,
+            settings.worker_max_concurrent_local_activities,
+        )
+        pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=slots))
         yield [
             Worker(
                 client,
@@ -126,6 +132,7 @@ async def build_workers(
                 workflows=wfs,
                 activities=acts,
                 activity_executor=pool if acts else None,
+                **worker_options(settings),
             )
             for queue, (wfs, acts) in by_queue.items()
         ]
