@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from supportflow.chaos.cli import chaos_command
 from supportflow.cli.tenants_store import store_app
 from supportflow.logs import setup_logging
 from supportflow.settings import Settings
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(understanding_app, name="understanding")
 app.add_typer(eval_app, name="eval")
 app.command("understand")(understand_command)
+app.command("chaos")(chaos_command)
 app.command("simulate")(simulate_command)
 eval_app.command("understanding")(eval_command)
 

@@ -5,17 +5,22 @@
   except under a cancel-saga hold, where refunds may already have gone out;
 - every payment method in an order's history belongs to the order's user;
 - every gift card balance is non-negative and equals the sum of its recorded movements.
+
+``doubled_effects`` checks the store's log of applied writes: one effect per idempotency key.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from supportflow.store.db import create_store_engine, read_transaction
+from supportflow.store.db import events as events_table
 from supportflow.store.money import to_cents
 from supportflow.store.repository import Doc, Hold, StoreRepository
 
@@ -49,6 +54,29 @@ def check(db: Engine | Path) -> list[Violation]:
     finally:
         if isinstance(db, Path):
             engine.dispose()
+
+
+def applied_writes(db: Engine | Path) -> list[Doc]:
+    """Every applied write in the store's event log, oldest first (one row per effect)."""
+    engine = create_store_engine(db) if isinstance(db, Path) else db
+    try:
+        with read_transaction(engine) as conn:
+            rows = conn.execute(select(events_table).order_by(events_table.c.id))
+            return [dict(row._mapping) for row in rows]
+    finally:
+        if isinstance(db, Path):
+            engine.dispose()
+
+
+def doubled_effects(events: Iterable[Mapping[str, Any]]) -> list[Violation]:
+    """Idempotency keys whose write was applied more than once (``events`` as logged by the
+    store: ``/admin/events`` or ``applied_writes``). Writes without a key are not counted."""
+    per_key = Counter(e["idempotency_key"] for e in events if e["idempotency_key"] is not None)
+    return [
+        Violation("one-effect-per-key", str(key), f"applied {n} times")
+        for key, n in sorted(per_key.items())
+        if n > 1
+    ]
 
 
 def _check_order(order: Doc, users: dict[str, Doc], hold: Hold | None) -> list[Violation]:
