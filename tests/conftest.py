@@ -68,10 +68,18 @@ async def workflow_env(workflow_env_kind: str) -> WorkflowEnvironment:
     return await _env(workflow_env_kind)
 
 
-@pytest.fixture(scope="session")
-async def skipping_env() -> WorkflowEnvironment:
-    """The time-skipping server, for tests that wait hours or days."""
-    return await _env("time-skipping")
+@pytest.fixture
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of its own, for a test that waits hours or days. Not the shared
+    one: conversations other tests left waiting have timers that fire when the clock jumps,
+    and with no worker left to run them their workflow tasks would hold the clock."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=TEMPORAL_TEST_SERVER,
+        port=free_port(),
+    )
+    async with env:
+        yield env
 
 
 @pytest.fixture(scope="session")
