@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,9 +12,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from tests.helpers import free_port
-
-READY = re.compile(r"supportflow ready in ([\d.]+)s\s+api=(\S+)\s+store=(\S+)")
+from supportflow.sim.memory import children
+from supportflow.sim.stack import READY, up_environment
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -27,16 +25,7 @@ def start_stack(
     data_dir: Path, log: IO[str]
 ) -> tuple[subprocess.Popen[str], float, str, str, str, str]:
     """(process, seconds to ready, API URL, Temporal address, demo chat key, store URL)."""
-    temporal = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "SUPPORTFLOW_DATA_DIR": str(data_dir),
-        "SUPPORTFLOW_TEMPORAL_ADDRESS": temporal,
-        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
-        "SUPPORTFLOW_API_PORT": str(free_port()),
-        "SUPPORTFLOW_STORE_PORT": str(free_port()),
-        "SUPPORTFLOW_LOG_LEVEL": "WARNING",
-    }
+    env, temporal = up_environment(data_dir)
     # The workflow sandbox re-imports the workflow module for every conversation it loads;
     # without bytecode on disk that is a fresh compile each time (~5 ms of worker CPU). This
     # environment sets PYTHONDONTWRITEBYTECODE; a user's Python writes bytecode, so do that.
@@ -54,29 +43,16 @@ def start_stack(
     raise RuntimeError("supportflow up exited before ready")
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
 def stop_stack(proc: subprocess.Popen[str], timeout: float = 120) -> None:
     """SIGTERM, as a user's Ctrl-C would; if it has not stopped in `timeout` seconds, kill
     it and the dev server it started, so a hung stack never outlives the benchmark."""
-    children = _children(proc.pid)
+    kids = children(proc.pid)
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         print(f"supportflow up did not stop within {timeout:.0f} s; killing it", flush=True)
-        for pid in children:
+        for pid in kids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         proc.kill()

@@ -56,11 +56,11 @@ def _temporal_child(pid: int) -> int | None:
     return None
 
 
-@contextlib.asynccontextmanager
-async def embedded_stack(
-    data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
-) -> AsyncIterator[Target]:
-    """A fresh `supportflow up` on free ports; stopped (SIGTERM, then SIGKILL) on exit."""
+def up_environment(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[dict[str, str], str]:
+    """The environment for a `supportflow up` of its own (data dir, free ports, quiet logs),
+    and the Temporal address it will serve."""
     temporal = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
@@ -70,9 +70,17 @@ async def embedded_stack(
         "SUPPORTFLOW_API_PORT": str(free_port()),
         "SUPPORTFLOW_STORE_PORT": str(free_port()),
         "SUPPORTFLOW_LOG_LEVEL": "WARNING",
-        "SUPPORTFLOW_STORE_ADMIN": "1",
         **(extra_env or {}),
     }
+    return env, temporal
+
+
+@contextlib.asynccontextmanager
+async def embedded_stack(
+    data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Target]:
+    """A fresh `supportflow up` on free ports; stopped (SIGTERM, then SIGKILL) on exit."""
+    env, temporal = up_environment(data_dir, {"SUPPORTFLOW_STORE_ADMIN": "1", **(extra_env or {})})
     exe = str(Path(sys.executable).parent / "supportflow")
     with log_path.open("w") as log:
         proc = await asyncio.create_subprocess_exec(
