@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from supportflow.worker import workflows
+from tests.helpers import TEST_CONVERTER
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -22,6 +22,8 @@ def test_there_are_recorded_histories() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text("utf-8"))
-    replayer = Replayer(workflows=workflows(), data_converter=pydantic_data_converter)
+    # The codec converter reads both: histories recorded before encryption (plain payloads
+    # pass through) and encrypted ones recorded with the test key.
+    replayer = Replayer(workflows=workflows(), data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

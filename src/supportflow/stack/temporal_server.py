@@ -6,9 +6,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from supportflow.crypto.codec import data_converter
+from supportflow.crypto.keyring import load_keyring
 from supportflow.settings import Settings
 
 
@@ -38,14 +39,17 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
+    """The dev server, file-backed in the data dir; its client encrypts every payload (the
+    data dir's key file is created on first start when no keys are configured)."""
     host, port = split_address(settings.temporal_address)
+    keyring = load_keyring(settings, create=True)
     return await WorkflowEnvironment.start_local(
         namespace=settings.temporal_namespace,
         ip=host,
         port=port,
         ui=True,
         ui_port=settings.temporal_ui_port,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keyring),
         dev_server_existing_path=temporal_cli_path(settings.temporal_cli_path),
         # A file, so conversations survive a restart of `supportflow up`.
         dev_server_database_filename=str((settings.data_dir / "temporal.db").resolve()),
@@ -53,6 +57,9 @@ async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
         dev_server_extra_args=[
             *_sqlite_pragmas(settings.temporal_sqlite_synchronous),
             *_queue_poll_rates(settings.temporal_dev_queue_poll_rps),
+            # The UI decodes payloads through the API's codec server (authenticated).
+            "--ui-codec-endpoint",
+            f"{settings.api_url}/codec",
         ],
     )
 

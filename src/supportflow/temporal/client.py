@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from supportflow.crypto.codec import data_converter
+from supportflow.crypto.keyring import KeyRing, load_keyring
 from supportflow.settings import Settings
 
 
@@ -23,12 +24,14 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, keyring: KeyRing | None = None) -> Client:
+    """A client whose payloads are encrypted with the configured keys (always on: a worker
+    without them could neither write history nor read it)."""
     api_key = settings.temporal_api_key
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         api_key=api_key.get_secret_value() if api_key else None,
         tls=tls_config(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keyring or load_keyring(settings)),
     )

@@ -1,0 +1,1 @@
+"""Encryption at rest: the key ring, the Temporal payload codec, key management."""

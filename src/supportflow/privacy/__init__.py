@@ -1,0 +1,1 @@
+"""Customers' rights over their data: erasure on request."""
