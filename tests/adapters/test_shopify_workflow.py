@@ -6,6 +6,7 @@ state shows afterwards is what is checked."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -13,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
+from supportflow.store.connection import tenant_env_prefix
 from supportflow.store.connection_store import StoreConnectionStore
 from supportflow.tenants.service import create_tenant
 from tests.adapters.fake_shopify import SHOPIFY_TOKEN, ShopifyState
@@ -28,21 +30,30 @@ MUTATIONS = (
 )
 
 
+@dataclass(frozen=True)
+class ShopifyTenant:
+    tenant_id: str
+    token_env: str  # the variable holding its Shopify token (in the tenant's namespace)
+
+
 @pytest.fixture
-def shopify_tenant(settings: Settings, shopify_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def shopify_tenant(
+    settings: Settings, shopify_url: str, monkeypatch: pytest.MonkeyPatch
+) -> ShopifyTenant:
     """A tenant on Shopify in the workers' app database; its token only in the environment."""
-    monkeypatch.setenv("SHOPIFY_TOKEN_WORKFLOW_TEST", SHOPIFY_TOKEN)
     url = settings.resolved_database_url
     upgrade(url)
     engine = make_engine(url)
     try:
         sessions = make_session_factory(engine)
         tenant_id = create_tenant(sessions, "Shopify Shop").tenant_id
+        # A connection may only name variables in its tenant's own namespace.
+        token_env = tenant_env_prefix(tenant_id) + "SHOPIFY_TOKEN"
+        monkeypatch.setenv(token_env, SHOPIFY_TOKEN)
         StoreConnectionStore(sessions).put(
-            tenant_id,
-            {"backend": "shopify", "shop": shopify_url, "token_env": "SHOPIFY_TOKEN_WORKFLOW_TEST"},
+            tenant_id, {"backend": "shopify", "shop": shopify_url, "token_env": token_env}
         )
-        return tenant_id
+        return ShopifyTenant(tenant_id, token_env)
     finally:
         engine.dispose()
 
@@ -54,11 +65,11 @@ def writes(state: ShopifyState) -> list[str]:
 async def test_cancel_on_shopify_through_the_customer_workflow(
     workflow_env: WorkflowEnvironment,
     settings: Settings,
-    shopify_tenant: str,
+    shopify_tenant: ShopifyTenant,
     shopify_state: ShopifyState,
     running: None,
 ) -> None:
-    chat = Chat(workflow_env, settings, shopify_tenant)
+    chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
     asked = await chat.say("I want to cancel my order #W5500001", email=EMAIL)
     assert "why" in asked.lower()
     summary = await chat.say("I no longer need it")
@@ -85,11 +96,11 @@ async def test_cancel_on_shopify_through_the_customer_workflow(
 async def test_an_action_shopify_lacks_goes_to_a_person_with_nothing_written(
     workflow_env: WorkflowEnvironment,
     settings: Settings,
-    shopify_tenant: str,
+    shopify_tenant: ShopifyTenant,
     shopify_state: ShopifyState,
     running: None,
 ) -> None:
-    chat = Chat(workflow_env, settings, shopify_tenant)
+    chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
     answer = await chat.say("I want to return the boots from order #W5500003", email=EMAIL)
     assert "colleague" in answer and "haven't changed anything" in answer
     assert "confirm" not in answer.lower()
@@ -101,15 +112,15 @@ async def test_an_action_shopify_lacks_goes_to_a_person_with_nothing_written(
 async def test_a_missing_token_is_refused_at_once_not_retried(
     workflow_env: WorkflowEnvironment,
     settings: Settings,
-    shopify_tenant: str,
+    shopify_tenant: ShopifyTenant,
     shopify_state: ShopifyState,
     running: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The worker lacks the variable the connection names: the store call fails for good at
     once (a retry loop would leave the customer without a reply for minutes)."""
-    monkeypatch.delenv("SHOPIFY_TOKEN_WORKFLOW_TEST")
-    chat = Chat(workflow_env, settings, shopify_tenant)
+    monkeypatch.delenv(shopify_tenant.token_env)
+    chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
     started = asyncio.get_running_loop().time()
     answer = await chat.say("I want to cancel my order #W5500001", email=EMAIL)
     assert asyncio.get_running_loop().time() - started < 30

@@ -1,5 +1,6 @@
 """GET/PUT /v1/store-connection over real HTTP (uvicorn on a free port, a real SQLite file):
-API-key auth, validation (422 with a clear message), and never a secret in an answer."""
+API-key auth, validation (422 with a clear message), never a secret in an answer, variable
+names only in the tenant's own namespace, and no store for a tenant without a connection."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from temporalio.client import Client
 
 from supportflow.api.routers import store_connection
 from supportflow.api.state import ApiState
+from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
+from supportflow.store.connection import tenant_env_name
 from supportflow.tenants.service import CreatedTenant, create_tenant
 from tests.helpers import free_port
 
@@ -29,16 +32,20 @@ SECRET = "shpat_0123456789abcdef_api_test"
 async def api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[str, CreatedTenant, CreatedTenant]]:
-    monkeypatch.setenv("SHOPIFY_TOKEN_SHOP_A", SECRET)
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     a, b = create_tenant(sessions, "Shop A"), create_tenant(sessions, "Shop B")
+    monkeypatch.setenv(tenant_env_name(a.tenant_id, "SHOPIFY_TOKEN"), SECRET)
     app = FastAPI()
     app.include_router(store_connection.router)
+    settings = Settings(data_dir=tmp_path)
     app.state.supportflow = ApiState(
-        settings=Settings(data_dir=tmp_path), sessions=sessions, temporal=cast(Client, object())
+        settings=settings,
+        sessions=sessions,
+        temporal=cast(Client, object()),
+        keyring=load_keyring(settings, create=True),
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -53,70 +60,113 @@ async def api(
         engine.dispose()
 
 
-SHOPIFY = {
-    "backend": "shopify",
-    "shop": "shop-a.myshopify.com",
-    "api_version": "2025-07",
-    "token_env": "SHOPIFY_TOKEN_SHOP_A",
-}
+def shopify(tenant: CreatedTenant, **changes: object) -> dict[str, object]:
+    return {
+        "backend": "shopify",
+        "shop": "shop-a.myshopify.com",
+        "api_version": "2025-07",
+        "token_env": tenant_env_name(tenant.tenant_id, "SHOPIFY_TOKEN"),
+        **changes,
+    }
+
+
+NO_CONNECTION = "has no store connection"
 
 
 async def test_get_put_and_isolation(api: tuple[str, CreatedTenant, CreatedTenant]) -> None:
     base, a, b = api
     ha, hb = {"X-Api-Key": a.api_key}, {"X-Api-Key": b.api_key}
+    token_a = tenant_env_name(a.tenant_id, "SHOPIFY_TOKEN")
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         assert (await http.get("/v1/store-connection")).status_code == 401
         assert (
             await http.get("/v1/store-connection", headers={"X-Api-Key": "nope"})
         ).status_code == 401
-        assert (await http.put("/v1/store-connection", json=SHOPIFY)).status_code == 401
-        default = (await http.get("/v1/store-connection", headers=ha)).json()
-        assert default["backend"] == "demo" and default["secrets"] == {}
-        r = await http.put("/v1/store-connection", json=SHOPIFY, headers=ha)
+        assert (await http.put("/v1/store-connection", json=shopify(a))).status_code == 401
+        # No connection yet: no store (not the operator's demo store).
+        none = await http.get("/v1/store-connection", headers=ha)
+        assert none.status_code == 404 and NO_CONNECTION in none.json()["detail"]
+        r = await http.put("/v1/store-connection", json=shopify(a), headers=ha)
         assert r.status_code == 200, r.text
-        assert r.json()["secrets"] == {"SHOPIFY_TOKEN_SHOP_A": True}
+        assert r.json()["secrets"] == {token_a: True}
         got = await http.get("/v1/store-connection", headers=ha)
         assert got.json() == r.json() and SECRET not in got.text
         assert got.json()["shop"] == "shop-a.myshopify.com"
         # Another tenant sees only its own, and cannot borrow A's token variable.
-        assert (await http.get("/v1/store-connection", headers=hb)).json()["backend"] == "demo"
+        assert (await http.get("/v1/store-connection", headers=hb)).status_code == 404
         stolen = await http.put(
-            "/v1/store-connection", json={**SHOPIFY, "shop": "shop-b.myshopify.com"}, headers=hb
+            "/v1/store-connection", json=shopify(a, shop="shop-b.myshopify.com"), headers=hb
         )
-        assert stolen.status_code == 422 and "another tenant" in stolen.json()["detail"]
+        assert stolen.status_code == 422 and "own namespace" in stolen.json()["detail"]
+        assert SECRET not in stolen.text
         # Unset variable: saved, and the answer says it is missing here.
-        other = {**SHOPIFY, "shop": "shop-b.myshopify.com", "token_env": "SHOPIFY_TOKEN_SHOP_B"}
+        other = shopify(b, shop="shop-b.myshopify.com")
         r = await http.put("/v1/store-connection", json=other, headers=hb)
-        assert r.status_code == 200 and r.json()["secrets"] == {"SHOPIFY_TOKEN_SHOP_B": False}
-        # Back to the demo store.
+        token_b = tenant_env_name(b.tenant_id, "SHOPIFY_TOKEN")
+        assert r.status_code == 200 and r.json()["secrets"] == {token_b: False}
+        # The demo store is the operator's: a merchant cannot switch to it.
         r = await http.put("/v1/store-connection", json={"backend": "demo"}, headers=ha)
-        assert r.status_code == 200 and r.json()["backend"] == "demo"
+        assert r.status_code == 422 and "only be set by the operator" in r.json()["detail"]
+        assert (await http.get("/v1/store-connection", headers=ha)).json()["backend"] == "shopify"
 
 
 @pytest.mark.parametrize(
-    ("doc", "message"),
+    "name",
+    ["HOME", "PATH", "NO_SUCH_VARIABLE_ANYWHERE", "SHOPIFY_TOKEN", "SUPPORTFLOW_TENANT_T_OTHER_X"],
+)
+async def test_names_outside_the_namespace_are_422_and_reveal_nothing(
+    api: tuple[str, CreatedTenant, CreatedTenant], name: str
+) -> None:
+    """The same answer for a variable that exists on the server (HOME, PATH) and one that
+    does not: the API is no existence oracle."""
+    base, a, _ = api
+    prefix = tenant_env_name(a.tenant_id, "")
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for doc in (
+            shopify(a, token_env=name),
+            shopify(a, stripe={"key_env": name}),
+        ):
+            r = await http.put("/v1/store-connection", json=doc, headers={"X-Api-Key": a.api_key})
+            assert r.status_code == 422, r.text
+            detail = r.json()["detail"]
+            assert prefix in detail and "own namespace" in detail
+            assert "not set" not in detail and " set" not in detail.replace(name, "")
+        got = await http.get("/v1/store-connection", headers={"X-Api-Key": a.api_key})
+        assert got.status_code == 404  # nothing was saved
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
     [
-        ({"backend": "shopify", "shop": "shop-a.myshopify.com"}, "needs token_env"),
-        ({**SHOPIFY, "shop": "https://attacker.example/"}, "permanent domain"),
-        ({**SHOPIFY, "token_env": SECRET}, "NAME of an environment variable"),
-        ({**SHOPIFY, "api_version": "latest"}, "api_version"),
-        ({**SHOPIFY, "access_token": SECRET}, "access_token"),
-        ({**SHOPIFY, "stripe": {"key_env": "STRIPE_KEY_A", "account_id": "bad"}}, "acct_"),
+        ({"token_env": None}, "needs token_env"),
+        ({"shop": "https://attacker.example/"}, "permanent domain"),
+        ({"token_env": SECRET}, "NAME of an environment variable"),
+        ({"api_version": "latest"}, "api_version"),
+        ({"access_token": SECRET}, "access_token"),
+        ({"stripe": {"key_env": "<ns>STRIPE_KEY", "account_id": "bad"}}, "acct_"),
         (
-            {**SHOPIFY, "stripe": {"key_env": "X1", "api_base": "https://evil.example"}},
+            {"stripe": {"key_env": "<ns>STRIPE_KEY", "api_base": "https://evil.example"}},
             "api.stripe",
         ),
-        ({"backend": "demo", "shop": "shop-a.myshopify.com"}, "demo backend takes no shop"),
+        ({"backend": "demo", "token_env": None, "shop": "x.myshopify.com"}, "demo backend takes"),
         ({"backend": "woo"}, "backend"),
-        # Endpoints of the operator's choosing are not for merchants.
-        ({**SHOPIFY, "shop": "http://127.0.0.1:8401"}, "only be set by the operator"),
-        ({"backend": "demo", "store_url": "http://10.0.0.5:8401"}, "only be set by the operator"),
+        # The demo store and endpoints of the operator's choosing are not for merchants.
+        ({"shop": "http://127.0.0.1:8401"}, "only be set by the operator"),
+        (
+            {"backend": "demo", "token_env": None, "shop": None, "store_url": "http://10.0.0.5"},
+            "only be set by the operator",
+        ),
+        ({"backend": "demo", "token_env": None, "shop": None}, "only be set by the operator"),
     ],
 )
 async def test_invalid_connections_are_422_without_echoing_secrets(
-    api: tuple[str, CreatedTenant, CreatedTenant], doc: dict[str, object], message: str
+    api: tuple[str, CreatedTenant, CreatedTenant], changes: dict[str, object], message: str
 ) -> None:
     base, a, _ = api
+    doc = {k: v for k, v in shopify(a, **changes).items() if v is not None}
+    stripe = doc.get("stripe")
+    if isinstance(stripe, dict):
+        doc["stripe"] = {**stripe, "key_env": tenant_env_name(a.tenant_id, "STRIPE_KEY")}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         r = await http.put("/v1/store-connection", json=doc, headers={"X-Api-Key": a.api_key})
         assert r.status_code == 422, r.text
@@ -124,7 +174,7 @@ async def test_invalid_connections_are_422_without_echoing_secrets(
         assert SECRET not in r.text
         # Nothing was saved.
         got = await http.get("/v1/store-connection", headers={"X-Api-Key": a.api_key})
-        assert got.json()["backend"] == "demo"
+        assert got.status_code == 404
 
 
 async def test_a_body_that_is_not_an_object_is_422(

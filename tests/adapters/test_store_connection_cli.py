@@ -1,4 +1,5 @@
-"""`supportflow tenants store set/show` as an operator runs them, on SQLite and Postgres."""
+"""`supportflow tenants store set/show` as an operator runs them, on SQLite and Postgres:
+variable names in the tenant's own namespace only, and no store until one is set."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 
 from sqlalchemy import create_engine, text
 
+from supportflow.store.connection import tenant_env_name
 from tests.helpers import SUPPORTFLOW
 
 
@@ -28,7 +30,16 @@ def test_set_and_show_a_shopify_connection(database_url: str) -> None:
     created = json.loads(_run(database_url, "create", "Acme Outdoor").stdout)
     tenant_id = created["tenant_id"]
     shown = json.loads(_run(database_url, "store", "show", tenant_id).stdout)
-    assert shown["backend"] == "demo" and shown["secrets"] == {}  # the default
+    assert shown["backend"] is None and "has no store connection" in shown["detail"]
+    # The operator may allow tenants the demo store without a connection.
+    allowed = _run(
+        database_url, "store", "show", tenant_id, env={"SUPPORTFLOW_DEMO_STORE_TENANTS": tenant_id}
+    )
+    assert json.loads(allowed.stdout)["backend"] == "demo"
+    token, stripe = (
+        tenant_env_name(tenant_id, "SHOPIFY_TOKEN"),
+        tenant_env_name(tenant_id, "STRIPE"),
+    )
     secret = "shpat_secret_value_never_printed"
     done = _run(
         database_url,
@@ -40,32 +51,36 @@ def test_set_and_show_a_shopify_connection(database_url: str) -> None:
         "--shop",
         "Acme-Outdoor.myshopify.com",
         "--token-env",
-        "SHOPIFY_TOKEN_ACME",
+        token,
         "--stripe-key-env",
-        "STRIPE_KEY_ACME",
-        env={"SHOPIFY_TOKEN_ACME": secret},
+        stripe,
+        env={token: secret},
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["tenant_id"] == tenant_id
     assert out["shop"] == "acme-outdoor.myshopify.com" and out["api_version"] == "2025-07"
-    assert out["secrets"] == {"SHOPIFY_TOKEN_ACME": True, "STRIPE_KEY_ACME": False}
+    assert out["secrets"] == {token: True, stripe: False}
     assert secret not in done.stdout + done.stderr
-    again = _run(database_url, "store", "show", tenant_id, env={"SHOPIFY_TOKEN_ACME": secret})
+    again = _run(database_url, "store", "show", tenant_id, env={token: secret})
     assert json.loads(again.stdout) == out
     # Only names are stored.
     engine = create_engine(database_url)
     with engine.connect() as conn:
         (document,) = conn.execute(text("SELECT document FROM tenant_store_connections")).one()
     engine.dispose()
-    assert "SHOPIFY_TOKEN_ACME" in document and secret not in document
+    assert token in document and secret not in document
+    # The operator can give a tenant the demo store explicitly.
+    demo = _run(database_url, "store", "set", tenant_id, "--backend", "demo")
+    assert demo.returncode == 0 and json.loads(demo.stdout)["backend"] == "demo"
 
 
 def test_bad_connections_are_refused_clearly(database_url: str) -> None:
     tenant_id = json.loads(_run(database_url, "create", "Acme").stdout)["tenant_id"]
+    token = tenant_env_name(tenant_id, "SHOPIFY_TOKEN")
     cases = [
-        (["--backend", "shopify", "--token-env", "SHOPIFY_TOKEN_ACME"], "needs shop"),
-        (["--backend", "shopify", "--shop", "evil.example.com", "--token-env", "T_X"], "myshopify"),
+        (["--backend", "shopify", "--token-env", token], "needs shop"),
+        (["--backend", "shopify", "--shop", "evil.example.com", "--token-env", token], "myshopify"),
         (
             ["--backend", "shopify", "--shop", "a.myshopify.com", "--token-env", "shpat_abc123"],
             "NAME of an environment variable",
@@ -73,6 +88,10 @@ def test_bad_connections_are_refused_clearly(database_url: str) -> None:
         (
             ["--backend", "shopify", "--shop", "a.myshopify.com", "--token-env", "SUPPORTFLOW_X"],
             "app's own secrets",
+        ),
+        (
+            ["--backend", "shopify", "--shop", "a.myshopify.com", "--token-env", "HOME"],
+            "own namespace",
         ),
         (["--backend", "magento"], "backend"),
     ]

@@ -1,7 +1,9 @@
 """`supportflow tenants store ...`: a tenant's store backend (demo or Shopify, Stripe refunds).
 
 Secrets are never arguments: the options name the environment variables that hold them on
-the workers (``--token-env SHOPIFY_TOKEN_ACME``).
+the workers, in the tenant's own namespace (``--token-env
+SUPPORTFLOW_TENANT_T_0A1B2C3D4E5F6A7B_SHOPIFY_TOKEN``). A tenant without a connection has no
+store; ``--backend demo`` gives it the operator's demo store.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ def _sessions(data_dir: Path | None) -> Any:
     from supportflow.db.engine import make_engine, make_session_factory
     from supportflow.db.migrate import upgrade
 
-    url = _settings(data_dir).resolved_database_url
+    settings = _settings(data_dir)
+    url = settings.resolved_database_url
     upgrade(url)
     engine = make_engine(url)
-    return engine, make_session_factory(engine)
+    return engine, make_session_factory(engine), settings.demo_store_tenant_ids
 
 
 def _tenant_id(sessions: Any, tenant: str) -> str:
@@ -55,14 +58,20 @@ def store_set(
     api_version: Annotated[str, typer.Option(help="Shopify Admin API version.")] = "2025-07",
     token_env: Annotated[
         str | None,
-        typer.Option(help="NAME of the environment variable with the Admin API access token."),
+        typer.Option(
+            help="NAME of the variable with the Admin API access token: "
+            "SUPPORTFLOW_TENANT_<TENANT ID>_*."
+        ),
     ] = None,
     store_url: Annotated[
         str | None, typer.Option(help="demo backend: another demo store than the default.")
     ] = None,
     stripe_key_env: Annotated[
         str | None,
-        typer.Option(help="Refund through Stripe: NAME of the variable with the secret key."),
+        typer.Option(
+            help="Refund through Stripe: NAME of the variable with the secret key "
+            "(SUPPORTFLOW_TENANT_<TENANT ID>_*)."
+        ),
     ] = None,
     stripe_account: Annotated[
         str | None, typer.Option(help="Stripe connected account (acct_...), optional.")
@@ -80,7 +89,7 @@ def store_set(
             doc[key] = value
     if stripe_key_env is not None or stripe_account is not None:
         doc["stripe"] = {"key_env": stripe_key_env, "account_id": stripe_account}
-    engine, sessions = _sessions(data_dir)
+    engine, sessions, _ = _sessions(data_dir)
     try:
         tenant_id = _tenant_id(sessions, tenant)
         connection = StoreConnectionStore(sessions).put(tenant_id, doc)
@@ -89,7 +98,7 @@ def store_set(
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
-    typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view()}))
+    typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view(tenant_id)}))
 
 
 @store_app.command("show")
@@ -97,17 +106,21 @@ def store_show(
     tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Print a tenant's store connection (no secrets: only whether each variable is set)."""
-    from supportflow.store.connection import StoreConnectionError
+    """Print a tenant's store connection (no secrets: only whether each variable is set).
+    A tenant without one prints ``"backend": null`` and why its agents have no store."""
+    from supportflow.store.connection import NoStoreConnection, StoreConnectionError
     from supportflow.store.connection_store import StoreConnectionStore
 
-    engine, sessions = _sessions(data_dir)
+    engine, sessions, demo_tenants = _sessions(data_dir)
     try:
         tenant_id = _tenant_id(sessions, tenant)
-        connection = StoreConnectionStore(sessions).get(tenant_id)
+        connection = StoreConnectionStore(sessions).effective(tenant_id, demo_tenants)
+    except NoStoreConnection as err:
+        typer.echo(json.dumps({"tenant_id": tenant_id, "backend": None, "detail": str(err)}))
+        return
     except StoreConnectionError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
-    typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view()}))
+    typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view(tenant_id)}))

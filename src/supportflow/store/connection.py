@@ -4,8 +4,17 @@ Stored per tenant in the app database (``store/connection_store.py``); validated
 and again when loaded, so a bad row is a clear error, never a half-built adapter. Secrets are
 never stored: the row names the *environment variables* that hold them (``token_env``,
 ``stripe_key_env``), and the worker reads them when it builds the adapter
-(``store/registry.py``), as ``SecretStr``. Tenants without a row use the demo store at the
-configured store URL.
+(``store/registry.py``), as ``SecretStr``.
+
+Isolation between tenants:
+- A tenant without a row has no store: its agents refuse every store read and write
+  (``NoStoreConnection``), except the tenants the operator lists in
+  ``SUPPORTFLOW_DEMO_STORE_TENANTS`` (tests, local development). The demo store is the
+  operator's: a ``backend="demo"`` row is written by the operator (``supportflow tenants store
+  set``, or ``supportflow up`` for the demo tenant it creates), never by a merchant.
+- A tenant's connection may only name variables in its own namespace,
+  ``SUPPORTFLOW_TENANT_<TENANT ID>_*`` (``tenant_env_prefix``): a merchant cannot read another
+  tenant's token, nor learn whether any other variable exists on the workers.
 """
 
 from __future__ import annotations
@@ -27,12 +36,29 @@ _API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,99}$")
 _STRIPE_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{6,64}$")
 _STRIPE_API = "https://api.stripe.com"
-# The app's own secrets live in these; a tenant's connection may never point at them.
+# The app's own secrets live in these; a tenant's connection may never point at them...
 _RESERVED_ENV_PREFIXES = ("SUPPORTFLOW_",)
+# ...except its own namespace under this prefix (no setting may start with ``tenant_``).
+TENANT_ENV_PREFIX = "SUPPORTFLOW_TENANT_"
 
 
 class StoreConnectionError(ValueError):
     """A connection that cannot be saved or used; the message says what is wrong."""
+
+
+class NoStoreConnection(StoreConnectionError):
+    """The tenant has no store connection, and is not allowed the demo store without one."""
+
+
+def tenant_env_prefix(tenant_id: str) -> str:
+    """The start of every variable name a tenant's connection may use: ``t_0a1b`` ->
+    ``SUPPORTFLOW_TENANT_T_0A1B_``."""
+    return TENANT_ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", tenant_id.upper()) + "_"
+
+
+def tenant_env_name(tenant_id: str, name: str) -> str:
+    """A variable in the tenant's namespace: ``tenant_env_name("t_0a1b", "SHOPIFY_TOKEN")``."""
+    return tenant_env_prefix(tenant_id) + name
 
 
 class StripeConnection(BaseModel):
@@ -136,26 +162,53 @@ class StoreConnection(BaseModel):
             names.append(self.stripe.key_env)
         return names
 
-    def public_view(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def public_view(
+        self, tenant_id: str, environ: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """The connection as the merchant may see it: variable names and whether each is set
-        on this machine, never a value."""
+        on this machine, never a value; and that only for names in the tenant's namespace (a
+        stored connection is checked against it, this is a second guard)."""
         env = os.environ if environ is None else environ
+        prefix = tenant_env_prefix(tenant_id)
         doc = self.model_dump(mode="json")
-        doc["secrets"] = {name: bool(env.get(name)) for name in self.env_names()}
+        doc["secrets"] = {
+            name: bool(env.get(name)) if name.startswith(prefix) else None
+            for name in self.env_names()
+        }
         return doc
+
+    def check_namespace(self, tenant_id: str) -> Self:
+        """Refuse names outside the tenant's namespace. The message is the same whether or
+        not such a variable exists anywhere: it is about the name only."""
+        prefix = tenant_env_prefix(tenant_id)
+        fields = [("token_env", self.token_env)]
+        if self.stripe is not None:
+            fields.append(("stripe.key_env", self.stripe.key_env))
+        outside = [field for field, name in fields if name and not name.startswith(prefix)]
+        if outside:
+            raise StoreConnectionError(
+                f"invalid store connection: {' and '.join(outside)} must name a variable "
+                f"starting with {prefix} (a tenant's connection can only use variables in its "
+                f"own namespace, e.g. {prefix}SHOPIFY_TOKEN)"
+            )
+        return self
 
 
 DEFAULT_CONNECTION = StoreConnection()
 
 
-def parse_connection(doc: Mapping[str, Any] | None) -> StoreConnection:
-    """Validate a connection document (None: the default). Raises StoreConnectionError."""
+def parse_connection(
+    doc: Mapping[str, Any] | None, tenant_id: str | None = None
+) -> StoreConnection:
+    """Validate a connection document (None: the default), and with ``tenant_id`` its
+    variable names against the tenant's namespace. Raises StoreConnectionError."""
     if doc is None:
         return DEFAULT_CONNECTION
     try:
-        return StoreConnection.model_validate(dict(doc))
+        connection = StoreConnection.model_validate(dict(doc))
     except ValidationError as err:
         raise StoreConnectionError(_describe(err)) from None
+    return connection if tenant_id is None else connection.check_namespace(tenant_id)
 
 
 def _check_env_name(value: str) -> str:
@@ -163,8 +216,11 @@ def _check_env_name(value: str) -> str:
         raise ValueError(
             "must be the NAME of an environment variable (A-Z, 0-9, _), not the secret itself"
         )
-    if value.startswith(_RESERVED_ENV_PREFIXES):
-        raise ValueError("SUPPORTFLOW_* variables hold the app's own secrets; use another name")
+    if value.startswith(_RESERVED_ENV_PREFIXES) and not value.startswith(TENANT_ENV_PREFIX):
+        raise ValueError(
+            f"SUPPORTFLOW_* variables hold the app's own secrets; use the tenant's own "
+            f"{TENANT_ENV_PREFIX}<TENANT ID>_* names"
+        )
     return value
 
 

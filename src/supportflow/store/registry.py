@@ -2,14 +2,17 @@
 
 Ports are built lazily from the tenant's connection (``store/connection.py``, read from the
 app database) and cached per tenant for ``ttl`` seconds; after that the connection is read
-again, and a changed connection (or a rotated secret) builds a new port. Tenants on the demo
-store share one client per store URL. A port that is replaced stays open until the registry
-closes (an activity may still be using it); ``async with`` closes everything.
+again, and a changed connection (or a rotated secret) builds a new port. A tenant without a
+connection has no store (``NoStoreConnection``) unless the operator allowed it the demo store
+(``SUPPORTFLOW_DEMO_STORE_TENANTS``). Tenants on the demo store share one client per store
+URL. A port that is replaced stays open until the registry closes (an activity may still be
+using it); ``async with`` closes everything.
 
 Secrets are read from the environment variables the connection names, as ``SecretStr``, at
-build time; they go into the adapters' request headers and nowhere else. A missing variable
-or a connection that no longer validates raises ``StoreConfigError``: a ``StoreRejected``, so
-activities fail it for good (no retry loop) and the case goes to a person.
+build time; they go into the adapters' request headers and nowhere else. A missing
+connection, a missing variable or a connection that no longer validates raises
+``StoreConfigError``: a ``StoreRejected``, so activities fail it for good (no retry loop) and
+the customer gets the "can't reach our order system" reply.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -42,8 +45,9 @@ log = logging.getLogger(__name__)
 
 
 class StoreConfigError(StoreRejected):
-    """The tenant's store connection cannot be used (a secret's variable is not set, or the
-    stored connection is invalid). Permanent until an operator fixes the configuration."""
+    """The tenant's store connection cannot be used (it has none, a secret's variable is not
+    set, or the stored connection is invalid). Permanent until someone fixes the
+    configuration."""
 
     default_status = 424
 
@@ -92,7 +96,10 @@ class StoreRegistry:
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         shopify_options: Mapping[str, Any] | None = None,
+        demo_store_tenants: Collection[str] = (),
     ) -> None:
+        """``demo_store_tenants``: tenant ids that use the demo store at ``default_store_url``
+        when they have no connection; ``*`` for every tenant (tests, local development)."""
         if sessions is None and database_url is None:
             raise ValueError("give sessions or database_url")
         self._default_url = default_store_url
@@ -103,6 +110,7 @@ class StoreRegistry:
         self._environ = environ if environ is not None else os.environ
         self._clock = clock
         self._shopify_options = dict(shopify_options or {})
+        self._demo_tenants = frozenset(demo_store_tenants)
         self._entries: dict[str, _Entry] = {}
         self._demo: dict[str, DemoStoreAdapter] = {}
         self._retired: list[StorePort] = []
@@ -117,6 +125,7 @@ class StoreRegistry:
             sessions=sessions,
             database_url=None if sessions is not None else settings.resolved_database_url,
             ttl=settings.store_connection_ttl_seconds,
+            demo_store_tenants=settings.demo_store_tenant_ids,
         )
 
     async def __aenter__(self) -> Self:
@@ -182,7 +191,7 @@ class StoreRegistry:
     def _load(self, tenant_id: str) -> StoreConnection:
         assert self._sessions is not None, "use the registry as an async context manager"
         try:
-            return StoreConnectionStore(self._sessions).get(tenant_id)
+            return StoreConnectionStore(self._sessions).effective(tenant_id, self._demo_tenants)
         except StoreConnectionError as err:
             raise StoreConfigError(str(err)) from None
 
