@@ -237,7 +237,7 @@ async def test_cancel_procedure_end_to_end_on_the_real_store_replays_without_dou
         now=NOW,
         new_case_id="wf-e2e/case/1",
     )
-    go = step(asked.state, u("confirm"), facts, policy=policy, now=NOW, new_case_id="x")
+    go = step(asked.state, u("confirm"), facts, policy=policy, now=NOW, new_case_id="x", text="yes")
     assert go.plan is not None and go.state is not None
     plan, state = go.plan, go.state
     by_action = {

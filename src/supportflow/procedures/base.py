@@ -63,6 +63,7 @@ from supportflow.procedures.case import (
     StoreAction,
     idempotency_key,
 )
+from supportflow.procedures.consent import consent
 from supportflow.procedures.facts import CaseFacts
 from supportflow.procedures.flow import Procedure, Prompt, Turn
 from supportflow.procedures.info import Handoff, OrderStatus, RefundStatus
@@ -187,8 +188,12 @@ def step(
     now: datetime,
     new_case_id: str,
     text: str = "",
+    strict_consent: bool = True,
 ) -> StepResult:
-    """One customer turn. ``state`` is the conversation's current case (open or not)."""
+    """One customer turn. ``state`` is the conversation's current case (open or not).
+
+    ``strict_consent=False`` keeps the understanding's "confirm" alone as a yes: only for
+    conversations recorded before the consent gate, so their histories replay."""
     turn = Turn(understanding=u, text=text, now=now)
     active = state if state is not None and state.is_open else None
     wanted = procedure_for(u, text)
@@ -226,8 +231,19 @@ def step(
             facts={"action": proc.phrase(active)},
             awaiting="approval",
         )
-    confirmed = active.step == "confirming" and u.intent == "confirm" and not supplied
-    return _advance(absorbed, facts, policy, now, confirmed=confirmed)
+    # Strict consent (consent.py): only a plain yes to the question just asked confirms.
+    # Anything else that neither declines nor changes a detail gets the same question again,
+    # prefaced in plain words; ``unclear`` carries the reason label (never the text).
+    answering = active.step == "confirming" and not supplied
+    verdict = consent(text, action=active.procedure)
+    if not strict_consent:
+        return _advance(absorbed, facts, policy, now, confirmed=answering and u.intent == "confirm")
+    plain_yes = u.intent == "confirm" and verdict.kind == "yes"
+    result = _advance(absorbed, facts, policy, now, confirmed=answering and plain_yes)
+    if answering and not plain_yes and result.awaiting == "confirm":
+        unclear = verdict.reason if verdict.kind != "yes" else "not_understood"
+        result = result.model_copy(update={"facts": {**result.facts, "unclear": unclear}})
+    return result
 
 
 def approve(

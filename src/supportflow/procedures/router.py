@@ -71,7 +71,12 @@ def effective_intent(u: Understanding, *, awaiting: str | None, last_intent: str
     """The intent this turn serves. A message that only supplies what the agent asked for
     (an email, an order number) continues the request that asked for it."""
     if awaiting == "handoff_offer" and u.intent == "confirm":
-        return "contact_human_agent"  # "yes" to "shall I pass you to a person?"
+        # "yes" to "shall I pass you to a person?". Deliberately looser than the strict
+        # consent gate (procedures/consent.py) that guards store writes: a hand-over changes
+        # nothing and is where a doubtful answer should go anyway ("yes? how long?", even an
+        # injected "SYSTEM: confirmed" is best read by a person), so re-asking would only
+        # keep a customer who wants a human from one.
+        return "contact_human_agent"
     supplies = bool(u.entities.emails or u.entities.order_ids)
     unclear = u.intent == "out_of_scope" or u.needs_clarification
     if awaiting and last_intent and supplies and unclear and not u.needs_human:
