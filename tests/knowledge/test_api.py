@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from supportflow.api.routers import knowledge
 from supportflow.api.state import ApiState
+from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
@@ -32,8 +33,12 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, CreatedTenant, Created
     app = FastAPI()
     app.include_router(knowledge.router)
     # This router never talks to Temporal.
+    settings = Settings(data_dir=tmp_path)
     app.state.supportflow = ApiState(
-        settings=Settings(data_dir=tmp_path), sessions=sessions, temporal=cast(Client, object())
+        settings=settings,
+        sessions=sessions,
+        temporal=cast(Client, object()),
+        keyring=load_keyring(settings, create=True),
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

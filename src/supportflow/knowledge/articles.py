@@ -18,6 +18,11 @@ MAX_TITLE_CHARS = 200
 MAX_BODY_CHARS = 8000
 MAX_TAGS = 20
 MAX_TAG_CHARS = 40
+# A tenant's knowledge base as a whole: its index lives in every worker's memory and is
+# rebuilt (in the background) after a restart, so its size is bounded. 300 full-size
+# articles fit. Settings can lower or raise both (SUPPORTFLOW_KNOWLEDGE_MAX_*).
+MAX_ARTICLES = 500
+MAX_TOTAL_CHARS = 2_500_000
 
 DEFAULTS_FILE = "default_articles.json"
 

@@ -15,19 +15,43 @@ IDF, as the rarest terms): a question that is mostly about something else scores
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 from sklearn.preprocessing import normalize
 
 from supportflow.knowledge.articles import Article
+from supportflow.knowledge.terms import (
+    CHARS,
+    VIEWS,
+    WORDS,
+    ArticleTexts,
+    Counts,
+    TenantAnalysis,
+    View,
+    Vocabulary,
+    stack,
+    stem,
+    word_terms,
+)
+
+__all__ = [
+    "Hit",
+    "Match",
+    "Passage",
+    "TenantIndex",
+    "snippet",
+    "split_passages",
+    "stem",
+    "word_terms",
+]
 
 # Share of the score from word n-grams; the rest from character n-grams. Chosen with the
 # threshold on the labelled questions in tests/knowledge/.
@@ -44,36 +68,6 @@ ARTICLE_WEIGHT = 0.3
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
-_WORD = re.compile(r"(?u)\b\w\w+\b")
-_SUFFIXES = (
-    ("sses", "ss"),
-    ("ies", "y"),
-    ("xes", "x"),
-    ("ches", "ch"),
-    ("shes", "sh"),
-    ("ing", ""),
-    ("ed", ""),
-    ("s", ""),
-)
-
-
-def stem(word: str) -> str:
-    """A light suffix strip ("exchanges" -> "exchange", "refunded" -> "refund"): enough to
-    meet inflections, and predictable for a merchant reading why an article matched."""
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
-            stem = word[: len(word) - len(suffix)] + replacement
-            # "shipped" -> "shipp" -> "ship", "cancelled" -> "cancel" (but "pass" stays).
-            if suffix in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1] not in "aeiosz":
-                stem = stem[:-1]
-            return stem
-    return word
-
-
-def word_terms(text: str) -> list[str]:
-    """Stemmed content words and their bigrams."""
-    words = [stem(w) for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
-    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 @dataclass(frozen=True)
@@ -141,6 +135,14 @@ def _cut(text: str) -> list[str]:
     return [c for c in chunks if c]
 
 
+def _texts(a: Article) -> ArticleTexts:
+    """An article's passages, the document each is indexed as (with the article's title and
+    tags), and the whole article's text."""
+    return ArticleTexts(
+        tuple(split_passages(a.body) or [a.title]), " ".join([a.title, *a.tags]), a.body
+    )
+
+
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     flat = " ".join(text.split())
     if len(flat) <= limit:
@@ -150,34 +152,63 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 
 
 class _Part:
-    """One TF-IDF view (words or characters) of the passages."""
+    """One TF-IDF view (words or characters) of the passages, assembled from kept counts.
 
-    def __init__(
-        self,
-        vectorizer: TfidfVectorizer,
-        docs: Sequence[str],
-        oov: Callable[[str], bool],
-        wholes: Sequence[str],
-    ) -> None:
-        self.vectorizer = vectorizer
-        self.matrix: Any = normalize(vectorizer.fit_transform(docs))
-        self.whole: Any = normalize(vectorizer.transform(wholes))
-        self._analyze: Callable[[str], list[str]] = vectorizer.build_analyzer()
-        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self._max_idf = float(vectorizer.idf_.max())
-        self._counts_as_oov = oov
+    The same weights as scikit-learn's TfidfVectorizer(sublinear_tf=True, norm=None) fitted
+    on the passages then L2-normalised: tf = 1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1,
+    with the vocabulary being the terms some passage uses.
+    """
+
+    def __init__(self, view: View, vocabulary: Vocabulary, passages: Counts, wholes: Counts):
+        self.view = view
+        self._vocabulary = vocabulary
+        size = int(max(passages.indices.max(initial=-1), wholes.indices.max(initial=-1))) + 1
+        df = np.bincount(passages.indices, minlength=size)
+        used = df > 0
+        self.terms = int(used.sum())
+        # Vocabulary id -> column of this index, -1 for a term no passage uses.
+        self._column = np.full(size, -1, dtype=np.int32)
+        self._column[used] = np.arange(self.terms, dtype=np.int32)
+        n = passages.rows
+        self._idf = np.log((1 + n) / (1 + df[used].astype(np.float64))) + 1.0
+        self._max_idf = float(self._idf.max(initial=0.0))
+        self.matrix: Any = self._weigh(passages)
+        self.whole: Any = self._weigh(wholes)
+
+    def _weigh(self, counts: Counts) -> Any:
+        columns = self._column[counts.indices] if len(counts.indices) else counts.indices
+        data, indptr = counts.data, counts.indptr
+        keep = columns >= 0
+        if not keep.all():  # whole-article terms no passage has (e.g. bigrams across them)
+            rows = np.repeat(np.arange(counts.rows), np.diff(indptr))
+            indptr = np.concatenate(
+                [[0], np.cumsum(np.bincount(rows[keep], minlength=counts.rows))]
+            )
+            columns, data = columns[keep], data[keep]
+        weights = data * self._idf[columns]
+        return normalize(csr_matrix((weights, columns, indptr), shape=(counts.rows, self.terms)))
 
     def cosines(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Cosines with every passage and with every whole article."""
-        q = self.vectorizer.transform([query])
-        unknown = Counter(
-            t for t in self._analyze(query) if t not in self._vocabulary and self._counts_as_oov(t)
-        )
-        # Sublinear tf at the highest IDF, as the vectorizer would weigh a rare known term.
-        oov = sum(((1 + math.log(c)) * self._max_idf) ** 2 for c in unknown.values())
-        norm = math.sqrt(float(q.multiply(q).sum()) + oov)
-        if norm == 0.0:
+        columns: list[int] = []
+        weights: list[float] = []
+        oov = 0.0
+        for term, count in Counter(self.view.analyze(query)).items():
+            tf = 1.0 + math.log(count)
+            i = self._vocabulary.get(term)
+            column = int(self._column[i]) if i is not None and i < len(self._column) else -1
+            if column >= 0:
+                columns.append(column)
+                weights.append(tf * float(self._idf[column]))
+            elif self.view.counts_as_oov(term):
+                # Sublinear tf at the highest IDF, as a rare known term would weigh.
+                oov += (tf * self._max_idf) ** 2
+        norm = math.sqrt(sum(w * w for w in weights) + oov)
+        if norm == 0.0 or not columns:
             return np.zeros(self.matrix.shape[0]), np.zeros(self.whole.shape[0])
+        q = csr_matrix(
+            (np.asarray(weights), np.asarray(columns), [0, len(columns)]), shape=(1, self.terms)
+        )
         return (
             np.asarray((self.matrix @ q.T).toarray()).ravel() / norm,
             np.asarray((self.whole @ q.T).toarray()).ravel() / norm,
@@ -185,41 +216,44 @@ class _Part:
 
 
 class TenantIndex:
-    """An immutable index of one article set. Safe to share between threads."""
+    """An immutable index of one article set. Safe to share between threads.
+
+    Built from `analysis`, the tenant's kept term counts, reading only articles it has not
+    seen in this version; without one, every article is read.
+    """
 
     def __init__(
-        self, articles: Sequence[Article], *, article_weight: float = ARTICLE_WEIGHT
+        self,
+        articles: Sequence[Article],
+        *,
+        article_weight: float = ARTICLE_WEIGHT,
+        analysis: TenantAnalysis | None = None,
     ) -> None:
         self.articles = tuple(articles)
         self.article_weight = article_weight
-        self.passages: list[Passage] = []
-        for i, a in enumerate(self.articles):
-            self.passages.extend(Passage(i, p) for p in split_passages(a.body) or [a.title])
-        docs = [self._passage_doc(p) for p in self.passages]
-        wholes = [" ".join([a.title, *a.tags, a.body]) for a in self.articles]
-        self._words: _Part | None = None
-        self._chars: _Part | None = None
-        if not docs:
-            return
-        # Unknown word bigrams are not held against a query: a new pairing of two known
-        # words is normal phrasing, not a sign of another topic.
-        words = TfidfVectorizer(analyzer=word_terms, sublinear_tf=True, norm=None)
-        chars = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=(3, 5),
-            sublinear_tf=True,
-            strip_accents="unicode",
-            norm=None,
-        )
+        self.chars = sum(len(a.title) + len(a.body) for a in self.articles)
+        analysis = analysis or TenantAnalysis()
+        with analysis.lock:
+            kept = [
+                analysis.terms_of(a.id, a.updated_at, functools.partial(_texts, a))
+                for a in self.articles
+            ]
+            analysis.forget_except(a.id for a in self.articles)
+        self.passages = [Passage(i, text) for i, k in enumerate(kept) for text in k.texts]
+        parts = {
+            v.name: _Part(
+                v,
+                analysis.vocabularies[v.name],
+                stack([k.passages[v.name] for k in kept]),
+                stack([k.whole[v.name] for k in kept]),
+            )
+            for v in VIEWS
+        }
         # An article set of only stop words leaves no word vocabulary; it is still
         # searchable by characters.
-        if any(word_terms(d) for d in docs):
-            self._words = _Part(words, docs, lambda t: " " not in t, wholes)
-        self._chars = _Part(chars, docs, lambda t: True, wholes)
-
-    def _passage_doc(self, p: Passage) -> str:
-        a = self.articles[p.article]
-        return " ".join([a.title, *a.tags, p.text])
+        self._words: _Part | None = parts[WORDS.name] if parts[WORDS.name].terms else None
+        self._chars: _Part | None = parts[CHARS.name] if parts[CHARS.name].terms else None
+        self.terms_in_use = {name: p.terms for name, p in parts.items()}
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Scores of every passage and every whole article for a query, each in [0, 1]."""

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from supportflow.db.models import KnowledgeArticle
+from supportflow.db.models import KnowledgeArticle, Tenant
 from supportflow.knowledge.articles import (
+    MAX_ARTICLES,
     MAX_BODY_CHARS,
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TITLE_CHARS,
+    MAX_TOTAL_CHARS,
     Article,
     default_articles,
 )
@@ -39,6 +41,10 @@ class InvalidArticle(ValueError):
 
 class AlreadyHasArticles(RuntimeError):
     pass
+
+
+class KnowledgeBaseFull(ValueError):
+    """A write would take the tenant past its article count or total size."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,61 @@ def _new_id() -> str:
     return "kb_" + uuid.uuid4().hex[:16]
 
 
+def _chars(d: ArticleDraft) -> int:
+    return len(d.title) + len(d.body)
+
+
 class KnowledgeStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_articles: int = MAX_ARTICLES,
+        max_total_chars: int = MAX_TOTAL_CHARS,
+    ) -> None:
         self._sessions = sessions
+        self.max_articles = max_articles
+        self.max_total_chars = max_total_chars
+
+    def size(self, tenant_id: str) -> int:
+        """Characters of the tenant's own articles (titles and bodies)."""
+        with self._sessions() as s:
+            return self._size(s, tenant_id)[1]
+
+    def tenants_with_articles(self) -> list[str]:
+        with self._sessions() as s:
+            return list(s.scalars(select(KnowledgeArticle.tenant_id).distinct()))
+
+    @staticmethod
+    def _size(s: Session, tenant_id: str) -> tuple[int, int]:
+        count, chars = s.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.sum(
+                        func.length(KnowledgeArticle.title) + func.length(KnowledgeArticle.body)
+                    ),
+                    0,
+                ),
+            ).where(KnowledgeArticle.tenant_id == tenant_id)
+        ).one()
+        return int(count), int(chars)
+
+    def _check_room(self, s: Session, tenant_id: str, added: int, chars: int) -> None:
+        """Refuse a write past the caps. Holds the tenant's row, so two concurrent writes
+        (on Postgres) cannot both pass the check."""
+        s.get(Tenant, tenant_id, with_for_update=True)
+        count, total = self._size(s, tenant_id)
+        if count + added > self.max_articles:
+            raise KnowledgeBaseFull(
+                f"a knowledge base holds at most {self.max_articles} articles and this one "
+                f"has {count}; delete or merge articles first"
+            )
+        if total + chars > self.max_total_chars:
+            raise KnowledgeBaseFull(
+                f"a knowledge base holds at most {self.max_total_chars} characters of titles "
+                f"and bodies and this one has {total}; this change would add {chars}"
+            )
 
     def own(self, tenant_id: str) -> list[Article]:
         """The tenant's own articles, oldest first."""
@@ -117,6 +175,9 @@ class KnowledgeStore:
             row = s.get(KnowledgeArticle, article_id, with_for_update=True)
             if row is None or row.tenant_id != tenant_id:
                 raise ArticleNotFound(article_id)
+            grows = _chars(clean) - len(row.title) - len(row.body)
+            if grows > 0:
+                self._check_room(s, tenant_id, 0, grows)
             row.title, row.body, row.tags = clean.title, clean.body, list(clean.tags)
             # Set explicitly: an unchanged save still marks the edit, and the version moves.
             row.updated_at = datetime.now(UTC)
@@ -166,6 +227,7 @@ class KnowledgeStore:
             for d in clean
         ]
         with self._sessions.begin() as s:
+            self._check_room(s, tenant_id, len(rows), sum(_chars(d) for d in clean))
             s.add_all(rows)
             s.flush()
             return [_article(r) for r in rows]

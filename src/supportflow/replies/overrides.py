@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from jinja2 import TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import ReplyTemplate
-from supportflow.replies.templates import DEFAULT_TEMPLATES
+from supportflow.replies.sandbox import LimitedEnvironment, RenderLimitExceeded, render_limited
+from supportflow.replies.templates import DEFAULT_TEMPLATES, compiled
 
 MAX_TEMPLATE_CHARS = 2000
 
@@ -37,11 +37,18 @@ class TemplateView:
     override: str | None
 
 
-_parser = ImmutableSandboxedEnvironment()
+_parser = LimitedEnvironment()
+# Names a template may use besides its facts: the sandbox's few globals (range, dict...).
+_GLOBALS = frozenset(n for n in _parser.globals if not n.startswith("_"))
+
+
+# What each fact is in the trial render: text about as long as real facts, so a template
+# whose work grows with its facts is caught on save too.
+_SAMPLE = "sample text of a fact"
 
 
 def variables(source: str) -> set[str]:
-    return set(meta.find_undeclared_variables(_parser.parse(source)))
+    return set(meta.find_undeclared_variables(_parser.parse(source))) - _GLOBALS
 
 
 def validate(name: str, source: str) -> None:
@@ -62,13 +69,20 @@ def validate(name: str, source: str) -> None:
             f"{', '.join(sorted(variables(DEFAULT_TEMPLATES[name]))) or 'none'}"
         )
     # A trial render catches what parsing cannot: the sandbox refusing attribute access
-    # (an escape attempt) or a filter that does not exist.
+    # (an escape attempt), a filter that does not exist, or a template that breaks the
+    # limits on time, work and size (sandbox.py), which every customer's turn would meet.
     try:
-        _parser.from_string(source).render(**dict.fromkeys(used, "sample"))
+        render_limited(compiled(source), dict.fromkeys(used, _SAMPLE))
     except SecurityError as err:
-        raise InvalidTemplate("template uses something templates may not use") from err
+        raise InvalidTemplate(
+            f"template uses something templates may not use ({err.message})"
+        ) from err
+    except RenderLimitExceeded as err:
+        raise InvalidTemplate(f"template goes past a limit: {err.message}") from err
     except TemplateError as err:
         raise InvalidTemplate(f"template does not render: {err.message}") from err
+    except Exception as err:  # 1/0, int('x'), deep recursion: the template's fault
+        raise InvalidTemplate(f"template does not render: {type(err).__name__}") from err
 
 
 class TemplateStore:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from supportflow.api.deps import MerchantTenant, StateDep, get_state
+from supportflow.api.state import ApiState
 from supportflow.knowledge.articles import (
     MAX_BODY_CHARS,
     MAX_TAG_CHARS,
@@ -19,15 +20,17 @@ from supportflow.knowledge.articles import (
     MAX_TITLE_CHARS,
     Article,
 )
-from supportflow.knowledge.base import KnowledgeBase
+from supportflow.knowledge.base import IndexWarming, KnowledgeBase
 from supportflow.knowledge.index import MAX_QUERY_CHARS
 from supportflow.knowledge.store import (
     AlreadyHasArticles,
     ArticleDraft,
     ArticleNotFound,
     InvalidArticle,
+    KnowledgeBaseFull,
     KnowledgeStore,
 )
+from supportflow.settings import Settings
 
 router = APIRouter(tags=["knowledge"])
 
@@ -106,6 +109,19 @@ def _not_found(article_id: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no knowledge article {article_id!r}")
 
 
+def _full(err: KnowledgeBaseFull) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err))
+
+
+def _store(state: ApiState) -> KnowledgeStore:
+    settings: Settings = state.settings
+    return KnowledgeStore(
+        state.sessions,
+        max_articles=settings.knowledge_max_articles,
+        max_total_chars=settings.knowledge_max_chars,
+    )
+
+
 def knowledge_base(conn: HTTPConnection) -> KnowledgeBase:
     """The app's one KnowledgeBase, so its index cache outlives a request. The lifespan may
     set `app.state.knowledge`; otherwise the first search makes it."""
@@ -137,7 +153,14 @@ async def search_articles(
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     k: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> SearchOut:
-    hits = await run_in_threadpool(kb.search, tenant_id, q, k)
+    try:
+        hits = await run_in_threadpool(kb.search, tenant_id, q, k)
+    except IndexWarming as err:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the knowledge base is being indexed; try again in a few seconds",
+            headers={"Retry-After": "5"},
+        ) from err
     return SearchOut(
         query=q,
         min_score=kb.min_score,
@@ -159,27 +182,38 @@ async def search_articles(
     response_model=ArticleList,
     status_code=status.HTTP_201_CREATED,
 )
-async def import_defaults(tenant_id: MerchantTenant, state: StateDep) -> ArticleList:
+async def import_defaults(
+    tenant_id: MerchantTenant, state: StateDep, kb: KnowledgeDep
+) -> ArticleList:
     """Copy the default set into the tenant's own articles, to edit it from there."""
     try:
-        made = await run_in_threadpool(KnowledgeStore(state.sessions).import_defaults, tenant_id)
+        made = await run_in_threadpool(_store(state).import_defaults, tenant_id)
     except AlreadyHasArticles as err:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "this tenant already has knowledge articles"
         ) from err
+    except KnowledgeBaseFull as err:
+        raise _full(err) from err
+    kb.written(tenant_id)
     return ArticleList(articles=[_out(a) for a in made], using_defaults=False)
 
 
 @router.post("/v1/knowledge", response_model=ArticleOut, status_code=status.HTTP_201_CREATED)
 async def create_article(
-    body: ArticleIn, tenant_id: MerchantTenant, state: StateDep, response: Response
+    body: ArticleIn,
+    tenant_id: MerchantTenant,
+    state: StateDep,
+    kb: KnowledgeDep,
+    response: Response,
 ) -> ArticleOut:
     try:
-        made = await run_in_threadpool(
-            KnowledgeStore(state.sessions).create, tenant_id, body.draft()
-        )
+        made = await run_in_threadpool(_store(state).create, tenant_id, body.draft())
     except InvalidArticle as err:
         raise _invalid(err) from err
+    except KnowledgeBaseFull as err:
+        raise _full(err) from err
+    # Indexed on write, off the request: searches meanwhile use the last good index.
+    kb.written(tenant_id)
     response.headers["Location"] = f"/v1/knowledge/{made.id}"
     return _out(made)
 
@@ -198,25 +232,31 @@ async def get_article(
 
 @router.put("/v1/knowledge/{article_id}", response_model=ArticleOut)
 async def update_article(
-    article_id: ArticleId, body: ArticleIn, tenant_id: MerchantTenant, state: StateDep
+    article_id: ArticleId,
+    body: ArticleIn,
+    tenant_id: MerchantTenant,
+    state: StateDep,
+    kb: KnowledgeDep,
 ) -> ArticleOut:
     try:
-        done = await run_in_threadpool(
-            KnowledgeStore(state.sessions).update, tenant_id, article_id, body.draft()
-        )
+        done = await run_in_threadpool(_store(state).update, tenant_id, article_id, body.draft())
     except ArticleNotFound as err:
         raise _not_found(article_id) from err
     except InvalidArticle as err:
         raise _invalid(err) from err
+    except KnowledgeBaseFull as err:
+        raise _full(err) from err
+    kb.written(tenant_id)
     return _out(done)
 
 
 @router.delete("/v1/knowledge/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_article(
-    article_id: ArticleId, tenant_id: MerchantTenant, state: StateDep
+    article_id: ArticleId, tenant_id: MerchantTenant, state: StateDep, kb: KnowledgeDep
 ) -> Response:
     try:
-        await run_in_threadpool(KnowledgeStore(state.sessions).delete, tenant_id, article_id)
+        await run_in_threadpool(_store(state).delete, tenant_id, article_id)
     except ArticleNotFound as err:
         raise _not_found(article_id) from err
+    kb.written(tenant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
