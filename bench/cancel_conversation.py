@@ -3,7 +3,8 @@
   .venv/bin/python -m bench.cancel_conversation [--conversations 40] [--concurrency 4]
 
 Starts `supportflow up`, then for each of N pending orders from the seed runs, through the
-HTTP chat API: "cancel order X" (with the customer's email) -> the reason -> "yes". Checks
+HTTP chat API, as the order's customer verified by a signed identity token on every
+message: "cancel order X" -> the reason -> "yes". Checks
 each order ends cancelled in the store, prints p50/p99 of the whole conversation and of
 each turn, and counts Temporal Cloud billable actions from every conversation's history.
 Exits non-zero only on a crash.
@@ -20,6 +21,7 @@ import signal
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from bench.stack import pct, start_stack
+from bench.stack import identity_tokens, pct, start_stack
+from supportflow.sim.client import shopper_address
 from supportflow.temporal.billable import count_actions as count
 
 TURNS = ("cancel order {order} please", "I no longer need it", "yes, cancel it")
@@ -44,8 +47,12 @@ def pending_orders(n: int) -> list[tuple[str, str]]:
     return out[:n]
 
 
-async def run(args: argparse.Namespace, api: str, temporal: str, chat_key: str) -> None:
+async def run(
+    args: argparse.Namespace, api: str, temporal: str, chat_key: str, token: Callable[[str], str]
+) -> None:
     orders = pending_orders(args.conversations)
+    for email, _ in orders:
+        token(email)  # signed before the clock starts, as a widget has its token on page load
     whole: list[float] = []
     per_turn: list[list[float]] = [[] for _ in TURNS]
     customers: list[str] = []
@@ -61,12 +68,15 @@ async def run(args: argparse.Namespace, api: str, temporal: str, chat_key: str) 
                 t0 = time.perf_counter()
                 r = await http.post(
                     "/v1/chat/messages",
-                    headers={"X-Chat-Key": chat_key},
+                    # Each customer from an address of its own (the stack trusts us as their
+                    # proxy, bench/stack.py): its rate limits apply per customer.
+                    headers={"X-Chat-Key": chat_key, "X-Forwarded-For": shopper_address(i)},
                     json={
                         "visitor_id": f"bench-cancel-{i}",
                         "message_id": f"{i}-{t}",
                         "text": text.format(order=order),
-                        "email": email if t == 0 else None,
+                        # Every message: one without it would be an anonymous visitor's.
+                        "identity_token": token(email),
                     },
                 )
                 per_turn[t].append(time.perf_counter() - t0)
@@ -126,7 +136,8 @@ def main() -> None:
         proc, ready_s, api, temporal, chat_key, store = start_stack(Path(tmp) / "data", log)
         print(f"supportflow up -> ready: {ready_s:.2f} s")
         try:
-            asyncio.run(run(args, api, temporal, chat_key))
+            tokens = identity_tokens(Path(tmp) / "data")
+            asyncio.run(run(args, api, temporal, chat_key, tokens))
             store_check(store, pending_orders(args.conversations))
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -5,12 +5,16 @@
 16 requests in flight is what completed 10,000 here; 64 stalled the worker (docs/tuning.md).
 
 Starts `supportflow up` on a fresh data directory, as a user would. Ramp: N distinct
-visitors each send a first message through the HTTP chat API that leaves the conversation
-open (asking about an order without saying who they are, so the agent asks and waits).
-Then every conversation gets one more message; all N must be answered. Prints the ramp
-rate, answer latency p50/p95/p99 and throughput, and the resident memory and CPU seconds
-of the worker/API process (`supportflow up`) and of the Temporal dev server (its child)
-at 1k/5k/10k open. Finally counts the running workflows through Temporal.
+shoppers, each verified by a signed identity token on every message (as a store's logged-in
+shoppers are), send a first message through the HTTP chat API that leaves the conversation
+open: they ask about an order, and the agent, finding no account for their email, asks for
+another and waits. (The seed has 500 customers and this needs up to 10,000 distinct ones, so
+each is a shopper the store has no account for; a verified conversation never ends by
+itself, as an anonymous one left idle does.) Then every conversation gets one more message;
+all N must be answered. Prints the ramp rate, answer latency p50/p95/p99 and throughput, and
+the resident memory and CPU seconds of the worker/API process (`supportflow up`) and of the
+Temporal dev server (its child) at 1k/5k/10k open. Finally counts the running workflows
+through Temporal.
 Exits non-zero only on a crash.
 """
 
@@ -25,18 +29,20 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from temporalio.client import Client
 
-from bench.stack import pct, start_stack, stop_stack
+from bench.stack import identity_tokens, pct, start_stack, stop_stack
+from supportflow.sim.client import shopper_address
 
-# The agent needs to know who is asking before it can track an order: it asks for the
-# email address and the conversation stays open, waiting for it.
+# A verified shopper the store has no account for asks to track an order: the agent says it
+# found no account and the conversation stays open, waiting for another email.
 FIRST = "I want to track my order"
-# An order number but still no email: answered (asks again for the email), still open.
+# An order number, still none of theirs: answered (no account again), still open.
 SECOND = "the order number is W2378156"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -109,9 +115,15 @@ class Phase:
     done: int = 0
 
 
+def shopper(run_id: str, i: int) -> str:
+    """The verified email of visitor i (a shopper the demo store has no account for)."""
+    return f"oc-{run_id}-{i}@example.com"
+
+
 async def run_phase(
     http: httpx.AsyncClient,
     chat_key: str,
+    token: Callable[[str], str],
     run_id: str,
     n: int,
     concurrency: int,
@@ -134,8 +146,15 @@ async def run_phase(
         try:
             r = await http.post(
                 "/v1/chat/messages",
-                headers={"X-Chat-Key": chat_key},
-                json={"visitor_id": f"oc-{run_id}-{i}", "message_id": message_id, "text": text},
+                # Each shopper from an address of its own (the stack trusts us as their proxy,
+                # bench/stack.py): rate limits apply per shopper, as in production.
+                headers={"X-Chat-Key": chat_key, "X-Forwarded-For": shopper_address(i)},
+                json={
+                    "visitor_id": f"oc-{run_id}-{i}",
+                    "message_id": message_id,
+                    "text": text,
+                    "identity_token": token(shopper(run_id, i)),
+                },
             )
         except httpx.HTTPError as err:
             phase.failed[i] = f"{type(err).__name__}: {err}"
@@ -187,7 +206,7 @@ async def settle_pending(
             r = await http.get(
                 f"/v1/chat/messages/{message_id}",
                 params={"visitor_id": f"oc-{run_id}-{i}"},
-                headers={"X-Chat-Key": chat_key},
+                headers={"X-Chat-Key": chat_key, "X-Forwarded-For": shopper_address(i)},
             )
             if r.status_code == 200 and r.json().get("status") == "answered":
                 left.discard(i)
@@ -232,22 +251,31 @@ async def count_running(temporal: str) -> int:
 
 
 async def bench(
-    args: argparse.Namespace, api: str, temporal: str, chat_key: str, sampler: Sampler
+    args: argparse.Namespace,
+    api: str,
+    temporal: str,
+    chat_key: str,
+    token: Callable[[str], str],
+    sampler: Sampler,
 ) -> dict[str, object]:
     n, c = args.conversations, args.concurrency
     run_id = uuid.uuid4().hex[:6]
+    for i in range(n):
+        token(shopper(run_id, i))  # signed before the clock starts (a widget's page load)
     marks = [m for m in (1000, 5000, 10000) if m < n] + [n]
     results: dict[str, object] = {"conversations": n, "concurrency": c}
     limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
     async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits) as http:
         sampler.sample(0)
         print(f"ramp: {n} visitors open a conversation ({c} requests in flight)")
-        ramp, wall = await run_phase(http, chat_key, run_id, n, c, FIRST, "m1", marks, sampler)
+        ramp, wall = await run_phase(
+            http, chat_key, token, run_id, n, c, FIRST, "m1", marks, sampler
+        )
         results["ramp"] = report("ramp", ramp, wall, n)
         missing_first = await settle_pending(http, chat_key, run_id, ramp, "m1")
 
         print(f"answer: each of the {n} open conversations gets one more message")
-        answer, wall = await run_phase(http, chat_key, run_id, n, c, SECOND, "m2", [n], None)
+        answer, wall = await run_phase(http, chat_key, token, run_id, n, c, SECOND, "m2", [n], None)
         results["answer"] = report("answer", answer, wall, n)
         missing = await settle_pending(http, chat_key, run_id, answer, "m2")
         sampler.sample(n, "after the answers")
@@ -294,7 +322,8 @@ def main() -> None:
         sampler = Sampler([Proc(proc.pid, "worker/API"), temporal_child(proc.pid)])
         print("pids: " + "  ".join(f"{p.name} {p.pid}" for p in sampler.procs), flush=True)
         try:
-            results = asyncio.run(bench(args, api, temporal, chat_key, sampler))
+            tokens = identity_tokens(Path(tmp) / "data")
+            results = asyncio.run(bench(args, api, temporal, chat_key, tokens, sampler))
         finally:
             stop_stack(proc)
     results["up_to_ready_s"] = ready_s

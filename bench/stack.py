@@ -9,11 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import IO
 
+from supportflow.identity.tokens import sign_identity_token
 from supportflow.sim.memory import children
 from supportflow.sim.stack import READY, up_environment
+
+# Long enough for the longest benchmark run (10,000 open conversations).
+TOKEN_TTL_S = 6 * 3600
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -24,7 +30,11 @@ def pct(xs: list[float], p: float) -> float:
 def start_stack(
     data_dir: Path, log: IO[str]
 ) -> tuple[subprocess.Popen[str], float, str, str, str, str]:
-    """(process, seconds to ready, API URL, Temporal address, demo chat key, store URL)."""
+    """(process, seconds to ready, API URL, Temporal address, demo chat key, store URL).
+
+    The stack believes our X-Forwarded-For (sim/stack.py): each benchmark customer comes
+    from an address of its own (`sim.client.shopper_address`), so the rate limits run on
+    every message but apply per customer, as in production."""
     env, temporal = up_environment(data_dir)
     # The workflow sandbox re-imports the workflow module for every conversation it loads;
     # without bytecode on disk that is a fresh compile each time (~5 ms of worker CPU). This
@@ -41,6 +51,20 @@ def start_stack(
             keys = json.loads((data_dir / "demo-tenant.json").read_text())
             return proc, ready_s, m.group(2), temporal, keys["chat_key"], m.group(3)
     raise RuntimeError("supportflow up exited before ready")
+
+
+def identity_tokens(data_dir: Path) -> Callable[[str], str]:
+    """Identity tokens for the demo tenant's shoppers, by email: what a store's own login
+    gives its chat widget, signed with the tenant's identity secret from demo-tenant.json.
+    One per shopper for the whole run (a widget's page session); a message carrying it is
+    that customer's, verified."""
+    secret = json.loads((data_dir / "demo-tenant.json").read_text())["identity_secret"]
+
+    @cache
+    def token(email: str) -> str:
+        return sign_identity_token(secret, email=email, ttl_seconds=TOKEN_TTL_S)
+
+    return token
 
 
 def stop_stack(proc: subprocess.Popen[str], timeout: float = 120) -> None:

@@ -3,10 +3,12 @@
   .venv/bin/python -m bench.turn_latency [--turns 200] [--concurrency 20]
 
 Starts `supportflow up` on a fresh data directory (measuring seconds to `ready`), then
-times chat turns through the HTTP API (order-status questions about real orders, so each
-turn runs understand -> store lookup -> reply), sequentially and with N concurrent
-customers; and, on the same Temporal server in the same run, the floor: update -> one
-activity -> reply. Prints p50/p99 and the ratios. Exits non-zero only on a crash.
+times chat turns through the HTTP API (order-status questions about real orders from their
+own customers, each verified by a signed identity token as a store's logged-in shoppers are,
+so each turn checks the token and runs understand -> store lookup -> reply), sequentially
+and with N concurrent customers; and, on the same Temporal server in the same run, the
+floor: update -> one activity -> reply. Prints p50/p99 and the ratios. Exits non-zero only
+on a crash.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.floor import FloorWorkflow, Ping, echo
-from bench.stack import pct, start_stack
+from bench.stack import identity_tokens, pct, start_stack
+from supportflow.sim.client import shopper_address
 
 READY = re.compile(r"supportflow ready in ([\d.]+)s\s+api=(\S+)")
 
@@ -82,9 +85,11 @@ async def run_load(
 
 
 async def bench(
-    args: argparse.Namespace, api: str, temporal: str, chat_key: str
+    args: argparse.Namespace, api: str, temporal: str, chat_key: str, token: Callable[[str], str]
 ) -> dict[str, object]:
     people = customers_with_orders()
+    for email, _ in people:
+        token(email)  # signed before the clock starts, as a widget has its token on page load
     run_id = uuid.uuid4().hex[:6]
     results: dict[str, object] = {}
     async with httpx.AsyncClient(base_url=api, timeout=60) as http:
@@ -94,12 +99,17 @@ async def bench(
                 email, order = people[(offset + c) % len(people)]
                 r = await http.post(
                     "/v1/chat/messages",
-                    headers={"X-Chat-Key": chat_key},
+                    # Each customer from an address of its own, as the stack's rate limits
+                    # expect (bench/stack.py: the stack trusts us as their proxy).
+                    headers={
+                        "X-Chat-Key": chat_key,
+                        "X-Forwarded-For": shopper_address(offset + c),
+                    },
                     json={
                         "visitor_id": f"bench-{run_id}-{offset}-{c}",
                         "message_id": f"{t}",
                         "text": f"where is my order {order}",
-                        "email": email,
+                        "identity_token": token(email),
                     },
                 )
                 if r.status_code != 200 or order not in r.json()["reply"]:
@@ -154,7 +164,8 @@ def main() -> None:
         proc, ready_s, api, temporal, chat_key, _store = start_stack(Path(tmp) / "data", log)
         print(f"supportflow up -> ready: {ready_s:.2f} s (fresh data directory)")
         try:
-            results = asyncio.run(bench(args, api, temporal, chat_key))
+            tokens = identity_tokens(Path(tmp) / "data")
+            results = asyncio.run(bench(args, api, temporal, chat_key, tokens))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)

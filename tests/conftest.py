@@ -11,14 +11,21 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
 from supportflow.store.server import StoreServer
 from supportflow.worker import build_workers
-from tests.helpers import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, free_port
+from tests.helpers import (
+    TEMPORAL_CLI,
+    TEMPORAL_TEST_SERVER,
+    TEST_CONVERTER,
+    TEST_ENCRYPTION_KEYS,
+    free_port,
+)
 
 ENVIRONMENTS = ("local", "time-skipping")
 
@@ -48,13 +55,13 @@ async def _env(kind: str) -> WorkflowEnvironment:
     if kind not in _envs:
         if kind == "local":
             _envs[kind] = await WorkflowEnvironment.start_local(
-                data_converter=pydantic_data_converter,
+                data_converter=TEST_CONVERTER,
                 dev_server_existing_path=TEMPORAL_CLI,
                 port=free_port(),
             )
         else:
             _envs[kind] = await WorkflowEnvironment.start_time_skipping(
-                data_converter=pydantic_data_converter,
+                data_converter=TEST_CONVERTER,
                 test_server_existing_path=TEMPORAL_TEST_SERVER,
                 port=free_port(),
             )
@@ -74,7 +81,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     one: conversations other tests left waiting have timers that fire when the clock jumps,
     and with no worker left to run them their workflow tasks would hold the clock."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_CONVERTER,
         test_server_existing_path=TEMPORAL_TEST_SERVER,
         port=free_port(),
     )
@@ -147,8 +154,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+# --- verified identity: one real SMTP server for the session; sign-in codes land in its
+# Maildir (tests read them with tests.helpers.read_code) ---------------------------------------
+@pytest.fixture(scope="session")
+async def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MaildirServer]:
+    server = MaildirServer(tmp_path_factory.mktemp("mail") / "mail", "127.0.0.1", free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+# --- end verified identity -------------------------------------------------------------------
+
+
 @pytest.fixture
-def settings(tmp_path: Path, store_url: str) -> Settings:
+def settings(tmp_path: Path, store_url: str, smtp_server: MaildirServer) -> Settings:
     """Settings for one test: its own task queues, so tests sharing a server never meet."""
     tag = uuid.uuid4().hex[:8]
     return Settings(
@@ -158,6 +178,15 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
         task_queue_ai=f"ai-{tag}",
         task_queue_integrations=f"integrations-{tag}",
         model=os.environ.get("SUPPORTFLOW_TEST_MODEL", "local"),
+        # Store isolation (issue 9): workflow tests use literal tenant ids with no database
+        # row, all on this demo store; the operator's opt-in for every tenant.
+        demo_store_tenants="*",
+        # Encryption at rest: the key the test servers' clients encrypt with (tests/helpers.py).
+        encryption_keys=SecretStr(TEST_ENCRYPTION_KEYS),
+        # Verified identity: sign-in codes go to the session's SMTP server.
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
     )
 
 

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import re
 import socket
 import sys
+from base64 import b64encode
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import httpx
+import uvicorn
+from temporalio.client import Client
+
+from supportflow.crypto.codec import data_converter
+from supportflow.crypto.keyring import parse_keys_setting
+from supportflow.mail.maildir_reader import list_messages
+from supportflow.settings import Settings
+from supportflow.workflows.contract import VerifiedIdentity
 
 VENV_BIN = Path(sys.executable).parent
 TEMPORAL_CLI = str(VENV_BIN / "temporal")
 TEMPORAL_TEST_SERVER = str(VENV_BIN / "temporal-test-server")
 SUPPORTFLOW = str(VENV_BIN / "supportflow")
+
+# --- encryption at rest: the suite runs with the payload codec on, as production does ------
+# A fixed test key (derived, not random) so histories recorded by tests stay readable.
+_TEST_KEY = hashlib.sha256(b"supportflow test key 1").digest()
+TEST_ENCRYPTION_KEYS = "test-k1:" + b64encode(_TEST_KEY).decode()
+TEST_KEYRING = parse_keys_setting(TEST_ENCRYPTION_KEYS)
+TEST_CONVERTER = data_converter(TEST_KEYRING)
+# --- end encryption at rest ------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -17,3 +41,55 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+# --- verified identity: how tests speak as a known customer ----------------------------------
+def verified(email: str) -> VerifiedIdentity:
+    """A sender the API verified with a signed identity token for this email (what the API
+    puts on an InboundMessage after checking the token)."""
+    return VerifiedIdentity(email=email, method="token")
+
+
+def read_code(maildir: Path, email: str) -> str:
+    """The newest sign-in code mailed to ``email`` (from the real SMTP server's Maildir)."""
+    found = list_messages(maildir, to=email)
+    assert found, f"no mail for {email}"
+    match = re.search(r"\b(\d{6})\b", found[0]["text"])
+    assert match, found[0]["text"]
+    return match.group(1)
+
+
+def mails_to(maildir: Path, email: str) -> int:
+    return len(list_messages(maildir, to=email))
+
+
+# --- end verified identity --------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def serve_api(
+    settings: Settings, temporal: Client, *, http_timeout: float = 30
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real API (uvicorn on loopback, settings.api_port) and an HTTP client for it."""
+    from supportflow.api.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, temporal=temporal),
+            host="127.0.0.1",
+            port=settings.api_port,
+            log_level="warning",
+            ws="websockets-sansio",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # the startup error, raised here
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=http_timeout) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await task

@@ -2,45 +2,70 @@
 
 Run when a workflow change is made *on purpose* compatible with old histories, to add a new
 recording beside the old ones (never replace the old ones: they are what proves
-compatibility):  .venv/bin/python -m tests.record_histories
-It starts a dev server, the demo store and workers, runs scripted conversations, and writes
-each history to tests/histories/<name>.json.
+compatibility):  .venv/bin/python -m tests.record_histories [OUT_DIR]
+It starts a dev server, the demo store, an SMTP server and workers, runs scripted
+conversations, and writes each history to tests/histories/<name>.json (or OUT_DIR).
+
+Customers speak as the API lets them: anonymous, verified by a signed identity token (the
+API's `verified`, on that message and every later one, as a widget sends it), or verified
+with the one-time code the agent mails (read back from the SMTP server's Maildir).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import tempfile
 import uuid
 from pathlib import Path
 
+from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
+from supportflow.tenants.service import create_tenant
 from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
     InboundMessage,
+    VerifiedIdentity,
     customer_workflow_id,
 )
 from tests.conftest import _run_store
-from tests.helpers import TEMPORAL_CLI, free_port
+from tests.helpers import (
+    TEMPORAL_CLI,
+    TEST_CONVERTER,
+    TEST_ENCRYPTION_KEYS,
+    TEST_KEYRING,
+    free_port,
+    read_code,
+    verified,
+)
 from tests.test_procedures_workflow import tenant_with_policy
 
 HERE = Path(__file__).parent / "histories"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v5"
+VERSION = "v6"
+
+# A script is (text, email) turns. An email signs the customer in with a signed identity
+# token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
+# agent mailed to EMAIL.
+Script = list[tuple[str, str | None]]
+_CODE_TURN = re.compile(r"<code:(.+)>")
 
 # Enough turns to cross a continue-as-new threshold of 100 events.
-LONG = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
+LONG: Script = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
     (f"thanks {i}", None) for i in range(14)
 ]
 
-SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
+SCRIPTS: dict[str, Script] = {
     "cancel_saga": [
         ("I want to cancel my order #W5918442", "sofia.rossi2645@example.com"),
         ("I no longer need it", None),
@@ -52,10 +77,14 @@ SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
         ("thanks", None),
     ],
     "continue_as_new": LONG,
+    # Anonymous, then verified by a mailed code (the request waits for it), then another
+    # shopper's token in the same conversation.
     "order_status": [
         ("hi", None),
         ("where is my order #W2611340", None),
         ("james.li4495@example.com", None),
+        ("123456", None),
+        ("<code:james.li4495@example.com>", None),
         ("thanks!", None),
         ("where is my order #W2611340", "noah.brown7922@example.com"),
         ("I want to cancel my order", None),
@@ -67,7 +96,7 @@ SCRIPTS: dict[str, list[tuple[str, str | None]]] = {
 # A tenant whose cases wait 2 seconds for an answer: an answer moves the deadline on, then
 # silence closes the case (the confirmation timer's fire, rest and timeout all recorded).
 TIMEOUT_POLICY = {"confirmation_timeout": 2}
-TIMEOUT_SCRIPT: list[tuple[str, str | None]] = [
+TIMEOUT_SCRIPT: Script = [
     ("I want to cancel my order #W3361211", "aarav.lee6460@example.com"),
     ("~1.5", None),
     ("I no longer need it", None),
@@ -79,67 +108,95 @@ TIMEOUT_SCRIPT: list[tuple[str, str | None]] = [
 async def record_conversation(
     client: Client,
     settings: Settings,
-    script: list[tuple[str, str | None]],
-    tenant_id: str = "t_record",
+    script: Script,
+    tenant_id: str,
+    maildir: Path,
 ) -> str:
     customer = "c_" + uuid.uuid4().hex[:16]
-    message_ids = []
+    sent: list[InboundMessage] = []
+    identity: VerifiedIdentity | None = None
     for text, email in script:
         if text.startswith("~"):  # a pause, in seconds
             await asyncio.sleep(float(text[1:]))
             continue
-        mid = uuid.uuid4().hex
-        message_ids.append(mid)
+        if code := _CODE_TURN.fullmatch(text):
+            text = read_code(maildir, code.group(1))
+        if email is not None:
+            identity = verified(email)
         m = InboundMessage(
-            message_id=mid,
+            message_id=uuid.uuid4().hex,
             channel=Channel.CHAT,
             text=text,
             sender=ChannelIdentity(kind="chat", value="v-record"),
-            email=email,
+            verified=identity,
         )
+        sent.append(m)
         await deliver(client, settings, tenant_id, customer, m, wait_seconds=60)
     # A duplicate delivery is part of every recording: de-duplication must replay too.
-    dup = InboundMessage(
-        message_id=message_ids[0],
-        channel=Channel.CHAT,
-        text=script[0][0],
-        sender=ChannelIdentity(kind="chat", value="v-record"),
-    )
-    await deliver(client, settings, tenant_id, customer, dup, wait_seconds=60)
+    await deliver(client, settings, tenant_id, customer, sent[0], wait_seconds=60)
     return customer_workflow_id(tenant_id, customer)
 
 
-async def main() -> None:
+def coded_tenant(settings: Settings) -> str:
+    """A real tenant in the workers' app database: sign-in codes are kept per tenant."""
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        return create_tenant(
+            make_session_factory(engine), "Record Shop", keyring=TEST_KEYRING
+        ).tenant_id
+    finally:
+        engine.dispose()
+
+
+async def main(out_dir: Path = HERE) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = _run_store(Path(tmp) / "store.db")
         store_url = next(store)
+        smtp = MaildirServer(Path(tmp) / "mail", "127.0.0.1", free_port())
+        await smtp.start()
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            # Encrypted with the fixed test key, as production histories are.
+            data_converter=TEST_CONVERTER,
             dev_server_existing_path=TEMPORAL_CLI,
             port=free_port(),
         )
         settings = Settings(
-            data_dir=Path(tmp), store_url=store_url, model="local", continue_as_new_events=100
+            data_dir=Path(tmp),
+            store_url=store_url,
+            model="local",
+            continue_as_new_events=100,
+            encryption_keys=SecretStr(TEST_ENCRYPTION_KEYS),
+            # Tenants without a store connection, on this demo store.
+            demo_store_tenants="*",
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            smtp_starttls=False,
         )
         async with env, build_workers(env.client, settings) as workers:
             tasks = [asyncio.create_task(w.run()) for w in workers]
             timeout_tenant = tenant_with_policy(settings, "Quick Shop", TIMEOUT_POLICY)
-            runs = [(name, script, "t_record") for name, script in SCRIPTS.items()]
+            tenant = coded_tenant(settings)
+            runs = [(name, script, tenant) for name, script in SCRIPTS.items()]
             runs.append(("case_timeout", TIMEOUT_SCRIPT, timeout_tenant))
             for name, script, tenant_id in runs:
-                wf_id = await record_conversation(env.client, settings, script, tenant_id)
+                wf_id = await record_conversation(
+                    env.client, settings, script, tenant_id, smtp.maildir_dir
+                )
                 # Every run of the chain: a continue-as-new run must replay as well as the last.
                 async for run in env.client.list_workflows(f"WorkflowId = '{wf_id}'"):
                     history = await env.client.get_workflow_handle(
                         wf_id, run_id=run.run_id
                     ).fetch_history()
-                    out = HERE / f"{name}-{VERSION}-run{len(history.events):04d}.json"
+                    out = out_dir / f"{name}-{VERSION}-run{len(history.events):04d}.json"
                     out.write_text(history.to_json(), "utf-8")
             for w in workers:
                 await w.shutdown()
             await asyncio.gather(*tasks)
+        await smtp.stop()
         next(store, None)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE))

@@ -20,10 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 from supportflow.api.app import create_app
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.identity.tokens import sign_identity_token
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant, create_tenant
 from supportflow.worker import build_workers
-from tests.helpers import free_port
+from tests.helpers import TEST_KEYRING, free_port
 
 JAMES = "james.li4495@example.com"
 
@@ -35,6 +36,12 @@ class Api:
     tenant: CreatedTenant
     other: CreatedTenant
     sessions: sessionmaker[Session]
+
+    def token(self, email: str, tenant: CreatedTenant | None = None) -> str:
+        """What the merchant's login signs for a shopper (the tenant's identity secret)."""
+        secret = (tenant or self.tenant).identity_secret
+        assert secret is not None
+        return sign_identity_token(secret, email=email)
 
     def chat(self, **body: object) -> dict[str, object]:
         return {
@@ -59,8 +66,8 @@ async def api(
     upgrade(database_url)
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
-    tenant = create_tenant(sessions, "Test Shop")
-    other = create_tenant(sessions, "Other Shop")
+    tenant = create_tenant(sessions, "Test Shop", keyring=TEST_KEYRING)
+    other = create_tenant(sessions, "Other Shop", keyring=TEST_KEYRING)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, temporal=dev_env.client),
@@ -86,7 +93,7 @@ async def api(
 
 
 async def test_chat_answers_order_status_from_the_store(api: Api) -> None:
-    body = api.chat(text="where is my order #W2611340", email=JAMES)
+    body = api.chat(text="where is my order #W2611340", identity_token=api.token(JAMES))
     r = await api.http.post(
         "/v1/chat/messages", json=body, headers={"X-Chat-Key": api.tenant.chat_key}
     )
@@ -186,7 +193,13 @@ async def test_websocket_pushes_replies(api: Api) -> None:
     )
     async with websockets.connect(ws_url) as ws:
         await ws.send(
-            json.dumps({"message_id": "w1", "text": "where is my order #W2611340", "email": JAMES})
+            json.dumps(
+                {
+                    "message_id": "w1",
+                    "text": "where is my order #W2611340",
+                    "identity_token": api.token(JAMES),
+                }
+            )
         )
         reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
         assert reply["type"] == "reply" and "357962501027" in reply["reply"]
@@ -230,8 +243,9 @@ async def test_chat_page_in_a_real_browser(api: Api, tmp_path: Path) -> None:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(f"{api.url}/chat?key={api.tenant.chat_key}")
-            await page.fill("#email", JAMES)
+            # A shopper signed in on the store's site: the page carries the identity token.
+            token = api.token(JAMES)
+            await page.goto(f"{api.url}/chat?key={api.tenant.chat_key}&identity_token={token}")
             await page.fill("#text", "where is my order #W2611340")
             await page.click("button[type=submit]")
             answer = page.locator(".msg.agent").first
@@ -254,7 +268,7 @@ async def test_merchant_rewords_a_reply_and_facts_still_come_from_the_store(api:
     assert next(t for t in listed if t["name"] == "order_status")["override"] == source
 
     chat = {"X-Chat-Key": api.tenant.chat_key}
-    body = api.chat(text="where is my order #W2611340", email=JAMES)
+    body = api.chat(text="where is my order #W2611340", identity_token=api.token(JAMES))
     reply = (await api.http.post("/v1/chat/messages", json=body, headers=chat)).json()["reply"]
     assert reply.startswith("Hey! #W2611340") and "357962501027" in reply
 
@@ -262,7 +276,9 @@ async def test_merchant_rewords_a_reply_and_facts_still_come_from_the_store(api:
     other = (
         await api.http.post(
             "/v1/chat/messages",
-            json=api.chat(text="where is my order #W2611340", email=JAMES),
+            json=api.chat(
+                text="where is my order #W2611340", identity_token=api.token(JAMES, api.other)
+            ),
             headers={"X-Chat-Key": api.other.chat_key},
         )
     ).json()["reply"]

@@ -7,17 +7,14 @@ import asyncio
 import uuid
 from pathlib import Path
 
-import httpx
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from supportflow.api.app import create_app
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
 from supportflow.worker import build_workers
-from tests.helpers import free_port
+from tests.helpers import free_port, serve_api
 
 
 async def test_no_worker_means_202_then_the_reply_arrives(
@@ -30,21 +27,10 @@ async def test_no_worker_means_202_then_the_reply_arrives(
     upgrade(url)
     engine = make_engine(url)
     tenant = create_tenant(make_session_factory(engine), "Pending Shop")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, temporal=dev_env.client),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-        )
-    )
-    server_task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     headers = {"X-Chat-Key": tenant.chat_key}
     body = {"visitor_id": "v-" + uuid.uuid4().hex[:8], "message_id": "p-1", "text": "hello"}
     try:
-        async with httpx.AsyncClient(base_url=settings.api_url, timeout=30) as http:
+        async with serve_api(settings, dev_env.client) as http:
             # No worker polls this test's task queues yet.
             r = await http.post("/v1/chat/messages", json=body, headers=headers)
             assert r.status_code == 202, r.text
@@ -86,6 +72,4 @@ async def test_no_worker_means_202_then_the_reply_arrives(
                         await w.shutdown()
                     await asyncio.gather(*tasks)
     finally:
-        server.should_exit = True
-        await server_task
         engine.dispose()

@@ -15,7 +15,6 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -30,7 +29,7 @@ from supportflow.workflows.contract import (
 )
 from supportflow.workflows.customer import CustomerWorkflow
 from tests.conftest import _run_store
-from tests.helpers import SUPPORTFLOW
+from tests.helpers import SUPPORTFLOW, TEST_CONVERTER, TEST_ENCRYPTION_KEYS, verified
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +54,11 @@ def _spawn_worker(
         "SUPPORTFLOW_TASK_QUEUE_INTEGRATIONS": settings.task_queue_integrations,
         "SUPPORTFLOW_MODEL": settings.model,
         "SUPPORTFLOW_DATA_DIR": str(settings.data_dir),
+        # The key the test server's client encrypts with: the worker must read its payloads.
+        "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+        # Literal tenant ids with no store connection, on the test's demo store (as the
+        # settings fixture's opt-in).
+        "SUPPORTFLOW_DEMO_STORE_TENANTS": settings.demo_store_tenants,
     }
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([SUPPORTFLOW, "worker"], env=environ, stdout=out, stderr=out)
@@ -67,13 +71,14 @@ async def _workflow_task_started(handle: WorkflowHandle[object, object]) -> bool
     return False
 
 
-def _message(text: str, message_id: str, email: str | None = None) -> InboundMessage:
+def _message(text: str, message_id: str, email: str) -> InboundMessage:
+    """A message from the customer with this email, verified (a signed identity token)."""
     return InboundMessage(
         message_id=message_id,
         channel=Channel.CHAT,
         text=text,
         sender=ChannelIdentity(kind="chat", value="v-crash"),
-        email=email,
+        verified=verified(email),
     )
 
 
@@ -92,7 +97,7 @@ async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
         assert r.status_code == 200, r.text
         worker = _spawn_worker(settings, dev_env, log)
         try:
-            m1 = _message("where is my order #W2611340", "m-1", email=JAMES)
+            m1 = _message("where is my order #W2611340", "m-1", JAMES)
             turn = asyncio.create_task(
                 deliver(client, settings, "t_crash", customer, m1, wait_seconds=120)
             )
@@ -119,7 +124,7 @@ async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
             assert first.status == "answered" and first.reply is not None
             assert "357962501027" in first.reply.text
 
-            m2 = _message("thanks!", "m-2")
+            m2 = _message("thanks!", "m-2", JAMES)
             second = await deliver(client, settings, "t_crash", customer, m2, wait_seconds=60)
             again = await deliver(client, settings, "t_crash", customer, m1, wait_seconds=60)
             assert second.reply is not None and not second.reply.duplicate
@@ -137,7 +142,7 @@ async def test_worker_killed_mid_turn_loses_nothing_and_answers_once(
     assert roles == [("m-1", "customer"), ("m-1", "agent"), ("m-2", "customer"), ("m-2", "agent")]
     # The history written across the crash replays deterministically.
     history = await client.get_workflow_handle(wf_id).fetch_history()
-    replayer = Replayer(workflows=[CustomerWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[CustomerWorkflow], data_converter=TEST_CONVERTER)
     await replayer.replay_workflow(history)
 
 
@@ -162,7 +167,7 @@ async def test_a_turn_slower_than_its_workflow_task_replays(
             r = await store.post("/admin/faults", json={"latency_ms": 2500})
             assert r.status_code == 200, r.text
             ask = _message(
-                "I want to cancel my order #W5918442", "s-1", email="sofia.rossi2645@example.com"
+                "I want to cancel my order #W5918442", "s-1", "sofia.rossi2645@example.com"
             )
             slow = await deliver(dev_env.client, settings, "t_slow", customer, ask, wait_seconds=60)
             assert slow.reply is not None and "why" in slow.reply.text.lower()
@@ -178,5 +183,5 @@ async def test_a_turn_slower_than_its_workflow_task_replays(
         if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
     }
     assert len(tasks_with_markers) >= 2, "the slow turn should have heartbeated its task"
-    replayer = Replayer(workflows=[CustomerWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[CustomerWorkflow], data_converter=TEST_CONVERTER)
     await replayer.replay_workflow(history)

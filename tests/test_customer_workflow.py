@@ -22,18 +22,20 @@ from supportflow.workflows.contract import (
     customer_workflow_id,
 )
 from supportflow.workflows.customer import CustomerWorkflow
+from tests.helpers import verified
 
 JAMES = "james.li4495@example.com"  # owns #W2611340 (processed, tracking 357962501027)
 NOAH = "noah.brown7922@example.com"  # does not
 
 
 def msg(text: str, *, message_id: str | None = None, email: str | None = None) -> InboundMessage:
+    """A chat message; with ``email``, from a sender verified as that email (signed token)."""
     return InboundMessage(
         message_id=message_id or uuid.uuid4().hex,
         channel=Channel.CHAT,
         text=text,
         sender=ChannelIdentity(kind="chat", value="visitor-1"),
-        email=email,
+        verified=verified(email) if email else None,
     )
 
 
@@ -72,7 +74,7 @@ async def test_another_customers_order_is_not_shown(
     assert "couldn't find order #W2611340" in d.reply.text
 
 
-async def test_order_id_then_identity_over_two_turns(
+async def test_order_id_then_sign_in_over_two_turns(
     workflow_env: WorkflowEnvironment, settings: Settings, running: None
 ) -> None:
     customer = "c_" + uuid.uuid4().hex[:16]
@@ -85,12 +87,15 @@ async def test_order_id_then_identity_over_two_turns(
         wait_seconds=30,
     )
     assert first.reply is not None and "email" in first.reply.text
+    assert "357962501027" not in first.reply.text
+    # The shopper signs in on the store's site: the widget now sends the identity token, and
+    # the question that waited is answered.
     second = await deliver(
         workflow_env.client,
         settings,
         "t_test",
         customer,
-        msg(f"it's {JAMES}"),
+        msg("ok I'm logged in now", email=JAMES),
         wait_seconds=30,
     )
     assert second.reply is not None and "357962501027" in second.reply.text

@@ -23,10 +23,12 @@ from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
     InboundMessage,
+    VerifiedIdentity,
     customer_workflow_id,
 )
 from supportflow.workflows.customer import CustomerWorkflow
 from tests.conftest import _run_store
+from tests.helpers import verified
 
 # Pending orders from the seed. The store is shared by the whole session and both Temporal
 # servers, so each server's run gets orders of its own.
@@ -43,19 +45,26 @@ JAMES = ("james.li4495@example.com", "#W2611340")  # processed: cannot be cancel
 
 
 class Chat:
+    """One shopper's chat. ``say(..., email=X)`` signs them in as X (a signed identity token,
+    as the API verifies it): that message and every later one carry it, as a store's widget
+    sends the token with each message of a logged-in shopper."""
+
     def __init__(
         self, env: WorkflowEnvironment, settings: Settings, tenant_id: str = "t_proc"
     ) -> None:
         self.env, self.settings, self.tenant_id = env, settings, tenant_id
         self.customer = "c_" + uuid.uuid4().hex[:16]
+        self.identity: VerifiedIdentity | None = None
 
     async def say(self, text: str, email: str | None = None) -> str:
+        if email is not None:
+            self.identity = verified(email)
         m = InboundMessage(
             message_id=uuid.uuid4().hex,
             channel=Channel.CHAT,
             text=text,
             sender=ChannelIdentity(kind="chat", value="v-" + self.customer),
-            email=email,
+            verified=self.identity,
         )
         d = await deliver(
             self.env.client, self.settings, self.tenant_id, self.customer, m, wait_seconds=60

@@ -10,11 +10,16 @@ from sqlalchemy import create_engine, select
 
 from supportflow.db.models import Tenant
 from supportflow.tenants.keys import hash_key
-from tests.helpers import SUPPORTFLOW
+from tests.helpers import SUPPORTFLOW, TEST_ENCRYPTION_KEYS
 
 
 def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SUPPORTFLOW_DATABASE_URL": database_url}
+    # The identity secret is sealed with the key ring: the test's, not a key file in the cwd.
+    env = {
+        **os.environ,
+        "SUPPORTFLOW_DATABASE_URL": database_url,
+        "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+    }
     return subprocess.run(
         [SUPPORTFLOW, "tenants", "create", *args],
         env=env,

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from supportflow.identity.tokens import sign_identity_token
 from tests.helpers import SUPPORTFLOW, free_port
 
 pytestmark = pytest.mark.slow
@@ -84,6 +85,9 @@ def test_up_serves_chat_and_resumes_after_restart(tmp_path: Path) -> None:
         api, store, ui = match.groups()
         keys = json.loads((data_dir / "demo-tenant.json").read_text())
         assert keys["api_key"] not in line, "the secret API key must not be printed"
+        assert keys["identity_secret"] not in line
+        # What the store's own login gives a logged-in shopper's chat widget.
+        token = sign_identity_token(keys["identity_secret"], email="james.li4495@example.com")
         assert httpx.get(f"{store}/orders/%23W2611340").json()["order_id"] == "#W2611340"
         assert httpx.get(ui, timeout=10).status_code == 200
         visitor = "v-" + uuid.uuid4().hex[:8]
@@ -94,7 +98,7 @@ def test_up_serves_chat_and_resumes_after_restart(tmp_path: Path) -> None:
                 "visitor_id": visitor,
                 "message_id": "up-1",
                 "text": "where is my order #W2611340",
-                "email": "james.li4495@example.com",
+                "identity_token": token,
             },
             timeout=60,
         )
@@ -111,7 +115,13 @@ def test_up_serves_chat_and_resumes_after_restart(tmp_path: Path) -> None:
         r = httpx.post(
             f"{api}/v1/chat/messages",
             headers={"X-Chat-Key": keys["chat_key"]},
-            json={"visitor_id": visitor, "message_id": "up-2", "text": "thanks!"},
+            json={
+                "visitor_id": visitor,
+                "message_id": "up-2",
+                "text": "thanks!",
+                # The same secret after the restart: the shopper's token still holds.
+                "identity_token": token,
+            },
             timeout=60,
         )
         assert r.status_code == 200, r.text
@@ -123,5 +133,7 @@ def test_up_serves_chat_and_resumes_after_restart(tmp_path: Path) -> None:
         ).json()
         assert view["turns"] == 2
         assert [e["message_id"] for e in view["entries"]] == ["up-1", "up-1", "up-2", "up-2"]
+        customer_entries = [e for e in view["entries"] if e["role"] == "customer"]
+        assert [e["verified_by"] for e in customer_entries] == ["token", "token"]
     finally:
         assert _stop(proc) == 0

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -64,8 +64,25 @@ class Settings(BaseSettings):
     # (so a merchant's change applies within this many seconds).
     store_connection_ttl_seconds: float = Field(default=30.0, gt=0)
 
+    # --- Store isolation (issue 9 item 7; store/connection_store.py) ---------------------------
+    # Tenant ids (comma-separated) whose agents use the demo store at store_url when they have
+    # no store connection; "*" for every tenant (tests, local development only). Empty: a
+    # tenant without a connection has no store. `up`'s demo tenant needs no entry: `up` gives
+    # it a demo store connection. (No other setting may start with `tenant_`: the
+    # SUPPORTFLOW_TENANT_<ID>_* variables are the tenants' store secrets.)
+    demo_store_tenants: str = ""
+
+    @property
+    def demo_store_tenant_ids(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.demo_store_tenants.split(",") if t.strip())
+
+    # --- end store isolation --------------------------------------------------------------------
+
     # Conversation workflow: continue-as-new when history passes this many events.
     continue_as_new_events: int = Field(default=2000, ge=100)
+    # A conversation whose customer never verified ends after this long without a message
+    # (no permanent workflows from drive-by traffic); a later message starts afresh.
+    unverified_idle_seconds: float = Field(default=24 * 3600, ge=60)
 
     # --- Worker tuning (docs/tuning.md has the measurements behind each default) ---------------
     # Workflows kept in memory between tasks; a conversation evicted from it is replayed
@@ -109,6 +126,134 @@ class Settings(BaseSettings):
     # template text is used whenever the phrasing fails the check).
     llm_phrase_replies: bool = True
     llm_reply_tone: str = "friendly, warm and concise"
+
+    # --- Encryption at rest (issue 9 item 5; supportflow/crypto) -------------------------------
+    # "kid1:<base64 32-byte key>,kid0:<base64 key>": the first encrypts, all decrypt.
+    encryption_keys: SecretStr | None = None
+    # Else a JSON key file; when neither is set, <data_dir>/encryption-keys.json (`up` makes it).
+    encryption_key_file: Path | None = None
+    # Origins allowed to call the codec server (/codec) from a browser; empty means the
+    # embedded Temporal UI, http://127.0.0.1:<temporal_ui_port>.
+    codec_cors_origins: list[str] = Field(default_factory=list)
+    # Bearer token for the codec server (operators, all tenants); else <data_dir>/codec-token.
+    codec_token: SecretStr | None = None
+    # --- end encryption at rest ----------------------------------------------------------------
+
+    # --- Mail (issue 9 sign-in codes, issue 13 email channel; supportflow/mail) ---------------
+    # The SMTP relay outbound mail goes to. Empty: none configured; `up` then points these at
+    # its embedded server (embedded_smtp_*), which stores every message in <data_dir>/mail.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    # STARTTLS after connecting (port 587); required when true, so credentials never travel
+    # in clear. smtp_use_tls is TLS from the first byte instead (port 465) and wins if both.
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    # Per SMTP operation; keep it under the sending activity's start-to-close timeout.
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Envelope sender and From address (a tenant's display name goes with it).
+    mail_from: str = "support@supportflow.localhost"
+    # `supportflow up`'s embedded SMTP server (loopback; accepts any recipient into the Maildir).
+    embedded_smtp_host: str = "127.0.0.1"
+    embedded_smtp_port: int = Field(default=8025, ge=1, le=65535)
+    # Development-only endpoints such as /dev/mail; `up` turns them on, `api` leaves them off.
+    dev_endpoints: bool = False
+    # The tenant `up` creates (stack/demo_tenant.py); `up` sets it. Only its key reads /dev/*.
+    demo_tenant_id: str = ""
+    # --- end mail -----------------------------------------------------------------------------
+
+    # --- Bounded anonymous use (issue 9 item 4; api/ratelimit.py, api/headers.py) -------------
+    # Rate limits on chat, in the `limits` package's notation ("60/minute", "20 per 10
+    # minutes"). Over a limit: HTTP 429 with Retry-After, or a WebSocket error frame.
+    rate_limits_enabled: bool = True
+    # Where the counters live: memory:// keeps them in the API process (`up`, or one API
+    # process); several API processes share one store, e.g. redis://host:6379/0 (any
+    # storage URI of the `limits` package; its client library must be installed).
+    rate_limit_storage: str = "memory://"
+    rate_limit_chat_per_address: str = "60/minute"
+    rate_limit_chat_per_visitor: str = "20/minute"
+    rate_limit_chat_per_tenant: str = "3000/minute"
+    # GET /v1/chat/messages/{id}: a client polling for a pending reply asks more often.
+    rate_limit_poll_per_address: str = "600/minute"
+    rate_limit_poll_per_visitor: str = "240/minute"
+    # New conversations (a visitor id this tenant has not seen) per client address.
+    rate_limit_new_visitors_per_address: str = "20 per 10 minutes"
+    rate_limit_ws_connects_per_address: str = "30/minute"
+    # Refused WebSocket frames in a row before the connection is closed (1008).
+    ws_flood_close_after: int = Field(default=10, ge=1)
+    # Reverse proxies (IPs or CIDRs, comma-separated or a JSON list) whose X-Forwarded-For
+    # is believed. Empty: every client is limited by the address it connects from.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may show the pages (/chat) in a frame: CSP frame-ancestors sources, e.g.
+    # "'self',https://shop.example.com" to embed the chat widget in the shop's site.
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["'self'"])
+    # A tenant's knowledge base: at most this many articles and characters (titles+bodies).
+    knowledge_max_articles: int = Field(default=500, ge=1)
+    knowledge_max_chars: int = Field(default=2_500_000, ge=1000)
+
+    @field_validator("trusted_proxies", "frame_ancestors", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            import json
+
+            return (
+                json.loads(v)
+                if v.strip().startswith("[")
+                else [p.strip() for p in v.split(",") if p.strip()]
+            )
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for p in v:
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError as err:
+                raise ValueError(f"not an IP address or network: {p!r}") from err
+        return v
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _sources(cls, v: list[str]) -> list[str]:
+        import re
+
+        for src in v:
+            # A CSP source expression; nothing that could end the directive or the header.
+            if not re.fullmatch(r"'self'|'none'|[A-Za-z][A-Za-z0-9+.-]*:|[^\s;,'\"]+", src):
+                raise ValueError(f"not a frame-ancestors source: {src!r}")
+        return v or ["'none'"]
+
+    @field_validator(
+        "rate_limit_chat_per_address",
+        "rate_limit_chat_per_visitor",
+        "rate_limit_chat_per_tenant",
+        "rate_limit_poll_per_address",
+        "rate_limit_poll_per_visitor",
+        "rate_limit_new_visitors_per_address",
+        "rate_limit_ws_connects_per_address",
+    )
+    @classmethod
+    def _rate_limit(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError as err:
+            raise ValueError(f"not a rate limit like '60/minute': {v!r}") from err
+        return v
+
+    @property
+    def max_request_bytes(self) -> int:
+        """A request body or WebSocket frame: a maximal message text and room for the JSON
+        around it (ids, email, identity token)."""
+        return self.max_message_bytes + 4096
+
+    # --- end bounded anonymous use --------------------------------------------------------------
 
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:

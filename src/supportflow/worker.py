@@ -19,12 +19,16 @@ from temporalio.worker import Worker
 
 from supportflow.activities.actions import ActionActivities
 from supportflow.activities.ai import AiActivities
+from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
+from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.identity.mailer import code_mailer
 from supportflow.knowledge.base import KnowledgeBase
+from supportflow.mail.sender import MailSender
 from supportflow.policy.store import PolicyStore
 from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import load_phraser
@@ -70,8 +74,9 @@ async def build_workers(
         acts.extend(a for a in activities if _activity_name(a) not in names)
 
     async with contextlib.AsyncExitStack() as stack:
+        # Every role reads the app database now: the integrations queue keeps sign-in codes.
         sessions = None
-        if Queue.AGENTS in queues or Queue.AI in queues:
+        if queues:
             url = settings.resolved_database_url
             # Idempotent; lets a worker start before (or without) the API on a fresh database.
             await asyncio.to_thread(upgrade, url)
@@ -80,19 +85,31 @@ async def build_workers(
             sessions = make_session_factory(db)
         reads: StoreActivities | None = None
         actions: ActionActivities | None = None
+        identity: IdentityActivities | None = None
         if Queue.AGENTS in queues or Queue.INTEGRATIONS in queues:
+            assert sessions is not None
             # Each tenant's own store backend (demo, Shopify), built on first use.
             store = await stack.enter_async_context(StoreRegistry.from_settings(settings, sessions))
             reads, actions = StoreActivities(store), ActionActivities(store)
+            keyring = await asyncio.to_thread(load_keyring, settings)
+            identity = IdentityActivities(
+                sessions, keyring, store, code_mailer(MailSender(settings), settings)
+            )
         ai_reads: list[Callable[..., Any]] = []
         if Queue.AGENTS in queues or Queue.AI in queues:
             assert sessions is not None
             engine = await asyncio.to_thread(load_engine, settings.model, settings)
             ai = AiActivities(engine, load_phraser(settings), TemplateStore(sessions))
-            knowledge = KnowledgeActivities(KnowledgeBase(sessions))
+            kb = KnowledgeBase(sessions)
+            # Build every tenant's index in the background now, so no customer's turn meets a
+            # cold one; queued builds are dropped when the workers stop.
+            await asyncio.to_thread(kb.warm)
+            stack.callback(kb.close)
+            knowledge = KnowledgeActivities(kb)
             ai_reads = [ai.understand, ai.compose_reply, knowledge.answer_from_knowledge]
         if Queue.AGENTS in queues:
             assert sessions is not None and reads is not None and actions is not None
+            assert identity is not None
             # The workflow runs understanding, reads and replies as local activities, in this
             # worker: no task-queue hop, and one billable action per workflow task for all of
             # them. Writes stay ordinary activities on the integrations queue.
@@ -105,18 +122,29 @@ async def build_workers(
                     *ai_reads,
                     reads.identify_customer,
                     reads.lookup_order,
+                    reads.order_status_by_email,
                     actions.load_case_facts,
+                    identity.find_verified_account,
                 ],
             )
         if Queue.AI in queues:
             # Conversations recorded before local activities still schedule these here.
             add(settings.task_queue_ai, [], ai_reads)
         if Queue.INTEGRATIONS in queues:
-            assert reads is not None and actions is not None
+            assert reads is not None and actions is not None and identity is not None
             add(
                 settings.task_queue_integrations,
                 [],
-                [reads.identify_customer, reads.lookup_order, *actions.all()],
+                [
+                    reads.identify_customer,
+                    reads.lookup_order,
+                    reads.order_status_by_email,
+                    *actions.all(),
+                    identity.find_verified_account,
+                    identity.send_verification_code,
+                    identity.check_verification_code,
+                    identity.link_verified_identity,
+                ],
             )
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread
         # per activity slot (threads start only when needed).

@@ -13,6 +13,7 @@ from tests.scenarios.model import (
     repaid,
     return_requested,
     say,
+    say_code,
     ships_to,
     user_address,
 )
@@ -176,27 +177,36 @@ CANCEL = [
     ),
 ]
 
+# Anonymous visitors who prove who they are with a one-time code mailed to the email they
+# type (no token): the agent answers alike for known and unknown emails, and a request made
+# before the code goes on once it is right.
+CODE_SENT = "a 6-digit code is on its way"
 IDENTIFY = [
     Scenario(
-        "identify_by_email_in_text_then_cancel",
+        "verify_by_emailed_code_then_cancel",
         "cancel",
         "olivia.silva3776@example.com",
         (
-            say("I want to cancel order #W6940125", "email address on your account"),
-            say("It's olivia.silva3776@example.com", "may I ask why"),
+            say("I want to cancel order #W6940125", "email address on your account", "code"),
+            say(
+                "It's olivia.silva3776@example.com",
+                f"If olivia.silva3776@example.com has an account with us, {CODE_SENT}",
+            ),
+            say_code("you're verified", "may I ask why"),
             say("I ordered it by mistake", "$103.98 to your PayPal account"),
             YES,
         ),
         ("#W6940125",),
         expect(cancelled("#W6940125", "ordered by mistake", "paypal_9379149", 103.98)),
-        email_in_payload=False,
+        token=False,
     ),
     Scenario(
-        "identify_by_email_first_then_change_address",
+        "verify_by_emailed_code_first_then_change_address",
         "modify_address",
         "raj.lopez2997@example.com",
         (
-            say("Hi, my email is raj.lopez2997@example.com"),
+            say("Hi, my email is raj.lopez2997@example.com", CODE_SENT),
+            say_code("you're verified", "What can I do for you?"),
             say("I need to change the shipping address on order #W3502364", "new address"),
             say(
                 "44 Elm Street, Apt 2, Portland, OR 97201",
@@ -206,16 +216,24 @@ IDENTIFY = [
         ),
         ("#W3502364",),
         expect(ships_to("#W3502364", "44 Elm Street", "Apt 2", "Portland", "OR", "97201")),
-        email_in_payload=False,
+        token=False,
     ),
     Scenario(
-        "identify_unknown_email_then_the_right_one",
+        "verify_unknown_email_then_the_right_one",
         "cancel",
         "noah.hernandez4161@example.com",
         (
             say("I want to cancel order #W3897284", "email address on your account"),
-            say("My email is noah.h@example.com", "couldn't find an account"),
-            say("sorry, my email is noah.hernandez4161@example.com", "may I ask why"),
+            # The same answer as for an account's email: nobody learns which emails exist.
+            say(
+                "My email is noah.h@example.com",
+                f"If noah.h@example.com has an account with us, {CODE_SENT}",
+            ),
+            say(
+                "sorry, my email is noah.hernandez4161@example.com",
+                f"If noah.hernandez4161@example.com has an account with us, {CODE_SENT}",
+            ),
+            say_code("may I ask why"),
             say("no longer needed", "$267.58 to your gift card (at once)"),
             say("yes", "order #W3897284 is cancelled"),
         ),
@@ -224,7 +242,7 @@ IDENTIFY = [
             cancelled("#W3897284", "no longer needed", "gift_card_3410768", 267.58),
             gift_card("gift_card_3410768", 267.58),
         ),
-        email_in_payload=False,
+        token=False,
     ),
 ]
 

@@ -28,6 +28,9 @@ Change = Callable[[State], None]
 Check = Callable[[State, State], None]
 # What the customer writes, and substrings the reply must contain (None: not checked).
 Turn = tuple[str, tuple[str, ...] | None]
+# Written in place of a turn's text: the customer types the sign-in code the agent just
+# mailed to the scenario's email (read from the test SMTP server's Maildir).
+CODE = "<the 6-digit code from the email>"
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,21 @@ class Scenario:
     # Every order the conversation mentions; no other scenario may mention them.
     orders: tuple[str, ...]
     check: Check
-    # False: the customer identifies by writing their email (the payload carries none).
-    email_in_payload: bool = True
+    # True: every message is the verified customer's (a signed identity token, as a store's
+    # logged-in shopper's widget sends). False: an anonymous visitor, who proves who they are
+    # with a one-time code mailed to the email they type (a `say_code` turn).
+    token: bool = True
     # A product bug the scenario reveals (the test is then a strict xfail).
     xfail: str | None = None
 
 
 def say(text: str, *expected: str) -> Turn:
     return (text, expected or None)
+
+
+def say_code(*expected: str) -> Turn:
+    """The customer types the one-time code mailed to the scenario's email."""
+    return (CODE, expected or None)
 
 
 def expect(*changes: Change) -> Check:

@@ -1,6 +1,10 @@
 """The scenario suite: scripted multi-turn conversations with the real CustomerWorkflow on
 the dev server, the default understanding engine and a demo store of its own; each checks
-the replies and, above all, the store's final state over HTTP."""
+the replies and, above all, the store's final state over HTTP.
+
+Customers are verified as the API verifies them: most by a signed identity token on every
+message; a few, anonymous, by the one-time code the agent mails to the email they type (read
+back from the session's real SMTP server)."""
 
 from __future__ import annotations
 
@@ -12,17 +16,21 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver
+from supportflow.db.engine import make_engine, make_session_factory
+from supportflow.db.migrate import upgrade
+from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
+from supportflow.tenants.service import create_tenant
 from supportflow.worker import build_workers
 from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage
 from tests.conftest import _run_store
+from tests.helpers import TEST_ENCRYPTION_KEYS, TEST_KEYRING, read_code, verified
 from tests.scenarios.catalogue import SCENARIOS
-from tests.scenarios.model import Doc, Scenario, State
-
-TENANT = "t_scenarios"
+from tests.scenarios.model import CODE, Doc, Scenario, State
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +43,28 @@ def scenario_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class Suite:
     env: WorkflowEnvironment
     settings: Settings
+    tenant_id: str
+    smtp: MaildirServer
+
+
+def _tenant(settings: Settings) -> str:
+    """A real tenant in the workers' app database: one-time codes are kept per tenant."""
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        created = create_tenant(make_session_factory(engine), "Scenario Shop", keyring=TEST_KEYRING)
+        return created.tenant_id
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
 async def suite(
-    dev_env: WorkflowEnvironment, scenario_store: str, tmp_path_factory: pytest.TempPathFactory
+    dev_env: WorkflowEnvironment,
+    scenario_store: str,
+    smtp_server: MaildirServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Suite]:
     tag = uuid.uuid4().hex[:8]
     settings = Settings(
@@ -49,10 +74,19 @@ async def suite(
         task_queue_ai=f"ai-{tag}",
         task_queue_integrations=f"integrations-{tag}",
         model="local",
+        # The suite's tenant has no store connection: the operator's opt-in to the demo store.
+        demo_store_tenants="*",
+        # The key the dev server's client encrypts with (tests/helpers.py).
+        encryption_keys=SecretStr(TEST_ENCRYPTION_KEYS),
+        # Sign-in codes go to the session's SMTP server, whose Maildir the codes are read from.
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
     )
+    tenant_id = await asyncio.to_thread(_tenant, settings)
     async with build_workers(dev_env.client, settings) as workers:
         tasks = [asyncio.create_task(w.run()) for w in workers]
-        yield Suite(dev_env, settings)
+        yield Suite(dev_env, settings, tenant_id, smtp_server)
         for w in workers:
             await w.shutdown()
         await asyncio.gather(*tasks)
@@ -90,16 +124,19 @@ async def _state(settings: Settings, s: Scenario) -> State:
 async def _converse(suite: Suite, s: Scenario) -> list[tuple[str, str]]:
     customer = "c_" + uuid.uuid4().hex[:16]
     transcript: list[tuple[str, str]] = []
-    for n, (text, expected) in enumerate(s.turns):
+    for n, (said, expected) in enumerate(s.turns):
+        # The code the agent mailed, as the customer copies it from their inbox.
+        text = read_code(suite.smtp.maildir_dir, s.email) if said == CODE else said
         message = InboundMessage(
             message_id=uuid.uuid4().hex,
             channel=Channel.CHAT,
             text=text,
             sender=ChannelIdentity(kind="chat", value="v-" + customer),
-            email=s.email if s.email_in_payload and n == 0 else None,
+            # As the API passes on a valid identity token: on every message, as widgets send.
+            verified=verified(s.email) if s.token else None,
         )
         delivered = await deliver(
-            suite.env.client, suite.settings, TENANT, customer, message, wait_seconds=60
+            suite.env.client, suite.settings, suite.tenant_id, customer, message, wait_seconds=60
         )
         assert delivered.reply is not None, f"no reply to {text!r}"
         reply = delivered.reply.text
@@ -137,6 +174,10 @@ def test_the_catalogue_is_isolated_and_covers_every_procedure() -> None:
     assert [u for u, k in users.items() if k > 1] == [], "one customer per scenario"
     assert [o for o, k in orders.items() if k > 1] == [], "one scenario per order"
     assert len(SCENARIOS) >= 40
+    # A code is typed only by a visitor without a token, and such a visitor types one.
+    codes = {s.name for s in SCENARIOS if any(text == CODE for text, _ in s.turns)}
+    assert codes == {s.name for s in SCENARIOS if not s.token}
+    assert len(codes) >= 2
     procedures = {s.procedure for s in SCENARIOS}
     assert procedures >= {
         "cancel",

@@ -17,6 +17,7 @@ from supportflow.sim import (
 from supportflow.sim.report import summarize
 
 SECRET = "sf_api_do-not-print-me"
+IDENTITY_SECRET = "identity-secret-do-not-print-me"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,6 +31,7 @@ def msg(i: int, latency: float | None, *, reply: str | None = "ok") -> SentMessa
         reply=reply,
         intent="track_order",
         attempts=1 if latency is not None else 3,
+        throttled=1 if latency is None else 0,
     )
 
 
@@ -40,6 +42,7 @@ def small_result() -> SimResult:
         api_key=SECRET,
         store_url="http://127.0.0.1:2",
         temporal_address="127.0.0.1:3",
+        identity_secret=IDENTITY_SECRET,
     )
     convs = [
         ConversationResult(
@@ -96,6 +99,7 @@ def test_figures() -> None:
     s = summarize(small_result())
     assert (s["conversations"], s["messages"], s["answered"], s["lost_messages"]) == (3, 6, 5, 1)
     assert s["resent_messages"] == 1
+    assert s["throttled_messages"] == 1
     assert s["automation_rate"] == 1 / 3
     assert s["escalation_rate"] == 1 / 3
     assert s["correct_outcome_rate"] == 2 / 3
@@ -125,6 +129,7 @@ def test_writes_markdown_json_and_charts(tmp_path: Path) -> None:
     md = paths.markdown.read_text("utf-8")
     assert "Gate: **FAILED**" in md
     assert "| lost messages | 1 |" in md
+    assert "| messages rate limited (429, waited out) | 1 |" in md
     assert "| turn latency p50 / p95 / p99 | 300 ms / 1000 ms / 1000 ms |" in md
     assert "#2 cancel_confirm order #W2" in md
     assert "![memory](memory.png)" in md
@@ -133,4 +138,5 @@ def test_writes_markdown_json_and_charts(tmp_path: Path) -> None:
     assert len(doc["conversations"]) == 3
     assert doc["conversations"][2]["messages"][1]["reply"] is None
     for text in (md, paths.json.read_text("utf-8")):
-        assert SECRET not in text
+        assert SECRET not in text and IDENTITY_SECRET not in text
+    assert IDENTITY_SECRET not in repr(small_result().target)  # nor in a log line

@@ -33,6 +33,15 @@ class LookupOrderInput(BaseModel):
     store_user_id: str
 
 
+class OrderEmailInput(BaseModel):
+    """An order number and the email the customer says is on it (policy
+    ``status_by_order_email``): the check happens in the activity, next to the data."""
+
+    tenant_id: str
+    order_id: str
+    email: str
+
+
 class OrderItemFacts(BaseModel):
     name: str
     options: dict[str, str]

@@ -9,6 +9,7 @@ from supportflow.activities.contract import (
     IdentifyInput,
     IdentifyResult,
     LookupOrderInput,
+    OrderEmailInput,
     OrderFacts,
     OrderItemFacts,
 )
@@ -74,4 +75,25 @@ class StoreActivities:
             ],
             tracking_ids=tracking,
             city=(order.get("address") or {}).get("city"),
+        )
+
+    @activity.defn(name="order_status_by_email")
+    async def order_status_by_email(self, inp: OrderEmailInput) -> OrderFacts:
+        """Status and tracking of an order whose email matches; "not found" otherwise, the
+        same answer as for an order that does not exist."""
+        store = await self._port(inp.tenant_id)
+        try:
+            order = await store.get_order(inp.order_id)
+            user = await store.get_user(str(order["user_id"])) if order else None
+        except StoreRejected as exc:
+            raise ApplicationError(str(exc), type="StoreRejected", non_retryable=True) from exc
+        owner = str((user or {}).get("email", "")).strip().lower()
+        if order is None or not owner or owner != inp.email.strip().lower():
+            return OrderFacts(order_id=inp.order_id, found=False)
+        tracking = [t for f in order.get("fulfillments", []) for t in f.get("tracking_id", [])]
+        return OrderFacts(
+            order_id=order["order_id"],
+            found=True,
+            status=order.get("status"),
+            tracking_ids=tracking,
         )

@@ -12,26 +12,29 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from supportflow.api.headers import SecurityHeaders
 from supportflow.api.limits import BodySizeLimit
+from supportflow.api.ratelimit import RateLimits
 from supportflow.api.routers import (
     chat,
+    codec,
     conversations,
+    dev_mail,
     health,
     knowledge,
     policy,
     store_connection,
     templates,
 )
+from supportflow.api.schemas import Problem
 from supportflow.api.state import ApiState
+from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.temporal.client import connect
 
 log = logging.getLogger(__name__)
-
-# Room for the JSON envelope around a maximal message text.
-_ENVELOPE_BYTES = 4096
 
 
 def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI:
@@ -42,15 +45,35 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
         engine = make_engine(url)
         client = temporal or await connect(settings)
         app.state.supportflow = ApiState(
-            settings=settings, sessions=make_session_factory(engine), temporal=client
+            settings=settings,
+            sessions=make_session_factory(engine),
+            temporal=client,
+            keyring=await run_in_threadpool(load_keyring, settings),
         )
         try:
             yield
         finally:
             engine.dispose()
 
-    app = FastAPI(title="supportflow", version="0.1.0", lifespan=lifespan)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_message_bytes + _ENVELOPE_BYTES)
+    app = FastAPI(
+        title="supportflow",
+        version="0.1.0",
+        lifespan=lifespan,
+        # Every 422 says what is wrong: a list of field errors, or one sentence (a policy or a
+        # template that fails its own checks); the schema says both, as the fuzz run checks.
+        responses={422: {"model": Problem, "description": "invalid request; nothing changed"}},
+    )
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        # The UI asks the codec server to decode many payloads at once (encrypted, base64).
+        larger={"/codec/": 4 * 1024 * 1024},
+    )
+    # --- bounded anonymous use (issue 9 item 4): chat rate limits, security headers ---------
+    app.state.ratelimits = RateLimits(settings)
+    # Added last, so it wraps everything: even a 413 from the size limit carries the headers.
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
+    # --- end bounded anonymous use ---------------------------------------------------------
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(conversations.router)
@@ -58,6 +81,11 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(policy.router)
     app.include_router(store_connection.router)
     app.include_router(knowledge.router)
+    # Encryption at rest: the codec server the Temporal UI decodes payloads through.
+    app.include_router(codec.router)
+    # --- dev endpoints: only `supportflow up` turns them on (mail: issue 9 sign-in codes) ---
+    if settings.dev_endpoints:
+        app.include_router(dev_mail.router)
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update_rejected(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -13,7 +13,11 @@ class ChatMessageIn(BaseModel):
     visitor_id: str = Field(min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")
     message_id: str = Field(min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")
     text: str = Field(min_length=1)
+    # An email the visitor *claims*: the agent sends a one-time code to it, nothing more.
     email: EmailStr | None = None
+    # A signed identity token (HS256 JWT from the merchant's login, with the tenant's
+    # identity secret): the only way a message arrives as a known customer.
+    identity_token: str | None = Field(default=None, min_length=1, max_length=4096)
 
 
 class ChatReplyOut(BaseModel):
@@ -27,3 +31,10 @@ class ChatReplyOut(BaseModel):
     # meanwhile (their message is safe and will be answered).
     reply_url: str | None = None
     holding: str | None = None
+
+
+class Problem(BaseModel):
+    """An error the caller can act on; ``detail`` says what is wrong (a list of fields for a
+    body that failed validation, a sentence otherwise)."""
+
+    detail: str | list[dict[str, Any]]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from supportflow.crypto.keyring import KeyRing
 from supportflow.settings import Settings
 
 
@@ -15,3 +16,5 @@ class ApiState:
     settings: Settings
     sessions: sessionmaker[Session]
     temporal: Client
+    # Opens sealed app secrets (tenants' identity secrets); the codec server uses it too.
+    keyring: KeyRing

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from temporalio.client import (
@@ -53,6 +54,7 @@ def _workflow_input(settings: Settings, tenant_id: str, customer_id: str) -> Cus
             ai=settings.task_queue_ai, integrations=settings.task_queue_integrations
         ),
         continue_as_new_events=settings.continue_as_new_events,
+        unverified_idle=timedelta(seconds=settings.unverified_idle_seconds),
     )
 
 
@@ -89,27 +91,46 @@ async def deliver(
             timeout=wait_seconds,
         )
     except _WAIT_EXPIRED:
-        await client.start_workflow(
-            CustomerWorkflow.run,
-            wf_input,
-            id=wf_id,
-            task_queue=settings.task_queue_agents,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=ENQUEUE_MESSAGE_SIGNAL,
-            start_signal_args=[msg],
-        )
+        await _enqueue(client, settings, wf_id, wf_input, msg)
         return Delivery(status="pending", workflow_id=wf_id)
     try:
         reply = await asyncio.wait_for(handle.result(), timeout=max(0.0, deadline - loop.time()))
     except _WAIT_EXPIRED:
+        # An update the server reported accepted can still be lost when the workflow task
+        # that accepted it fails (a bad deploy fails every task): queue the message as a
+        # signal too. The workflow answers a message id once, so the two make one turn.
+        await _enqueue(client, settings, wf_id, wf_input, msg)
         return Delivery(status="pending", workflow_id=wf_id)
     return Delivery(status="answered", workflow_id=wf_id, reply=reply)
 
 
+async def _enqueue(
+    client: Client,
+    settings: Settings,
+    wf_id: str,
+    wf_input: CustomerWorkflowInput,
+    msg: InboundMessage,
+) -> None:
+    """Signal-with-start: persisted by the server at once, whatever state the workers are in."""
+    await client.start_workflow(
+        CustomerWorkflow.run,
+        wf_input,
+        id=wf_id,
+        task_queue=settings.task_queue_agents,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=ENQUEUE_MESSAGE_SIGNAL,
+        start_signal_args=[msg],
+    )
+
+
 async def reply_status(
-    client: Client, tenant_id: str, customer_id: str, message_id: str
+    client: Client, tenant_id: str, customer_id: str, message_id: str, sender: str | None = None
 ) -> ReplyStatus:
+    """The reply to one message; with ``sender`` (ChannelIdentity.key), only if that sender
+    wrote it."""
     handle = client.get_workflow_handle_for(
         CustomerWorkflow.run, customer_workflow_id(tenant_id, customer_id)
     )
-    return await handle.query(CustomerWorkflow.reply_for, ReplyLookup(message_id=message_id))
+    return await handle.query(
+        CustomerWorkflow.reply_for, ReplyLookup(message_id=message_id, sender=sender)
+    )

@@ -18,7 +18,6 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
@@ -259,7 +258,8 @@ async def histories_replay(client: Client, save_failed: Path | None = None) -> C
     """Every run of every CustomerWorkflow (continue-as-new chains: each run) replays
     deterministically against the current workflow code. Histories that do not are written
     to ``save_failed`` (when given), ready for ``Replayer`` or a regression test."""
-    replayer = Replayer(workflows=workflows(), data_converter=pydantic_data_converter)
+    # The client's own converter: the stack's payloads are encrypted with its keys.
+    replayer = Replayer(workflows=workflows(), data_converter=client.data_converter)
     runs = continued = 0
     problems: list[str] = []
     listing = client.list_workflows("WorkflowType = 'CustomerWorkflow'")

@@ -185,6 +185,8 @@ async def _simulate_under_chaos(
         store_url=stack.observer_url,
         temporal_address=s.temporal_address,
         namespace=s.temporal_namespace,
+        # The simulated customers are verified by tokens signed with the tenant's secret.
+        identity_secret=stack.tenant["identity_secret"],
     )
     sim_options = SimOptions(
         customers=options.conversations,

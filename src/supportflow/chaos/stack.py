@@ -29,6 +29,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
@@ -155,6 +156,9 @@ class ChaosStack:
                 "SUPPORTFLOW_TASK_QUEUE_INTEGRATIONS": s.task_queue_integrations,
                 "SUPPORTFLOW_MODEL": s.model,
                 "SUPPORTFLOW_LOG_LEVEL": s.log_level,
+                # The simulator names each shopper's address in X-Forwarded-For: rate limits
+                # apply per simulated shopper, not to the whole run from loopback.
+                "SUPPORTFLOW_TRUSTED_PROXIES": "127.0.0.1",
                 **extra,
             }
         )
@@ -183,7 +187,10 @@ class ChaosStack:
         engine = make_engine(url)
         try:
             self.tenant = await asyncio.to_thread(
-                ensure_demo_tenant, make_session_factory(engine), self.settings.data_dir
+                ensure_demo_tenant,
+                make_session_factory(engine),
+                self.settings.data_dir,
+                load_keyring(self.settings, create=True),
             )
         finally:
             engine.dispose()

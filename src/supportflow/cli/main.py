@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 
 from supportflow.chaos.cli import chaos_command
+from supportflow.cli.tenants_identity import identity_app
+from supportflow.cli.tenants_keys import keys_app
 from supportflow.cli.tenants_store import store_app
+from supportflow.crypto.cli import customers_app, encryption_keys_app
 from supportflow.logs import setup_logging
 from supportflow.settings import Settings
 from supportflow.sim.cli import simulate_command
@@ -22,6 +25,8 @@ db_app = typer.Typer(no_args_is_help=True, help="The app database.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
 app.add_typer(tenants_app, name="tenants")
 tenants_app.add_typer(store_app, name="store")
+tenants_app.add_typer(keys_app, name="keys")
+tenants_app.add_typer(identity_app, name="identity-secret")
 app.add_typer(db_app, name="db")
 app.add_typer(understanding_app, name="understanding")
 app.add_typer(eval_app, name="eval")
@@ -29,6 +34,10 @@ app.command("understand")(understand_command)
 app.command("chaos")(chaos_command)
 app.command("simulate")(simulate_command)
 eval_app.command("understanding")(eval_command)
+# --- encryption at rest: `keys rotate|codec-token`, `customers erase` (supportflow/crypto) ---
+app.add_typer(encryption_keys_app, name="keys")
+app.add_typer(customers_app, name="customers")
+# --- end encryption at rest ---
 
 DataDir = Annotated[
     Path | None,
@@ -78,17 +87,25 @@ def api() -> None:
 
 @tenants_app.command("create")
 def tenants_create(name: str, data_dir: DataDir = None) -> None:
-    """Create a tenant; prints its id, secret API key (shown once) and public chat key."""
+    """Create a tenant; prints its id, secret API key and identity secret (shown once) and
+    public chat key."""
+    from supportflow.crypto.keyring import KeyRingError, load_keyring
     from supportflow.db.engine import make_engine, make_session_factory
     from supportflow.db.migrate import upgrade
     from supportflow.tenants.service import InvalidTenantName, create_tenant
 
     settings = _settings(data_dir)
+    try:
+        # Before anything is written: the identity secret is sealed with these keys.
+        keyring = load_keyring(settings)
+    except KeyRingError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
     url = settings.resolved_database_url
     upgrade(url)
     engine = make_engine(url)
     try:
-        created = create_tenant(make_session_factory(engine), name)
+        created = create_tenant(make_session_factory(engine), name, keyring=keyring)
     except InvalidTenantName as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
@@ -101,6 +118,7 @@ def tenants_create(name: str, data_dir: DataDir = None) -> None:
                 "name": created.name,
                 "api_key": created.api_key,
                 "chat_key": created.chat_key,
+                "identity_secret": created.identity_secret,
             }
         )
     )

@@ -21,11 +21,20 @@ class Tenant(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # SHA-256 of the secret API key: the key itself is shown once and never stored.
+    # SHA-256 of the tenant's first API key (shown once, never stored). Requests are checked
+    # against tenant_api_keys (TenantApiKey), where keys are rotated and revoked.
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     # The chat key is public (it ships inside the merchant's web page), so it is stored as is.
     chat_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Signs shoppers' identity tokens (HS256) on the merchant's site. Sealed with the app's
+    # key ring (AES-256-GCM), never stored in clear; the previous one stays valid for a grace
+    # period after a rotation so tokens already handed out keep working.
+    identity_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    identity_secret_previous: Mapped[str | None] = mapped_column(Text, default=None)
+    identity_secret_previous_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
 
 
 class Customer(Base):
@@ -47,6 +56,39 @@ class Identity(Base):
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(320))
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # How the customer proved this identity ("token", "code"); None: only claimed (a chat
+    # visitor id is the visitor's own; an unverified email is never used to find a customer).
+    verified_by: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class VerificationCode(Base):
+    """A one-time sign-in code sent to an email, for one conversation (customer).
+
+    Only a salted hash of the code is kept. Rows also count sends per email and per
+    conversation for the resend limits."""
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (
+        Index("ix_verification_email", "tenant_id", "email_hash", "created_at"),
+        Index("ix_verification_customer", "tenant_id", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    customer_id: Mapped[str] = mapped_column(String(40))
+    # Idempotency: the workflow step that asked for the code; a retried send finds its row.
+    request_key: Mapped[str] = mapped_column(String(255), unique=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    # The email itself, sealed: the workflow learns it only once the right code is given.
+    email_sealed: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(default=0)
+    # False when the email has no account: nothing is sent, but the reply is the same.
+    sent: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -94,3 +136,24 @@ class KnowledgeArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now
     )
+
+
+# --- API keys (issue 9 item 7; tenants/api_keys.py, migration 0006) ---------------------------
+class TenantApiKey(Base):
+    """One of a tenant's secret API keys. Several can be valid at once (a rotation keeps the
+    old key until ``expires_at``); a revoked or expired key authenticates nothing. Only the
+    SHA-256 of the key is kept, and its last four characters to tell keys apart."""
+
+    __tablename__ = "tenant_api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    # NULL for keys created before this table (only their hash was ever stored).
+    last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- end API keys -------------------------------------------------------------------------------

@@ -48,6 +48,10 @@ class TenantPolicy(BaseModel):
     # How long a case waits for the customer's answer (a detail or the explicit yes) before it
     # closes politely.
     confirmation_timeout: timedelta = timedelta(hours=24)
+    # Let an unverified customer who gives an order number *and* the email on that order hear
+    # its status and tracking (nothing else: no address, items or payment). Off by default:
+    # both can be on a stolen receipt.
+    status_by_order_email: bool = False
 
     @model_validator(mode="after")
     def _coherent(self) -> TenantPolicy:

@@ -97,6 +97,8 @@ class CaseState(BaseModel):
     notice: dict[str, Any] | None = None
     # The policy rule that refused or escalated the case, for the audit log.
     rule_id: str | None = None
+    # The verified identity that opened the case: only it may continue it (answer, confirm).
+    owner: str | None = None
 
     @property
     def is_open(self) -> bool:

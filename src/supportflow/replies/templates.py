@@ -7,11 +7,15 @@ order status the store did not return.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.exceptions import TemplateRuntimeError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from supportflow.replies.sandbox import MAX_OUTPUT_CHARS, LimitedEnvironment, render_limited
 
 DEFAULT_TEMPLATES: dict[str, str] = {
     "greeting": "Hi{% if first_name %} {{ first_name }}{% endif %}! I can check an order, "
@@ -40,6 +44,35 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "pass you to a member of our team?",
     "store_unavailable": "I can't reach our order system right now. I'll keep trying; please "
     "write again in a few minutes.",
+    # --- verifying who the customer is (one-time code by email) ----------------------------
+    "ask_verification": "I can help with that. First I need to make sure it's you: what's the "
+    "email address on your account? I'll send a 6-digit code to it.",
+    "code_sent": "If {{ email }} has an account with us, a 6-digit code is on its way to it. "
+    "Please type the code here; it's valid for 10 minutes.",
+    "code_rate_limited": "I've already sent several codes. Please look for the latest one in your "
+    "inbox (and spam folder), or try again in {{ minutes }} minutes.",
+    "code_wrong": "That code doesn't match.{% if tries_left %} You have {{ tries_left }} more "
+    "{{ 'try' if tries_left == 1 else 'tries' }}.{% endif %}",
+    "code_expired": "That code has expired or was already used. Tell me the email address on "
+    "your account again and I'll send a new one.",
+    "code_locked": "That was too many wrong codes. Tell me the email address on your account "
+    "again and I'll send a new code.",
+    "verified": "Thanks{% if first_name %}, {{ first_name }}{% endif %}: you're verified."
+    "{% if ask_next %} What can I do for you?{% endif %}",
+    "no_account": "You're verified, but I couldn't find an account with that email address. "
+    "If you ordered with another address, tell me and I'll send a code to it.",
+    "order_status_limited": "Order {{ order_id }} is {{ status_phrase }}."
+    "{% if tracking_ids %} Tracking number{{ 's' if tracking_ids | length > 1 else '' }}: "
+    "{{ tracking_ids | join(', ') }}.{% endif %} For anything else about it, I first need to "
+    "make sure it's you: I can send a 6-digit code to the email on your account.",
+    "code_unavailable": "I can't send a sign-in code right now. Please try again in a few "
+    "minutes, or ask for a member of our team.",
+    "case_not_yours": "This request was started by someone else, so I can't continue it. "
+    "To help with your own orders I first need to make sure it's you: what's the email "
+    "address on your account?",
+    "technical_handoff": "Sorry, something went wrong on our side while I was working on your "
+    "message. I've passed your conversation to a member of our team, who will pick it up "
+    "from here.",
 }
 
 STATUS_PHRASES: dict[str, str] = {
@@ -52,18 +85,47 @@ STATUS_PHRASES: dict[str, str] = {
     "pending (item modified)": "pending, with the item change you asked for",
 }
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# Limits on time, work and size (sandbox.py): a merchant's template runs in every turn.
+_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False)
+# The shipped templates are our code, and their length follows the store's data (an order
+# of many items): no limits but on the reply's length.
+_shipped_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 class UnknownTemplate(KeyError):
     pass
 
 
+class TemplateFailed(TemplateRuntimeError):
+    """A merchant's template raised while rendering (say, 1/0). A TemplateError, so the
+    caller answers with the default wording."""
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled(source: str) -> Template:
+    return _env.compile_limited(source)
+
+
+@functools.lru_cache(maxsize=256)
+def _shipped(source: str) -> Template:
+    return _shipped_env.from_string(source)
+
+
 def render(name: str, facts: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> str:
-    source = (overrides or {}).get(name) or DEFAULT_TEMPLATES.get(name)
-    if source is None:
-        raise UnknownTemplate(name)
-    return " ".join(_env.from_string(source).render(**facts).split())
+    override = (overrides or {}).get(name)
+    if override:
+        try:
+            text = render_limited(compiled(override), facts)
+        except TemplateError:
+            raise
+        except Exception as err:  # the merchant's code failed, not ours
+            raise TemplateFailed(f"template failed: {type(err).__name__}") from err
+    else:
+        source = DEFAULT_TEMPLATES.get(name)
+        if source is None:
+            raise UnknownTemplate(name)
+        text = _shipped(source).render(**facts)[:MAX_OUTPUT_CHARS]
+    return " ".join(text.split())
 
 
 # -- support procedures (procedures/) --------------------------------------------------------
@@ -235,3 +297,14 @@ DEFAULT_TEMPLATES.update(
         "%} I can start a return for a refund if you like.{% endif %}{% endif %}",
     }
 )
+
+# -- strict consent (procedures/consent.py) --------------------------------------------------
+# A confirmation asked again because the answer was not a plain yes (a question, a hedge, a
+# mixed message, text claiming to be the system) says so first, in plain words. ``unclear``
+# (a reason label) is set only on such a re-ask, so every other confirmation reads as before.
+_UNCLEAR = (
+    "{% if unclear is defined and unclear %}To be safe, I need a plain yes or no from you "
+    "before I change anything. {% endif %}"
+)
+for _name in [n for n in DEFAULT_TEMPLATES if n.startswith("confirm_")]:
+    DEFAULT_TEMPLATES[_name] = _UNCLEAR + DEFAULT_TEMPLATES[_name]

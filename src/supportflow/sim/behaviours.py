@@ -6,6 +6,8 @@ goes straight to the yes. A held-out first message the agent reads otherwise tha
 followed by the scripted phrasing, and counted (``first_message_understood``). A customer
 never says yes to a question they did not want asked: a reply off the script ends the
 conversation there (``OffScript``), and the outcome check tells whether that cost the outcome.
+Every customer is a logged-in shopper, verified by the identity token on each of their
+messages (``client``), so no script says who it is.
 """
 
 from __future__ import annotations

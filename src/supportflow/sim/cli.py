@@ -47,6 +47,16 @@ def simulate_command(
         Path | None,
         typer.Option(help="Read the demo tenant's keys from DATA_DIR/demo-tenant.json."),
     ] = None,
+    identity_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SUPPORTFLOW_SIM_IDENTITY_SECRET",
+            show_envvar=True,
+            show_default=False,
+            help="Its tenant's identity secret: every simulated customer's messages carry an "
+            "identity token signed with it (default: from demo-tenant.json).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Drive simulated customers through the chat API and report automation, escalation,
@@ -70,9 +80,12 @@ def simulate_command(
         behaviours=chosen,
         confirmation_timeout_s=confirmation_timeout,
     )
+    # A secret alone (say, in the environment) targets nothing: the embedded stack has its own.
     remote = any(v is not None for v in (api, chat_key, api_key, store, temporal, data_dir))
     target = (
-        _remote_target(api, chat_key, api_key, store, temporal, namespace, data_dir)
+        _remote_target(
+            api, chat_key, api_key, store, temporal, namespace, data_dir, identity_secret
+        )
         if remote
         else None
     )
@@ -94,22 +107,40 @@ def _remote_target(
     temporal: str | None,
     namespace: str,
     data_dir: Path | None,
+    identity_secret: str | None,
 ) -> Target:
     from supportflow.settings import Settings
 
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))  # type: ignore[arg-type]
-    if chat_key is None or api_key is None:
-        keys_file = settings.data_dir / "demo-tenant.json"
+    keys_file = settings.data_dir / "demo-tenant.json"
+    # Keys missing from the command line come from the demo tenant's file. Keys given
+    # without --data-dir name a stack that file need not belong to: then the identity secret
+    # must be given too, not taken from some other tenant's file.
+    if identity_secret is None and chat_key and api_key and data_dir is None:
+        raise typer.BadParameter(
+            "give the tenant's identity secret (or SUPPORTFLOW_SIM_IDENTITY_SECRET): every "
+            "simulated customer is verified by a token signed with it",
+            param_hint="--identity-secret",
+        )
+    keys: dict[str, str] = {}
+    if chat_key is None or api_key is None or identity_secret is None:
         try:
             keys = json.loads(keys_file.read_text("utf-8"))
         except (OSError, ValueError) as err:
             raise typer.BadParameter(
-                f"give --chat-key and --api-key, or --data-dir with a demo-tenant.json "
-                f"({keys_file} is unreadable)",
-                param_hint="--chat-key/--api-key",
+                f"give --chat-key, --api-key and --identity-secret, or --data-dir with a "
+                f"demo-tenant.json ({keys_file} is unreadable)",
+                param_hint="--chat-key/--api-key/--identity-secret",
             ) from err
-        chat_key = chat_key or keys["chat_key"]
-        api_key = api_key or keys["api_key"]
+    chat_key = chat_key or keys["chat_key"]
+    api_key = api_key or keys["api_key"]
+    identity_secret = identity_secret or keys.get("identity_secret")
+    if not identity_secret:
+        raise typer.BadParameter(
+            f"{keys_file} has no identity_secret (a data dir from before identity "
+            "verification: start `supportflow up` on it once), and none was given",
+            param_hint="--identity-secret",
+        )
     return Target(
         api_url=api or settings.api_url,
         chat_key=chat_key,
@@ -117,6 +148,7 @@ def _remote_target(
         store_url=store or settings.resolved_store_url,
         temporal_address=temporal or settings.temporal_address,
         namespace=namespace,
+        identity_secret=identity_secret,
     )
 
 

@@ -16,6 +16,9 @@ class Target:
     api_key: str  # merchant key (policy, transcripts)
     store_url: str  # demo store (orders, final state, invariants)
     temporal_address: str
+    # The tenant's identity secret: every simulated customer's messages carry an identity
+    # token signed with it, as a store's own widget sends for its logged-in shoppers.
+    identity_secret: str = field(repr=False)
     namespace: str = "default"
     # Processes to sample memory of, when known (the embedded stack knows them).
     temporal_pid: int | None = None
@@ -46,6 +49,7 @@ class SentMessage:
     intent: str | None = None
     attempts: int = 0
     duplicate: bool = False  # any answer to it said "duplicate"
+    throttled: int = 0  # 429s it got (each waited out, then the message sent again)
     error: str | None = None  # why it was given up on (unanswered) or refused
 
     @property
@@ -58,7 +62,7 @@ class ConversationResult:
     index: int
     visitor_id: str
     behaviour: str
-    email: str
+    email: str  # the customer's, in the identity token of every message
     order_id: str | None
     workflow_id: str | None = None
     customer_id: str | None = None

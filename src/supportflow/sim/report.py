@@ -58,6 +58,7 @@ def summarize(result: SimResult) -> dict[str, Any]:
         "answered": sum(1 for m in msgs if m.answered),
         "lost_messages": result.lost_messages,
         "resent_messages": sum(1 for m in msgs if m.attempts > 1),
+        "throttled_messages": sum(1 for m in msgs if m.throttled),
         "duplicate_answers": sum(1 for m in msgs if m.duplicate),
         "automation_rate": _rate(sum(c.resolved for c in convs), len(convs)),
         "escalation_rate": _rate(sum(c.escalated for c in convs), len(convs)),
@@ -102,7 +103,9 @@ def summarize(result: SimResult) -> dict[str, Any]:
 
 def to_json(result: SimResult) -> dict[str, Any]:
     target = dataclasses.asdict(result.target)
-    target.pop("api_key")  # a secret: never in a report
+    # Secrets: never in a report.
+    target.pop("api_key")
+    target.pop("identity_secret")
     return {
         "summary": summarize(result),
         "options": dataclasses.asdict(result.options),
@@ -149,6 +152,7 @@ def to_markdown(result: SimResult, charts: tuple[Path, ...]) -> str:
         f"| messages answered / sent | {s['answered']} / {s['messages']} |",
         f"| lost messages | {s['lost_messages']} |",
         f"| messages sent again (same id) | {s['resent_messages']} |",
+        f"| messages rate limited (429, waited out) | {s['throttled_messages']} |",
         f"| answers marked duplicate | {s['duplicate_answers']} |",
         f"| store invariant violations | {s['invariant_violations']} |",
         f"| turn latency p50 / p95 / p99 | {_ms(lat['p50'])} / {_ms(lat['p95'])} / "

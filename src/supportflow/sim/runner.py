@@ -26,7 +26,7 @@ from temporalio.client import Client
 from supportflow.sim import heldout
 from supportflow.sim.behaviours import BEHAVIOURS, HANDOFF, OffScript
 from supportflow.sim.billing import count_all
-from supportflow.sim.client import ChatClient
+from supportflow.sim.client import ChatClient, shopper_address
 from supportflow.sim.memory import MemorySampler
 from supportflow.sim.model import ConversationResult, SimOptions, SimResult, Target
 from supportflow.sim.outcomes import Facts, check
@@ -83,11 +83,14 @@ class _Conversation:
     async def say(self, text: str, expect: str | None = None) -> str:
         conv = self.conv
         turn = len(conv.messages)
+        # Every message as the verified customer (a signed token), as a logged-in shopper's
+        # widget sends them: an unsigned one would be taken as an anonymous visitor's.
         sent, doc = await self._chat.send(
             conv.visitor_id,
             f"{conv.visitor_id}-m{turn}",
             text,
-            conv.email if turn == 0 else None,
+            as_email=conv.email,
+            from_address=shopper_address(conv.index),
         )
         conv.messages.append(sent)
         if doc.get("customer_id"):
@@ -228,6 +231,10 @@ async def simulate(target: Target, options: SimOptions, *, progress: bool = True
     """Drive ``options.customers`` scripted conversations against ``target``."""
     if options.customers < 1 or options.concurrency < 1:
         raise ValueError("customers and concurrency must be at least 1")
+    if not target.identity_secret:
+        raise ValueError(
+            "the simulator speaks as verified customers: it needs the tenant's identity secret"
+        )
     rng = random.Random(options.seed)
     behaviours = plan_behaviours(options, rng)
     # Build the held-out split now, off the event loop and outside the timed run.
@@ -275,7 +282,7 @@ async def _run(
     run_tag: str,
     progress_on: bool,
 ) -> SimResult:
-    chat = ChatClient(api, target.chat_key, options.reply_timeout_s)
+    chat = ChatClient(api, target.chat_key, options.reply_timeout_s, target.identity_secret)
     started = time.time()
     started_mono = time.monotonic()
     many = len(target.worker_pids) > 1

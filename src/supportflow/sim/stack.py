@@ -37,13 +37,18 @@ def free_port() -> int:
 def target_from_data_dir(
     data_dir: Path, api_url: str, store_url: str, temporal_address: str
 ) -> Target:
-    keys = json.loads((data_dir / "demo-tenant.json").read_text("utf-8"))
+    path = data_dir / "demo-tenant.json"
+    keys = json.loads(path.read_text("utf-8"))
+    if not keys.get("identity_secret"):
+        # `up` adds it on its next start; the simulator cannot speak as anyone without it.
+        raise RuntimeError(f"{path} has no identity_secret: start `supportflow up` on it once")
     return Target(
         api_url=api_url,
         chat_key=keys["chat_key"],
         api_key=keys["api_key"],
         store_url=store_url,
         temporal_address=temporal_address,
+        identity_secret=keys["identity_secret"],
     )
 
 
@@ -60,11 +65,14 @@ def up_environment(
     data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[dict[str, str], str]:
     """The environment for a `supportflow up` of its own (data dir, free ports, quiet logs),
-    and the Temporal address it will serve."""
+    and the Temporal address it will serve. The stack believes the X-Forwarded-For of
+    clients on loopback: the simulator and benchmarks name each simulated shopper's address
+    there (sim/client.py), so rate limits apply per shopper, not to all of them at once."""
     temporal = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "SUPPORTFLOW_DATA_DIR": str(data_dir),
+        "SUPPORTFLOW_TRUSTED_PROXIES": "127.0.0.1",
         "SUPPORTFLOW_TEMPORAL_ADDRESS": temporal,
         "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
         "SUPPORTFLOW_API_PORT": str(free_port()),

@@ -2,34 +2,74 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportflow.crypto.keyring import KeyRing
+from supportflow.identity.secrets import UnknownTenant as NoSuchTenant
+from supportflow.identity.secrets import rotate_identity_secret
+from supportflow.store.connection_store import StoreConnectionStore, UnknownTenant
 from supportflow.tenants.service import create_tenant
 
 DEMO_TENANT_NAME = "Demo Store"
 
 
-def ensure_demo_tenant(sessions: sessionmaker[Session], data_dir: Path) -> dict[str, str]:
+def ensure_demo_tenant(
+    sessions: sessionmaker[Session], data_dir: Path, keyring: KeyRing | None = None
+) -> dict[str, str]:
     """Return the demo tenant's keys, creating the tenant on first start.
 
     The keys are kept in a 0600 file in the data directory: the API key is stored only as a
-    hash in the database, so this file is the operator's one copy of it.
+    hash in the database, so this file is the operator's one copy of it. With a key ring,
+    the file also holds the tenant's ``identity_secret`` (for signing shoppers' identity
+    tokens when trying the product).
     """
     path = data_dir / "demo-tenant.json"
     if path.exists():
         saved: dict[str, str] = json.loads(path.read_text("utf-8"))
+        _use_demo_store(sessions, saved["tenant_id"])  # data dirs from before store isolation
+        if keyring is not None and "identity_secret" not in saved:
+            # A data dir from before identity verification: give the tenant its secret.
+            with contextlib.suppress(NoSuchTenant):
+                saved["identity_secret"] = rotate_identity_secret(
+                    sessions, keyring, saved["tenant_id"], grace=timedelta(0)
+                )
+                _write_private(path, saved, replace=True)
         return saved
-    created = create_tenant(sessions, DEMO_TENANT_NAME)
+    created = create_tenant(sessions, DEMO_TENANT_NAME, keyring=keyring)
+    _use_demo_store(sessions, created.tenant_id)
     keys = {
         "tenant_id": created.tenant_id,
         "api_key": created.api_key,
         "chat_key": created.chat_key,
     }
+    if created.identity_secret is not None:
+        keys["identity_secret"] = created.identity_secret
+    _write_private(path, keys, replace=False)
+    return keys
+
+
+def _write_private(path: Path, keys: dict[str, str], *, replace: bool) -> None:
+    if replace:
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(keys, f)
+        os.replace(tmp, path)
+        return
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(keys, f)
-    return keys
+
+
+def _use_demo_store(sessions: sessionmaker[Session], tenant_id: str) -> None:
+    """The demo tenant, and only it, acts on the demo store: a stored connection marks it
+    (other tenants without one are refused; store/connection_store.py)."""
+    # A keys file left from another database names no tenant here: nothing to mark.
+    with contextlib.suppress(UnknownTenant):
+        StoreConnectionStore(sessions).ensure_demo(tenant_id)

@@ -17,11 +17,16 @@ from collections.abc import Callable
 import uvicorn
 
 from supportflow.api.app import create_app
+from supportflow.crypto.codec_token import ensure_codec_token
+from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.mail.maildir import maildir_path
+from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
 from supportflow.stack.asgi import EmbeddedServer
 from supportflow.stack.demo_tenant import ensure_demo_tenant
+from supportflow.stack.private_dir import make_private_data_dir
 from supportflow.stack.temporal_server import split_address, start_dev_server
 from supportflow.store.server import StoreServer
 from supportflow.worker import build_workers, run_workers
@@ -66,12 +71,33 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
         settings = settings.model_copy(
             update={"task_queue_ai": one, "task_queue_integrations": one}
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # --- encryption at rest: a private data dir (0700; files 0600 via the umask) ---
+    make_private_data_dir(settings.data_dir)
+    # The Temporal UI's codec server (/codec) needs a token: `supportflow keys codec-token`.
+    ensure_codec_token(settings)
+    # --- end encryption at rest ---
     t_host, t_port = split_address(settings.temporal_address)
     _check_port_free(t_host, t_port, "SUPPORTFLOW_TEMPORAL_ADDRESS")
     _check_port_free(t_host, settings.temporal_ui_port, "SUPPORTFLOW_TEMPORAL_UI_PORT")
     _check_port_free(settings.store_host, settings.store_port, "SUPPORTFLOW_STORE_PORT")
     _check_port_free(settings.api_host, settings.api_port, "SUPPORTFLOW_API_PORT")
+    # --- mail: the embedded SMTP server relays outbound mail unless a relay is configured ---
+    _check_port_free(
+        settings.embedded_smtp_host, settings.embedded_smtp_port, "SUPPORTFLOW_EMBEDDED_SMTP_PORT"
+    )
+    if not settings.smtp_host:
+        settings = settings.model_copy(
+            update={
+                "smtp_host": settings.embedded_smtp_host,
+                "smtp_port": settings.embedded_smtp_port,
+                "smtp_starttls": False,
+                "smtp_use_tls": False,
+                "smtp_username": "",
+                "smtp_password": None,
+            }
+        )
+    settings = settings.model_copy(update={"dev_endpoints": True})
+    # --- end mail ---
 
     log.info("data directory %s", settings.data_dir.resolve())
     log.info("starting Temporal dev server on %s", settings.temporal_address)
@@ -82,16 +108,31 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
         await asyncio.to_thread(upgrade, url)
         engine = make_engine(url)
         demo = await asyncio.to_thread(
-            ensure_demo_tenant, make_session_factory(engine), settings.data_dir
+            ensure_demo_tenant,
+            make_session_factory(engine),
+            settings.data_dir,
+            load_keyring(settings, create=True),
         )
         engine.dispose()
         log.info("app database migrated (%s)", url.split("://", 1)[0])
+        # --- mail: only the demo tenant's key reads /dev/mail ---
+        settings = settings.model_copy(update={"demo_tenant_id": demo["tenant_id"]})
+        # --- end mail ---
 
         store = StoreServer(
             settings.data_dir / "store.db", settings.store_host, settings.store_port
         )
         await store.start()
         log.info("demo store up on %s", settings.resolved_store_url)
+
+        # --- mail: embedded SMTP server, every message into the Maildir <data_dir>/mail ---
+        mail_server = MaildirServer(
+            maildir_path(settings.data_dir),
+            settings.embedded_smtp_host,
+            settings.embedded_smtp_port,
+        )
+        await mail_server.start()
+        # --- end mail ---
 
         async with build_workers(env.client, settings) as workers:
             worker_task = asyncio.create_task(run_workers(workers, stop))
@@ -104,6 +145,10 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                     port=settings.api_port,
                     log_level="warning",
                     ws="websockets-sansio",
+                    # A frame over this is refused (1009) before it is read, let alone parsed.
+                    ws_max_size=settings.max_request_bytes,
+                    # X-Forwarded-For only from these (uvicorn's default trusts loopback).
+                    forwarded_allow_ips=settings.trusted_proxies,
                 )
             )
             api_task = asyncio.create_task(api.serve())
@@ -114,7 +159,8 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 f"supportflow ready in {time.monotonic() - started:.1f}s  "
                 f"api={settings.api_url}  store={settings.resolved_store_url}  "
                 f"temporal_ui=http://{t_host}:{settings.temporal_ui_port}  "
-                f"chat={settings.api_url}/chat?key={demo['chat_key']}",
+                f"chat={settings.api_url}/chat?key={demo['chat_key']}  "
+                f"mail={settings.api_url}/dev/mail",
                 flush=True,
             )
             await stop.wait()
@@ -122,6 +168,7 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
             api.should_exit = True
             await api_task
             await worker_task
+        await mail_server.stop()  # mail: after the workers, which send through it
         await store.stop()
     finally:
         await env.shutdown()

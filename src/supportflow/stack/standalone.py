@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from supportflow.api.app import create_app
+from supportflow.crypto.keyring import KeyRing, KeyRingError, load_keyring
 from supportflow.settings import Settings
 from supportflow.temporal.client import connect
 from supportflow.worker import Queue, build_workers, run_workers
@@ -27,9 +28,18 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def _keyring(settings: Settings) -> KeyRing:
+    # Production processes never make keys of their own: a worker with a key nobody else
+    # has would write history no other process could read. Keys are configured, or fail.
+    try:
+        return load_keyring(settings)
+    except KeyRingError as err:
+        raise SystemExit(f"supportflow: {err}") from err
+
+
 async def run_worker(settings: Settings, queues: Sequence[Queue]) -> None:
     stop = _stop_on_signals()
-    client = await connect(settings)
+    client = await connect(settings, keyring=_keyring(settings))
     async with build_workers(client, settings, queues) as workers:
         log.info(
             "worker ready: %s on %s/%s",
@@ -41,6 +51,7 @@ async def run_worker(settings: Settings, queues: Sequence[Queue]) -> None:
 
 
 async def run_api(settings: Settings) -> None:
+    _keyring(settings)  # fail at start, with the reason, not in the lifespan
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
@@ -48,6 +59,10 @@ async def run_api(settings: Settings) -> None:
             port=settings.api_port,
             log_level="warning",
             ws="websockets-sansio",
+            # A frame over this is refused (1009) before it is read, let alone parsed.
+            ws_max_size=settings.max_request_bytes,
+            # X-Forwarded-For only from these (uvicorn's default trusts loopback).
+            forwarded_allow_ips=settings.trusted_proxies,
         )
     )
     log.info("API on %s", settings.api_url)

@@ -7,10 +7,13 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportflow.crypto.keyring import KeyRing
+from supportflow.db.conflicts import retry_on_conflict
 from supportflow.db.models import Customer, Identity, Tenant
+from supportflow.identity.secrets import new_identity_secret, set_identity_secret
+from supportflow.tenants.api_keys import add_key, key_for
 from supportflow.tenants.keys import hash_key, new_api_key, new_chat_key
 
 _NAME_RE = re.compile(r"^[\w .&'-]{1,200}$", re.UNICODE)
@@ -26,9 +29,14 @@ class CreatedTenant:
     name: str
     api_key: str  # shown once; only its hash is stored
     chat_key: str
+    # Signs shoppers' identity tokens on the merchant's site; stored sealed (with a key ring).
+    identity_secret: str | None = None
 
 
-def create_tenant(sessions: sessionmaker[Session], name: str) -> CreatedTenant:
+def create_tenant(
+    sessions: sessionmaker[Session], name: str, *, keyring: KeyRing | None = None
+) -> CreatedTenant:
+    """A new tenant; with a key ring, also its identity secret (sealed at rest)."""
     name = name.strip()
     if not _NAME_RE.fullmatch(name):
         raise InvalidTenantName(
@@ -36,9 +44,21 @@ def create_tenant(sessions: sessionmaker[Session], name: str) -> CreatedTenant:
         )
     tenant_id = "t_" + uuid.uuid4().hex[:16]
     api_key, chat_key = new_api_key(), new_chat_key()
+    identity_secret = new_identity_secret() if keyring is not None else None
     with sessions.begin() as s:
-        s.add(Tenant(id=tenant_id, name=name, api_key_hash=hash_key(api_key), chat_key=chat_key))
-    return CreatedTenant(tenant_id=tenant_id, name=name, api_key=api_key, chat_key=chat_key)
+        tenant = Tenant(id=tenant_id, name=name, api_key_hash=hash_key(api_key), chat_key=chat_key)
+        if keyring is not None and identity_secret is not None:
+            set_identity_secret(tenant, keyring, identity_secret)
+        s.add(tenant)
+        s.flush()  # the key row refers to the tenant row
+        add_key(s, tenant_id, api_key)  # keys are checked, rotated and revoked there
+    return CreatedTenant(
+        tenant_id=tenant_id,
+        name=name,
+        api_key=api_key,
+        chat_key=chat_key,
+        identity_secret=identity_secret,
+    )
 
 
 def tenant_for_chat_key(sessions: sessionmaker[Session], chat_key: str) -> str | None:
@@ -47,8 +67,8 @@ def tenant_for_chat_key(sessions: sessionmaker[Session], chat_key: str) -> str |
 
 
 def tenant_for_api_key(sessions: sessionmaker[Session], api_key: str) -> str | None:
-    with sessions() as s:
-        return s.scalar(select(Tenant.id).where(Tenant.api_key_hash == hash_key(api_key)))
+    """The tenant of a valid (not revoked, not expired) API key (tenants/api_keys.py)."""
+    return key_for(sessions, api_key)
 
 
 def find_tenant_by_name(sessions: sessionmaker[Session], name: str) -> Tenant | None:
@@ -80,13 +100,7 @@ def resolve_customer(
     somebody else's conversation. Unknown identities are then linked to that customer.
     """
     identities = [(kind, _normalise(kind, value)) for kind, value in identities if value]
-    for _attempt in range(3):
-        try:
-            return _resolve_once(sessions, tenant_id, identities)
-        except IntegrityError:
-            # Another request linked the same identity at the same moment: read it again.
-            continue
-    return _resolve_once(sessions, tenant_id, identities)
+    return retry_on_conflict(lambda: _resolve_once(sessions, tenant_id, identities))
 
 
 def _resolve_once(
@@ -118,3 +132,83 @@ def _resolve_once(
 def _normalise(kind: str, value: str) -> str:
     value = value.strip()
     return value.lower() if kind == "email" else value
+
+
+def resolve_visitor(sessions: sessionmaker[Session], tenant_id: str, visitor_id: str) -> str:
+    """The customer of an anonymous chat visitor: their own, created on first contact. A
+    typed email plays no part (it identifies, it does not authenticate)."""
+    return resolve_customer(sessions, tenant_id, [("chat", visitor_id)])
+
+
+def resolve_verified(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    visitor_id: str,
+    kind: str,
+    value: str,
+    method: str,
+) -> str:
+    """The customer of a verified identity (kind "email" or "store"), created if new; the
+    visitor id follows it, so this visitor's next messages reach the same conversation.
+    Only identities linked on proof count: one linked on a typed email (before verification
+    existed) is taken over by the verified customer."""
+    value = _normalise(kind, value)
+    return retry_on_conflict(
+        lambda: _resolve_verified_once(sessions, tenant_id, visitor_id, kind, value, method)
+    )
+
+
+def _resolve_verified_once(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    visitor_id: str,
+    kind: str,
+    value: str,
+    method: str,
+) -> str:
+    with sessions.begin() as s:
+        row = s.scalar(
+            select(Identity).where(
+                Identity.tenant_id == tenant_id, Identity.kind == kind, Identity.value == value
+            )
+        )
+        if row is not None and row.verified_by is not None:
+            customer_id = row.customer_id
+        else:
+            customer_id = "c_" + uuid.uuid4().hex[:16]
+            s.add(Customer(id=customer_id, tenant_id=tenant_id))
+            s.flush()
+            _point(s, row, tenant_id, kind, value, customer_id, method)
+        visitor = s.scalar(
+            select(Identity).where(
+                Identity.tenant_id == tenant_id,
+                Identity.kind == "chat",
+                Identity.value == visitor_id.strip(),
+            )
+        )
+        _point(s, visitor, tenant_id, "chat", visitor_id.strip(), customer_id, method)
+        return customer_id
+
+
+def _point(
+    s: Session,
+    row: Identity | None,
+    tenant_id: str,
+    kind: str,
+    value: str,
+    customer_id: str,
+    method: str,
+) -> None:
+    """Make the identity (kind, value) lead to this customer, verified by ``method``."""
+    if row is None:
+        s.add(
+            Identity(
+                tenant_id=tenant_id,
+                kind=kind,
+                value=value,
+                customer_id=customer_id,
+                verified_by=method,
+            )
+        )
+    else:
+        row.customer_id, row.verified_by = customer_id, method

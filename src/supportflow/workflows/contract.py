@@ -7,7 +7,7 @@ Fields are only ever added with defaults, so old histories keep decoding.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supportflow.policy.model import TenantPolicy
 from supportflow.procedures.case import ApprovalRequest, CaseState
+from supportflow.understanding.contract import Understanding
 
 # Bound on what one conversation carries through continue-as-new: the full record belongs to
 # the app database; the workflow keeps a recent window for context and de-duplication.
@@ -36,6 +37,26 @@ class ChannelIdentity(BaseModel):
     kind: str  # "chat" | "email" | "phone"
     value: str
 
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class VerifiedIdentity(BaseModel):
+    """Who the sender proved to be: set by the API from a signed identity token (never from
+    text), or by the workflow itself once the right one-time code came back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str | None = None
+    # The store's own customer id (a token's `sub`).
+    store_customer_id: str | None = None
+    method: Literal["token", "code"]
+
+    @property
+    def key(self) -> str:
+        return f"sub:{self.store_customer_id}" if self.store_customer_id else f"email:{self.email}"
+
 
 class InboundMessage(BaseModel):
     """One message from the customer. `message_id` is the caller's id, unique per customer."""
@@ -44,7 +65,10 @@ class InboundMessage(BaseModel):
     channel: Channel
     text: str
     sender: ChannelIdentity
+    # An email the sender *claims* (typed into the widget): it starts a one-time code, it
+    # never identifies anyone by itself.
     email: str | None = None
+    verified: VerifiedIdentity | None = None
 
 
 class Reply(BaseModel):
@@ -52,6 +76,8 @@ class Reply(BaseModel):
     text: str
     intent: str
     duplicate: bool = False
+    # Who sent the message answered: a reply is shown only to its own sender.
+    to: str | None = None
 
 
 class TranscriptEntry(BaseModel):
@@ -61,6 +87,8 @@ class TranscriptEntry(BaseModel):
     text: str
     at: datetime
     intent: str | None = None
+    # On a customer's message: how its sender was verified then ("token", "code") or None.
+    verified_by: str | None = None
 
 
 class Case(BaseModel):
@@ -69,6 +97,15 @@ class Case(BaseModel):
     status: Literal["open", "resolved", "escalated", "abandoned"] = "open"
     order_id: str | None = None
     opened_at: datetime
+    # Why a case went to a person (e.g. "activity_failed: understand"), for the inbox.
+    reason: str | None = None
+
+
+class PendingRequest(BaseModel):
+    """A request that needs the customer's account, kept while they verify who they are."""
+
+    text: str
+    understanding: Understanding
 
 
 class ConversationState(BaseModel):
@@ -95,6 +132,13 @@ class ConversationState(BaseModel):
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     turns: int = 0
     runs: int = 1
+    # Who the customer proved to be (None: nobody yet). Only this makes account data visible;
+    # `store_user_id`/`verified_email` carried from runs before verification existed are
+    # ignored until it is set.
+    verification: VerifiedIdentity | None = None
+    # Senders (ChannelIdentity.key) that proved it with a one-time code in this conversation.
+    verified_senders: list[str] = Field(default_factory=list)
+    pending_request: PendingRequest | None = None
 
 
 class TaskQueues(BaseModel):
@@ -110,6 +154,9 @@ class CustomerWorkflowInput(BaseModel):
     task_queues: TaskQueues = Field(default_factory=TaskQueues)
     # Continue-as-new once history passes this many events (configurable per deployment).
     continue_as_new_events: int = 2000
+    # A conversation whose customer never verified ends after this long without a message:
+    # drive-by traffic leaves no permanent workflows.
+    unverified_idle: timedelta = timedelta(hours=24)
     state: ConversationState | None = None
 
 
@@ -123,10 +170,13 @@ class TranscriptView(BaseModel):
     turns: int
     runs: int
     approvals: list[ApprovalRequest] = Field(default_factory=list)
+    verification: VerifiedIdentity | None = None
 
 
 class ReplyLookup(BaseModel):
     message_id: str
+    # When given, only a reply to this sender (ChannelIdentity.key) is returned.
+    sender: str | None = None
 
 
 class ReplyStatus(BaseModel):

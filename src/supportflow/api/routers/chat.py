@@ -13,13 +13,29 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from supportflow.api.deps import ChatTenant, StateDep
-from supportflow.api.schemas import ChatMessageIn, ChatReplyOut
+from supportflow.api.ratelimit import ChatPollLimit, ChatSendLimit, ws_guard
+from supportflow.api.schemas import ChatMessageIn, ChatReplyOut, Problem
 from supportflow.api.state import ApiState
 from supportflow.channels.inbound import deliver, reply_status
-from supportflow.tenants.service import find_customer, resolve_customer, tenant_for_chat_key
-from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage, Reply
+from supportflow.identity.secrets import identity_secrets
+from supportflow.identity.tokens import InvalidIdentityToken, verify_identity_token
+from supportflow.tenants.service import (
+    find_customer,
+    resolve_verified,
+    resolve_visitor,
+    tenant_for_chat_key,
+)
+from supportflow.workflows.contract import (
+    Channel,
+    ChannelIdentity,
+    InboundMessage,
+    Reply,
+    VerifiedIdentity,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -33,17 +49,40 @@ def _too_long(state: ApiState, text: str) -> bool:
     return len(text.encode("utf-8", "surrogatepass")) > state.settings.max_message_bytes
 
 
+async def _verified(state: ApiState, tenant_id: str, token: str | None) -> VerifiedIdentity | None:
+    """The identity a signed token proves; 401 for a forged, expired or malformed one."""
+    if token is None:
+        return None
+    secrets = await run_in_threadpool(identity_secrets, state.sessions, state.keyring, tenant_id)
+    try:
+        claims = verify_identity_token(token, secrets)
+    except InvalidIdentityToken as err:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(err)) from err
+    return VerifiedIdentity(email=claims.email, store_customer_id=claims.sub, method="token")
+
+
 async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatReplyOut:
-    identities = [("chat", body.visitor_id)]
-    if body.email:
-        identities.append(("email", str(body.email)))
-    customer_id = await run_in_threadpool(resolve_customer, state.sessions, tenant_id, identities)
+    verified = await _verified(state, tenant_id, body.identity_token)
+    if verified is None:
+        customer_id = await run_in_threadpool(
+            resolve_visitor, state.sessions, tenant_id, body.visitor_id
+        )
+    else:
+        kind, value = (
+            ("store", verified.store_customer_id)
+            if verified.store_customer_id
+            else ("email", verified.email or "")
+        )
+        customer_id = await run_in_threadpool(
+            resolve_verified, state.sessions, tenant_id, body.visitor_id, kind, value, "token"
+        )
     msg = InboundMessage(
         message_id=body.message_id,
         channel=Channel.CHAT,
         text=body.text,
         sender=ChannelIdentity(kind="chat", value=body.visitor_id),
         email=str(body.email) if body.email else None,
+        verified=verified,
     )
     delivery = await deliver(
         state.temporal,
@@ -78,10 +117,20 @@ def _out(reply: Reply | None, message_id: str, visitor_id: str, customer_id: str
 @router.post(
     "/v1/chat/messages",
     response_model=ChatReplyOut,
-    responses={202: {"model": ChatReplyOut}, 401: {}, 413: {}, 422: {}},
+    responses={
+        202: {"model": ChatReplyOut},
+        401: {"model": Problem, "description": "unknown chat key, or a bad identity token"},
+        413: {"model": Problem},
+        422: {"model": Problem},
+        429: {"model": Problem, "description": "rate limited; see Retry-After"},
+    },
 )
 async def post_message(
-    body: ChatMessageIn, tenant_id: ChatTenant, state: StateDep, response: Response
+    body: ChatMessageIn,
+    tenant_id: ChatTenant,
+    state: StateDep,
+    response: Response,
+    _limited: ChatSendLimit,
 ) -> ChatReplyOut:
     if _too_long(state, body.text):
         raise HTTPException(
@@ -97,13 +146,22 @@ async def post_message(
     return out
 
 
-@router.get("/v1/chat/messages/{message_id}", response_model=ChatReplyOut)
+@router.get(
+    "/v1/chat/messages/{message_id}",
+    response_model=ChatReplyOut,
+    responses={
+        202: {"model": ChatReplyOut},
+        404: {"model": Problem},
+        429: {"model": Problem, "description": "rate limited; see Retry-After"},
+    },
+)
 async def get_reply(
     message_id: str,
     visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
     tenant_id: ChatTenant,
     state: StateDep,
     response: Response,
+    _limited: ChatPollLimit,
 ) -> ChatReplyOut:
     customer_id = await run_in_threadpool(
         find_customer, state.sessions, tenant_id, "chat", visitor_id
@@ -111,7 +169,15 @@ async def get_reply(
     not_found = HTTPException(status.HTTP_404_NOT_FOUND, "no such message for this visitor")
     if customer_id is None:
         raise not_found
-    found = await reply_status(state.temporal, tenant_id, customer_id, message_id)
+    sender = ChannelIdentity(kind="chat", value=visitor_id)
+    try:
+        found = await reply_status(state.temporal, tenant_id, customer_id, message_id, sender.key)
+    except (WorkflowQueryFailedError, RPCError) as err:
+        # The conversation cannot answer queries now (its workflow tasks fail, or no worker
+        # is up): a queued message is safe in its history, so say "pending", not "gone".
+        log.warning("reply lookup unavailable: %s", type(err).__name__)
+        response.status_code = status.HTTP_202_ACCEPTED
+        return _out(None, message_id, visitor_id, customer_id)
     if found.status == "unknown":
         raise not_found
     if found.reply is None:
@@ -133,14 +199,19 @@ async def chat_stream(
         await websocket.close(code=1008, reason="unknown tenant or wrong key")
         return
     await websocket.accept()
+    guard = await ws_guard(websocket, state, tenant_id, visitor_id)  # rate limits
+    if guard is None:
+        return
     followups: set[asyncio.Task[None]] = set()
     try:
         while True:
-            frame = await websocket.receive_json()
+            frame = await guard.receive_json()
             out = await _ws_turn(state, tenant_id, visitor_id, frame)
             await websocket.send_json(out)
             if out.get("status") == "pending":
-                task = asyncio.create_task(_push_when_ready(websocket, state, tenant_id, out))
+                task = asyncio.create_task(
+                    _push_when_ready(websocket, state, tenant_id, visitor_id, out)
+                )
                 followups.add(task)
                 task.add_done_callback(followups.discard)
     except (WebSocketDisconnect, RuntimeError):
@@ -164,6 +235,14 @@ async def _ws_turn(state: ApiState, tenant_id: str, visitor_id: str, frame: Any)
         return {"type": "error", "status": 422, "detail": "text is empty"}
     try:
         out = await _send(state, tenant_id, body)
+    except HTTPException as err:
+        # A forged or expired identity token: this frame is refused, the socket stays open.
+        return {
+            "type": "error",
+            "status": err.status_code,
+            "message_id": body.message_id,
+            "detail": err.detail,
+        }
     except Exception:
         log.exception("chat turn failed")
         return {
@@ -176,7 +255,11 @@ async def _ws_turn(state: ApiState, tenant_id: str, visitor_id: str, frame: Any)
 
 
 async def _push_when_ready(
-    websocket: WebSocket, state: ApiState, tenant_id: str, pending: dict[str, Any]
+    websocket: WebSocket,
+    state: ApiState,
+    tenant_id: str,
+    visitor_id: str,
+    pending: dict[str, Any],
 ) -> None:
     delay = 0.5
     for _ in range(120):
@@ -184,7 +267,11 @@ async def _push_when_ready(
         delay = min(delay * 1.5, 10.0)
         with contextlib.suppress(Exception):
             found = await reply_status(
-                state.temporal, tenant_id, pending["customer_id"], pending["message_id"]
+                state.temporal,
+                tenant_id,
+                pending["customer_id"],
+                pending["message_id"],
+                ChannelIdentity(kind="chat", value=visitor_id).key,
             )
             if found.reply is not None:
                 await websocket.send_json(
