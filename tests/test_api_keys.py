@@ -29,13 +29,19 @@ from supportflow.settings import Settings
 from supportflow.tenants.api_keys import UnknownKey, list_keys, revoke, rotate
 from supportflow.tenants.keys import hash_key, new_api_key, new_chat_key
 from supportflow.tenants.service import create_tenant, tenant_for_api_key
-from tests.helpers import SUPPORTFLOW, free_port
+from tests.helpers import SUPPORTFLOW, TEST_ENCRYPTION_KEYS, free_port
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [SUPPORTFLOW, "tenants", *args],
-        env={**os.environ, "SUPPORTFLOW_DATABASE_URL": database_url},
+        env={
+            **os.environ,
+            "SUPPORTFLOW_DATABASE_URL": database_url,
+            # Identity secrets are sealed with the app's keys: the test's, never a key file
+            # that happens to sit in the working directory.
+            "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+        },
         capture_output=True,
         text=True,
         timeout=120,

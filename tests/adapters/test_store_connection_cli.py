@@ -10,7 +10,7 @@ import subprocess
 from sqlalchemy import create_engine, text
 
 from supportflow.store.connection import tenant_env_name
-from tests.helpers import SUPPORTFLOW
+from tests.helpers import SUPPORTFLOW, TEST_ENCRYPTION_KEYS
 
 
 def _run(
@@ -18,7 +18,14 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [SUPPORTFLOW, "tenants", *args],
-        env={**os.environ, "SUPPORTFLOW_DATABASE_URL": database_url, **(env or {})},
+        env={
+            **os.environ,
+            "SUPPORTFLOW_DATABASE_URL": database_url,
+            # Identity secrets are sealed with the app's keys: the test's, never a key file
+            # that happens to sit in the working directory.
+            "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+            **(env or {}),
+        },
         capture_output=True,
         text=True,
         timeout=120,
