@@ -36,6 +36,10 @@ def start_stack(
     from an address of its own (`sim.client.shopper_address`), so the rate limits run on
     every message but apply per customer, as in production."""
     env, temporal = up_environment(data_dir)
+    # A benchmark customer sends hundreds of turns a minute, far past what a person types:
+    # the limiter stays on the path (its cost is part of every figure), with room for the load.
+    for limit in ("CHAT_PER_VISITOR", "CHAT_PER_ADDRESS", "CHAT_PER_TENANT", "POLL_PER_VISITOR"):
+        env.setdefault(f"SUPPORTFLOW_RATE_LIMIT_{limit}", "1000000/minute")
     # The workflow sandbox re-imports the workflow module for every conversation it loads;
     # without bytecode on disk that is a fresh compile each time (~5 ms of worker CPU). This
     # environment sets PYTHONDONTWRITEBYTECODE; a user's Python writes bytecode, so do that.
