@@ -121,3 +121,17 @@ def test_issuing_is_idempotent_per_request_and_limited_per_email_and_conversatio
     later = NOW + codes.SEND_WINDOW + timedelta(seconds=1)
     assert issue(db, "k-later", now=later).status == "issued"
     assert first.code is not None
+
+
+def test_a_send_that_failed_gets_a_fresh_code_on_retry_and_only_it_works(
+    db: tuple[sessionmaker[Session], str],
+) -> None:
+    first = issue(db, "k1")  # the relay then failed: never marked sent
+    retried = issue(db, "k1")
+    assert first.code is not None and retried.code is not None
+    sent(db, "k1")
+    if retried.code != first.code:
+        assert check(db, first.code).status == "wrong", "the unsent code is void"
+    assert check(db, retried.code).status == "verified"
+    with db[0]() as s:
+        assert len(s.scalars(select(VerificationCode)).all()) == 1, "one row per request"

@@ -39,6 +39,11 @@ def email_hash(tenant_id: str, email: str) -> str:
     return hashlib.sha256(f"{tenant_id}:{normalise_email(email)}".encode()).hexdigest()
 
 
+def _new_code() -> tuple[str, str]:
+    """A six-digit code and the salt its hash is stored with."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}", secrets.token_hex(8)
+
+
 def _code_hash(salt: str, code: str) -> str:
     return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
 
@@ -76,8 +81,14 @@ def issue_code(
             select(VerificationCode).where(VerificationCode.request_key == request_key)
         )
         if existing is not None:
-            # A retried activity: the code was made already (and maybe sent).
-            return IssuedCode(status="issued", already_sent=existing.sent)
+            # A retried activity. Sent already: nothing more. Not sent (the relay failed the
+            # first time): only the code's hash is kept, so make a fresh code for this row.
+            if existing.sent or not has_account:
+                return IssuedCode(status="issued", already_sent=existing.sent)
+            code, salt = _new_code()
+            existing.code_hash, existing.salt = _code_hash(salt, code), salt
+            existing.attempts, existing.expires_at = 0, now + CODE_TTL
+            return IssuedCode(status="issued", code=code)
         since = now - SEND_WINDOW
         per_email = s.scalar(
             select(func.count()).where(
@@ -97,8 +108,7 @@ def issue_code(
             return IssuedCode(
                 status="rate_limited", retry_after_seconds=int(SEND_WINDOW.total_seconds())
             )
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        salt = secrets.token_hex(8)
+        code, salt = _new_code()
         s.add(
             VerificationCode(
                 tenant_id=tenant_id,
