@@ -70,18 +70,11 @@ def mails_to(maildir: Path, email: str) -> int:
 async def serve_api(
     settings: Settings, temporal: Client, *, http_timeout: float = 30
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The real API (uvicorn on loopback, settings.api_port) and an HTTP client for it."""
-    from supportflow.api.app import create_app
+    """The real API, configured as `up` serves it (uvicorn on loopback, settings.api_port),
+    and an HTTP client for it."""
+    from supportflow.api.server import api_server_config
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, temporal=temporal),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            ws="websockets-sansio",
-        )
-    )
+    server = uvicorn.Server(api_server_config(settings, temporal=temporal))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -91,5 +84,21 @@ async def serve_api(
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=http_timeout) as http:
             yield http
     finally:
+        # Also when the test failed: a server left running would hang the session.
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def running_workers(temporal: Client, settings: Settings) -> AsyncIterator[None]:
+    """All workers for these settings' task queues, stopped (gracefully) on the way out."""
+    from supportflow.worker import build_workers
+
+    async with build_workers(temporal, settings) as workers:
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            yield
+        finally:
+            for w in workers:
+                await w.shutdown()
+            await asyncio.gather(*tasks)

@@ -12,19 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from supportflow.api.app import create_app
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.identity.tokens import sign_identity_token
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant, create_tenant
-from supportflow.worker import build_workers
-from tests.helpers import TEST_KEYRING, free_port
+from tests.helpers import TEST_KEYRING, free_port, running_workers, serve_api
 
 JAMES = "james.li4495@example.com"
 
@@ -68,28 +65,14 @@ async def api(
     sessions = make_session_factory(engine)
     tenant = create_tenant(sessions, "Test Shop", keyring=TEST_KEYRING)
     other = create_tenant(sessions, "Other Shop", keyring=TEST_KEYRING)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, temporal=dev_env.client),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            ws="websockets-sansio",
-        )
-    )
-    async with build_workers(dev_env.client, settings) as workers:
-        worker_tasks = [asyncio.create_task(w.run()) for w in workers]
-        server_task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as http:
+    try:
+        async with (
+            running_workers(dev_env.client, settings),
+            serve_api(settings, dev_env.client, http_timeout=60) as http,
+        ):
             yield Api(settings.api_url, http, tenant, other, sessions)
-        server.should_exit = True
-        await server_task
-        for w in workers:
-            await w.shutdown()
-        await asyncio.gather(*worker_tasks)
-    engine.dispose()
+    finally:
+        engine.dispose()
 
 
 async def test_chat_answers_order_status_from_the_store(api: Api) -> None:

@@ -3,7 +3,6 @@ workers, the Temporal dev server and a SQLite app database; each test chooses it
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,19 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from supportflow.api.app import create_app
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.db.models import Customer
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant, create_tenant
-from supportflow.worker import build_workers
-from tests.helpers import free_port
+from tests.helpers import free_port, running_workers, serve_api
 
 
 @dataclass
@@ -89,43 +85,22 @@ def start_api(dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Any) -
         sessions = make_session_factory(engine)
         tenant = create_tenant(sessions, "Flooded Shop")
         other = create_tenant(sessions, "Other Shop")
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(s, temporal=dev_env.client),
-                host="127.0.0.1",
-                port=s.api_port,
-                log_level="warning",
-                ws="websockets-sansio",
-                ws_max_size=s.max_request_bytes,
-                # X-Forwarded-For only from these (uvicorn's default trusts loopback).
-                forwarded_allow_ips=s.trusted_proxies,
-            )
-        )
-        async with build_workers(dev_env.client, s) as workers:
-            worker_tasks = [asyncio.create_task(w.run()) for w in workers]
-            server_task = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    await asyncio.sleep(0.02)
-                async with httpx.AsyncClient(base_url=s.api_url, timeout=60) as http:
-                    yield Api(
-                        s.api_url,
-                        s.api_url.replace("http://", "ws://"),
-                        http,
-                        tenant,
-                        other,
-                        sessions,
-                        s,
-                        dev_env,
-                    )
-            finally:
-                # Also when the test failed: a server or worker left running would hang
-                # the session.
-                server.should_exit = True
-                await server_task
-                for w in workers:
-                    await w.shutdown()
-                await asyncio.gather(*worker_tasks)
-        engine.dispose()
+        try:
+            async with (
+                running_workers(dev_env.client, s),
+                serve_api(s, dev_env.client, http_timeout=60) as http,
+            ):
+                yield Api(
+                    s.api_url,
+                    s.api_url.replace("http://", "ws://"),
+                    http,
+                    tenant,
+                    other,
+                    sessions,
+                    s,
+                    dev_env,
+                )
+        finally:
+            engine.dispose()
 
     return start

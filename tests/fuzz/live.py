@@ -4,23 +4,19 @@ SQLite app database with one tenant (its keys get past the 401s)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from supportflow.api.app import create_app
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant, create_tenant
-from supportflow.worker import build_workers
-from tests.helpers import free_port
+from tests.helpers import free_port, running_workers, serve_api
 
 
 @dataclass
@@ -44,31 +40,11 @@ async def live_api(
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     tenant = create_tenant(sessions, "Live Shop")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, temporal=env.client),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            ws="websockets-sansio",
-        )
-    )
     try:
-        async with build_workers(env.client, settings) as workers:
-            worker_tasks = [asyncio.create_task(w.run()) for w in workers]
-            server_task = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    if server_task.done():
-                        server_task.result()
-                    await asyncio.sleep(0.02)
-                async with httpx.AsyncClient(base_url=settings.api_url, timeout=60) as http:
-                    yield LiveApi(settings.api_url, http, tenant, sessions, settings)
-            finally:
-                server.should_exit = True
-                await server_task
-                for w in workers:
-                    await w.shutdown()
-                await asyncio.gather(*worker_tasks)
+        async with (
+            running_workers(env.client, settings),
+            serve_api(settings, env.client, http_timeout=60) as http,
+        ):
+            yield LiveApi(settings.api_url, http, tenant, sessions, settings)
     finally:
         engine.dispose()

@@ -15,7 +15,6 @@ from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     CustomerWorkflowInput,
     InboundMessage,
@@ -25,7 +24,7 @@ from supportflow.workflows.contract import (
     customer_workflow_id,
 )
 from supportflow.workflows.customer import CustomerWorkflow
-from tests.helpers import TEST_KEYRING, free_port, serve_api
+from tests.helpers import TEST_KEYRING, free_port, running_workers, serve_api
 
 
 @workflow.defn(name="CustomerWorkflow", sandboxed=False)
@@ -80,27 +79,21 @@ async def test_a_failing_workflow_still_takes_the_message_and_answers_once_fixed
                 assert got.status_code == 202, got.text
                 assert "traceback" not in got.text.lower()
             # The fix is deployed: the queued message is answered, once.
-            async with build_workers(dev_env.client, settings) as workers:
-                tasks = [asyncio.create_task(w.run()) for w in workers]
-                try:
-                    for _ in range(150):
-                        got = await http.get(
-                            reply_url, params={"visitor_id": body["visitor_id"]}, headers=h
-                        )
-                        if got.status_code == 200:
-                            break
-                        await asyncio.sleep(0.2)
-                    assert got.status_code == 200, got.text
-                    assert got.json()["reply"]
-                    handle = dev_env.client.get_workflow_handle_for(
-                        CustomerWorkflow.run,
-                        customer_workflow_id(tenant.tenant_id, r.json()["customer_id"]),
+            async with running_workers(dev_env.client, settings):
+                for _ in range(150):
+                    got = await http.get(
+                        reply_url, params={"visitor_id": body["visitor_id"]}, headers=h
                     )
-                    view = await handle.query(CustomerWorkflow.transcript)
-                    assert view.turns == 1
-                finally:
-                    for w in workers:
-                        await w.shutdown()
-                    await asyncio.gather(*tasks)
+                    if got.status_code == 200:
+                        break
+                    await asyncio.sleep(0.2)
+                assert got.status_code == 200, got.text
+                assert got.json()["reply"]
+                handle = dev_env.client.get_workflow_handle_for(
+                    CustomerWorkflow.run,
+                    customer_workflow_id(tenant.tenant_id, r.json()["customer_id"]),
+                )
+                view = await handle.query(CustomerWorkflow.transcript)
+                assert view.turns == 1
     finally:
         engine.dispose()

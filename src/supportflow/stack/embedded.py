@@ -14,9 +14,7 @@ import socket
 import time
 from collections.abc import Callable
 
-import uvicorn
-
-from supportflow.api.app import create_app
+from supportflow.api.server import api_server_config
 from supportflow.crypto.codec_token import ensure_codec_token
 from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
@@ -138,19 +136,7 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
             worker_task = asyncio.create_task(run_workers(workers, stop))
             log.info("workers polling %d task queues", len(workers))
 
-            api = EmbeddedServer(
-                uvicorn.Config(
-                    create_app(settings, temporal=env.client),
-                    host=settings.api_host,
-                    port=settings.api_port,
-                    log_level="warning",
-                    ws="websockets-sansio",
-                    # A frame over this is refused (1009) before it is read, let alone parsed.
-                    ws_max_size=settings.max_request_bytes,
-                    # X-Forwarded-For only from these (uvicorn's default trusts loopback).
-                    forwarded_allow_ips=settings.trusted_proxies,
-                )
-            )
+            api = EmbeddedServer(api_server_config(settings, temporal=env.client))
             api_task = asyncio.create_task(api.serve())
             await _wait_until(lambda: api.started, "API")
             log.info("API up on %s", settings.api_url)

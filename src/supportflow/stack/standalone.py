@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from supportflow.api.app import create_app
+from supportflow.api.server import api_server_config
 from supportflow.crypto.keyring import KeyRing, KeyRingError, load_keyring
 from supportflow.settings import Settings
 from supportflow.temporal.client import connect
@@ -52,18 +52,6 @@ async def run_worker(settings: Settings, queues: Sequence[Queue]) -> None:
 
 async def run_api(settings: Settings) -> None:
     _keyring(settings)  # fail at start, with the reason, not in the lifespan
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-            ws="websockets-sansio",
-            # A frame over this is refused (1009) before it is read, let alone parsed.
-            ws_max_size=settings.max_request_bytes,
-            # X-Forwarded-For only from these (uvicorn's default trusts loopback).
-            forwarded_allow_ips=settings.trusted_proxies,
-        )
-    )
+    server = uvicorn.Server(api_server_config(settings))
     log.info("API on %s", settings.api_url)
     await server.serve()

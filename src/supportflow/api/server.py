@@ -1,0 +1,23 @@
+"""How the API is served (uvicorn): one configuration for `up`, `supportflow api` and tests."""
+
+from __future__ import annotations
+
+import uvicorn
+from temporalio.client import Client
+
+from supportflow.api.app import create_app
+from supportflow.settings import Settings
+
+
+def api_server_config(settings: Settings, *, temporal: Client | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings, temporal=temporal),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        ws="websockets-sansio",
+        # A frame over this is refused (1009) before it is read, let alone parsed.
+        ws_max_size=settings.max_request_bytes,
+        # X-Forwarded-For only from these (uvicorn's default trusts loopback).
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
