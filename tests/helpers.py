@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import re
 import socket
+import subprocess
 import sys
 from base64 import b64encode
 from collections.abc import AsyncIterator
@@ -102,3 +104,24 @@ async def running_workers(temporal: Client, settings: Settings) -> AsyncIterator
             for w in workers:
                 await w.shutdown()
             await asyncio.gather(*tasks)
+
+
+def run_tenants_cli(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`supportflow tenants ...` as a merchant runs it, against this database. Identity
+    secrets are sealed with the app's keys: the suite's, never a key file that happens to
+    sit in the working directory."""
+    return subprocess.run(
+        [SUPPORTFLOW, "tenants", *args],
+        env={
+            **os.environ,
+            "SUPPORTFLOW_DATABASE_URL": database_url,
+            "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -29,24 +28,11 @@ from supportflow.settings import Settings
 from supportflow.tenants.api_keys import UnknownKey, list_keys, revoke, rotate
 from supportflow.tenants.keys import hash_key, new_api_key, new_chat_key
 from supportflow.tenants.service import create_tenant, tenant_for_api_key
-from tests.helpers import SUPPORTFLOW, TEST_ENCRYPTION_KEYS, free_port
+from tests.helpers import free_port, run_tenants_cli
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SUPPORTFLOW, "tenants", *args],
-        env={
-            **os.environ,
-            "SUPPORTFLOW_DATABASE_URL": database_url,
-            # Identity secrets are sealed with the app's keys: the test's, never a key file
-            # that happens to sit in the working directory.
-            "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_tenants_cli(database_url, *args)
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> Any:

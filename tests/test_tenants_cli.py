@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 from sqlalchemy import create_engine, select
 
 from supportflow.db.models import Tenant
 from supportflow.tenants.keys import hash_key
-from tests.helpers import SUPPORTFLOW, TEST_ENCRYPTION_KEYS
+from tests.helpers import run_tenants_cli
 
 
 def _run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    # The identity secret is sealed with the key ring: the test's, not a key file in the cwd.
-    env = {
-        **os.environ,
-        "SUPPORTFLOW_DATABASE_URL": database_url,
-        "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
-    }
-    return subprocess.run(
-        [SUPPORTFLOW, "tenants", "create", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_tenants_cli(database_url, "create", *args)
 
 
 def test_create_prints_keys_and_stores_only_the_hash(database_url: str) -> None:

@@ -4,33 +4,18 @@ variable names in the tenant's own namespace only, and no store until one is set
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 from sqlalchemy import create_engine, text
 
 from supportflow.store.connection import tenant_env_name
-from tests.helpers import SUPPORTFLOW, TEST_ENCRYPTION_KEYS
+from tests.helpers import run_tenants_cli
 
 
 def _run(
     database_url: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SUPPORTFLOW, "tenants", *args],
-        env={
-            **os.environ,
-            "SUPPORTFLOW_DATABASE_URL": database_url,
-            # Identity secrets are sealed with the app's keys: the test's, never a key file
-            # that happens to sit in the working directory.
-            "SUPPORTFLOW_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
-            **(env or {}),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_tenants_cli(database_url, *args, env=env)
 
 
 def test_set_and_show_a_shopify_connection(database_url: str) -> None:
