@@ -1,10 +1,11 @@
-"""Activities of the `integrations` task queue that change the store, one per store write,
-plus the read that gives procedures their facts.
+"""Activities of the `integrations` task queue that change the store, one per store write
+(``store.actions.StoreAction``), plus the read that gives procedures their facts.
 
 Every activity acts on the tenant's own store: ``ActionActivities(registry)`` asks the
 ``StoreRegistry`` for the port of ``inp.tenant_id`` (a bare demo ``StoreClient`` serves every
-tenant, for tests and tools). Before a write it checks that the backend has the operation
-(``Capability``): a backend without it is refused for good, before anything is written.
+tenant, for tests and tools). Before a write it checks that the backend has the write's
+capability (``store.actions.ACTIONS``): a backend without it is refused for good, before
+anything is written.
 
 Each write takes the idempotency key the workflow derived from workflow id + case + step
 (``procedures.case.idempotency_key``), so a retried or replayed activity applies once. Before
@@ -13,21 +14,20 @@ act on someone else's order. Store refusals (rule broken, unknown record, not th
 are permanent: ``ApplicationError(non_retryable=True)``; ``StoreUnavailable`` propagates so the
 activity's retry policy backs off and tries again with the same key.
 
-``ActionExecutor`` is the other half, for workflow code: it turns a saga step into the
-activity call and the activity's fate into an ``ActionResult`` for ``run_saga``.
+``write_activity`` binds each store action to its activity method and input model; workflow
+code (``workflows.saga_steps``) calls the activities through it, by method reference.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from types import MethodType
+from typing import Any, TypeVar, assert_never
 
-from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from supportflow.activities.contract import (
     ActionDone,
@@ -45,59 +45,17 @@ from supportflow.activities.contract import (
     ReleaseOrderInput,
     ReturnOrderItemsInput,
 )
-from supportflow.procedures.case import ActionStep, StoreAction, idempotency_key
 from supportflow.procedures.facts import CaseFacts, case_facts_from_store
-from supportflow.procedures.saga import UNDO_SUFFIX, ActionResult
-from supportflow.store.client import Doc, StoreClient
+from supportflow.store.actions import ACTIONS, StoreAction
+from supportflow.store.adapters.demo_client import Doc, StoreClient
 from supportflow.store.errors import StoreNotFound, StoreRejected
 from supportflow.store.port import ALL_CAPABILITIES, Capability, StorePort, require
 from supportflow.store.registry import PortSource, port_source
 
 NOT_CUSTOMERS_ORDER = "NotCustomersOrder"
-PERMANENT_ERRORS = ["StoreRejected", "StoreNotFound", NOT_CUSTOMERS_ORDER]
-
-INPUT_MODELS: dict[StoreAction, type[ActionInput]] = {
-    "hold_order": HoldOrderInput,
-    "release_order": ReleaseOrderInput,
-    "refund_order": RefundOrderInput,
-    "cancel_order": CancelOrderInput,
-    "modify_order_address": ModifyOrderAddressInput,
-    "modify_order_payment": ModifyOrderPaymentInput,
-    "modify_order_items": ModifyOrderItemsInput,
-    "return_order_items": ReturnOrderItemsInput,
-    "exchange_order_items": ExchangeOrderItemsInput,
-    "modify_user_address": ModifyUserAddressInput,
-}
 
 T = TypeVar("T")
-
-
-def action_input(
-    step: ActionStep,
-    *,
-    tenant_id: str,
-    store_user_id: str,
-    workflow_id: str,
-    case_id: str,
-    attempt: int,
-) -> ActionInput:
-    """The activity input of a saga step; the key is stable across retries and replays."""
-    extra: dict[str, str] = {}
-    if step.action == "release_order" and step.name.endswith(UNDO_SUFFIX):
-        # A hold's compensation names the hold's key, so a hold still in flight is refused.
-        undone = step.name.removesuffix(UNDO_SUFFIX)
-        extra["hold_idempotency_key"] = idempotency_key(
-            workflow_id, case_id, f"a{attempt}.{undone}"
-        )
-    return INPUT_MODELS[step.action].model_validate(
-        {
-            **step.args,
-            **extra,
-            "tenant_id": tenant_id,
-            "store_user_id": store_user_id,
-            "idempotency_key": idempotency_key(workflow_id, case_id, f"a{attempt}.{step.name}"),
-        }
-    )
+In = TypeVar("In", bound=ActionInput)
 
 
 def _permanent(exc: Exception, kind: str) -> ApplicationError:
@@ -113,10 +71,12 @@ async def _call(coro: Awaitable[T]) -> T:
         raise _permanent(exc, "StoreRejected") from exc
 
 
-def _done(action: str, doc: Doc, entity_id: str) -> ActionDone:
+def _done(action: StoreAction, doc: Doc, entity_id: str) -> ActionDone:
     status = doc.get("status")
     return ActionDone(
-        action=action, entity_id=entity_id, status=str(status) if status is not None else None
+        action=ACTIONS[action].audit_name,
+        entity_id=entity_id,
+        status=str(status) if status is not None else None,
     )
 
 
@@ -133,20 +93,9 @@ class ActionActivities:
         return port
 
     def all(self) -> list[Callable[..., Any]]:
-        """Every activity here, for ``Worker(activities=...)``."""
-        return [
-            self.load_case_facts,
-            self.hold_order,
-            self.release_order,
-            self.refund_order,
-            self.cancel_order,
-            self.modify_order_address,
-            self.modify_order_payment,
-            self.modify_order_items,
-            self.return_order_items,
-            self.exchange_order_items,
-            self.modify_user_address,
-        ]
+        """Every activity here, for ``Worker(activities=...)``: the read, then one per write."""
+        writes = (MethodType(write_activity(a).method, self) for a in StoreAction)
+        return [self.load_case_facts, *writes]
 
     @activity.defn(name="load_case_facts")
     async def load_case_facts(self, inp: LoadCaseFactsInput) -> CaseFacts:
@@ -188,156 +137,165 @@ class ActionActivities:
             )
         return store
 
-    @activity.defn(name="hold_order")
+    async def _order_write(
+        self,
+        action: StoreAction,
+        inp: OrderActionInput,
+        write: Callable[[StorePort], Awaitable[Doc]],
+    ) -> ActionDone:
+        """``write`` on the customer's own order, once the backend can do ``action``."""
+        store = await self._owned(inp, ACTIONS[action].capability)
+        return _done(action, await _call(write(store)), inp.order_id)
+
+    @activity.defn(name=StoreAction.HOLD_ORDER.value)
     async def hold_order(self, inp: HoldOrderInput) -> ActionDone:
-        store = await self._owned(inp, Capability.HOLD_ORDER)
-        doc = await _call(store.hold_order(inp.order_id, inp.idempotency_key, reason=inp.reason))
-        return _done("hold_order", doc, inp.order_id)
-
-    @activity.defn(name="release_order")
-    async def release_order(self, inp: ReleaseOrderInput) -> ActionDone:
-        store = await self._owned(inp, Capability.RELEASE_ORDER)
-        doc = await _call(
-            store.release_order(
-                inp.order_id, inp.idempotency_key, hold_idempotency_key=inp.hold_idempotency_key
-            )
+        return await self._order_write(
+            StoreAction.HOLD_ORDER,
+            inp,
+            lambda store: store.hold_order(inp.order_id, inp.idempotency_key, reason=inp.reason),
         )
-        return _done("release_order", doc, inp.order_id)
 
-    @activity.defn(name="refund_order")
+    @activity.defn(name=StoreAction.RELEASE_ORDER.value)
+    async def release_order(self, inp: ReleaseOrderInput) -> ActionDone:
+        return await self._order_write(
+            StoreAction.RELEASE_ORDER,
+            inp,
+            lambda store: store.release_order(
+                inp.order_id, inp.idempotency_key, hold_idempotency_key=inp.hold_idempotency_key
+            ),
+        )
+
+    @activity.defn(name=StoreAction.REFUND_ORDER.value)
     async def refund_order(self, inp: RefundOrderInput) -> ActionDone:
-        store = await self._owned(inp, Capability.REFUND_ORDER)
-        doc = await _call(
-            store.refund_order(
+        return await self._order_write(
+            StoreAction.REFUND_ORDER,
+            inp,
+            lambda store: store.refund_order(
                 inp.order_id,
                 inp.idempotency_key,
                 amount=inp.amount,
                 payment_method_id=inp.payment_method_id,
-            )
+            ),
         )
-        return _done("refund_order", doc, inp.order_id)
 
-    @activity.defn(name="cancel_order")
+    @activity.defn(name=StoreAction.CANCEL_ORDER.value)
     async def cancel_order(self, inp: CancelOrderInput) -> ActionDone:
-        store = await self._owned(inp, Capability.CANCEL_ORDER)
-        doc = await _call(store.cancel_order(inp.order_id, inp.reason, inp.idempotency_key))
-        return _done("cancel_order", doc, inp.order_id)
+        return await self._order_write(
+            StoreAction.CANCEL_ORDER,
+            inp,
+            lambda store: store.cancel_order(inp.order_id, inp.reason, inp.idempotency_key),
+        )
 
-    @activity.defn(name="modify_order_address")
+    @activity.defn(name=StoreAction.MODIFY_ORDER_ADDRESS.value)
     async def modify_order_address(self, inp: ModifyOrderAddressInput) -> ActionDone:
-        store = await self._owned(inp, Capability.MODIFY_ORDER_ADDRESS)
-        doc = await _call(
-            store.modify_order_address(inp.order_id, inp.address, inp.idempotency_key)
+        return await self._order_write(
+            StoreAction.MODIFY_ORDER_ADDRESS,
+            inp,
+            lambda store: store.modify_order_address(
+                inp.order_id, inp.address, inp.idempotency_key
+            ),
         )
-        return _done("modify_order_address", doc, inp.order_id)
 
-    @activity.defn(name="modify_order_payment")
+    @activity.defn(name=StoreAction.MODIFY_ORDER_PAYMENT.value)
     async def modify_order_payment(self, inp: ModifyOrderPaymentInput) -> ActionDone:
-        store = await self._owned(inp, Capability.MODIFY_ORDER_PAYMENT)
-        doc = await _call(
-            store.modify_order_payment(inp.order_id, inp.payment_method_id, inp.idempotency_key)
+        return await self._order_write(
+            StoreAction.MODIFY_ORDER_PAYMENT,
+            inp,
+            lambda store: store.modify_order_payment(
+                inp.order_id, inp.payment_method_id, inp.idempotency_key
+            ),
         )
-        return _done("modify_order_payment", doc, inp.order_id)
 
-    @activity.defn(name="modify_order_items")
+    @activity.defn(name=StoreAction.MODIFY_ORDER_ITEMS.value)
     async def modify_order_items(self, inp: ModifyOrderItemsInput) -> ActionDone:
-        store = await self._owned(inp, Capability.MODIFY_ORDER_ITEMS)
-        doc = await _call(
-            store.modify_order_items(
+        return await self._order_write(
+            StoreAction.MODIFY_ORDER_ITEMS,
+            inp,
+            lambda store: store.modify_order_items(
                 inp.order_id,
                 inp.item_ids,
                 inp.new_item_ids,
                 inp.payment_method_id,
                 inp.idempotency_key,
-            )
+            ),
         )
-        return _done("modify_order_items", doc, inp.order_id)
 
-    @activity.defn(name="return_order_items")
+    @activity.defn(name=StoreAction.RETURN_ORDER_ITEMS.value)
     async def return_order_items(self, inp: ReturnOrderItemsInput) -> ActionDone:
-        store = await self._owned(inp, Capability.RETURN_ORDER_ITEMS)
-        doc = await _call(
-            store.return_order_items(
+        return await self._order_write(
+            StoreAction.RETURN_ORDER_ITEMS,
+            inp,
+            lambda store: store.return_order_items(
                 inp.order_id, inp.item_ids, inp.payment_method_id, inp.idempotency_key
-            )
+            ),
         )
-        return _done("return_order_items", doc, inp.order_id)
 
-    @activity.defn(name="exchange_order_items")
+    @activity.defn(name=StoreAction.EXCHANGE_ORDER_ITEMS.value)
     async def exchange_order_items(self, inp: ExchangeOrderItemsInput) -> ActionDone:
-        store = await self._owned(inp, Capability.EXCHANGE_ORDER_ITEMS)
-        doc = await _call(
-            store.exchange_order_items(
+        return await self._order_write(
+            StoreAction.EXCHANGE_ORDER_ITEMS,
+            inp,
+            lambda store: store.exchange_order_items(
                 inp.order_id,
                 inp.item_ids,
                 inp.new_item_ids,
                 inp.payment_method_id,
                 inp.idempotency_key,
-            )
+            ),
         )
-        return _done("exchange_order_items", doc, inp.order_id)
 
-    @activity.defn(name="modify_user_address")
+    @activity.defn(name=StoreAction.MODIFY_USER_ADDRESS.value)
     async def modify_user_address(self, inp: ModifyUserAddressInput) -> ActionDone:
         # The user written is always the customer the workflow identified: no other id given.
-        store = await self._port(inp.tenant_id, Capability.MODIFY_USER_ADDRESS)
+        action = StoreAction.MODIFY_USER_ADDRESS
+        store = await self._port(inp.tenant_id, ACTIONS[action].capability)
         doc = await _call(
             store.modify_user_address(inp.store_user_id, inp.address, inp.idempotency_key)
         )
-        return _done("modify_user_address", doc, inp.store_user_id)
+        return _done(action, doc, inp.store_user_id)
 
 
-# -- for workflow code ----------------------------------------------------------------------
-
-_DEFAULT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=PERMANENT_ERRORS,
-)
+# -- each store write's activity ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ActionExecutor:
-    """``run_saga``'s executor inside a workflow: one activity per step, retried with backoff
-    until ``patience`` runs out (then "unavailable"); permanent errors are "rejected"."""
+class WriteActivity:
+    """The activity that performs one store write, and the model of its input. Its Temporal
+    name is the action's value (``ACTIONS[action].activity_name``)."""
 
-    tenant_id: str
-    store_user_id: str
-    workflow_id: str
-    case_id: str
-    attempt: int
-    task_queue: str
-    timeout: timedelta = timedelta(seconds=10)
-    patience: timedelta = timedelta(minutes=5)
-    retry_policy: RetryPolicy = field(default_factory=lambda: _DEFAULT_RETRY)
-
-    async def execute(self, step: ActionStep) -> ActionResult:
-        inp = action_input(
-            step,
-            tenant_id=self.tenant_id,
-            store_user_id=self.store_user_id,
-            workflow_id=self.workflow_id,
-            case_id=self.case_id,
-            attempt=self.attempt,
-        )
-        try:
-            done = await workflow.execute_activity(
-                step.action,
-                inp,
-                result_type=ActionDone,
-                task_queue=self.task_queue,
-                start_to_close_timeout=self.timeout,
-                schedule_to_close_timeout=self.patience,
-                retry_policy=self.retry_policy,
-            )
-        except ActivityError as err:
-            return result_for_error(err)
-        return ActionResult(status="ok", data=done.model_dump())
+    method: Callable[[ActionActivities, Any], Awaitable[ActionDone]]
+    input_model: type[ActionInput]
 
 
-def result_for_error(err: ActivityError) -> ActionResult:
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.non_retryable:
-        return ActionResult(status="rejected", detail=f"{cause.type}: {cause.message}")
-    return ActionResult(status="unavailable", detail=str(cause or err))
+def _bind(
+    method: Callable[[ActionActivities, In], Awaitable[ActionDone]], input_model: type[In]
+) -> WriteActivity:
+    # Generic on purpose: mypy checks that the method takes exactly this input model.
+    return WriteActivity(method, input_model)
+
+
+def write_activity(action: StoreAction) -> WriteActivity:
+    """The activity of a store write; mypy flags an action without one (``assert_never``)."""
+    match action:
+        case StoreAction.HOLD_ORDER:
+            return _bind(ActionActivities.hold_order, HoldOrderInput)
+        case StoreAction.RELEASE_ORDER:
+            return _bind(ActionActivities.release_order, ReleaseOrderInput)
+        case StoreAction.REFUND_ORDER:
+            return _bind(ActionActivities.refund_order, RefundOrderInput)
+        case StoreAction.CANCEL_ORDER:
+            return _bind(ActionActivities.cancel_order, CancelOrderInput)
+        case StoreAction.MODIFY_ORDER_ADDRESS:
+            return _bind(ActionActivities.modify_order_address, ModifyOrderAddressInput)
+        case StoreAction.MODIFY_ORDER_PAYMENT:
+            return _bind(ActionActivities.modify_order_payment, ModifyOrderPaymentInput)
+        case StoreAction.MODIFY_ORDER_ITEMS:
+            return _bind(ActionActivities.modify_order_items, ModifyOrderItemsInput)
+        case StoreAction.RETURN_ORDER_ITEMS:
+            return _bind(ActionActivities.return_order_items, ReturnOrderItemsInput)
+        case StoreAction.EXCHANGE_ORDER_ITEMS:
+            return _bind(ActionActivities.exchange_order_items, ExchangeOrderItemsInput)
+        case StoreAction.MODIFY_USER_ADDRESS:
+            return _bind(ActionActivities.modify_user_address, ModifyUserAddressInput)
+        case _:
+            assert_never(action)

@@ -94,7 +94,8 @@ class HoldOrderInput(OrderActionInput):
 
 
 class ReleaseOrderInput(OrderActionInput):
-    # The key of the hold being undone (set by `action_input` for a hold's compensation).
+    # The key of the hold being undone (set by `workflows.saga_steps.action_input` for a
+    # hold's compensation).
     hold_idempotency_key: str | None = None
 
 

@@ -21,12 +21,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
+from supportflow.demo_store.db import create_store_engine, read_transaction
+from supportflow.demo_store.invariants import applied_writes, check, doubled_effects
+from supportflow.demo_store.money import to_cents
+from supportflow.demo_store.repository import Doc, StoreRepository
+from supportflow.demo_store.seeding import load_seed
 from supportflow.sim.model import ConversationResult
-from supportflow.store.db import create_store_engine, read_transaction
-from supportflow.store.invariants import applied_writes, check, doubled_effects
-from supportflow.store.money import to_cents
-from supportflow.store.repository import Doc, StoreRepository
-from supportflow.store.seeding import load_seed
 from supportflow.worker import workflows
 from supportflow.workflows.contract import TranscriptView, customer_workflow_id
 from supportflow.workflows.customer import CustomerWorkflow

@@ -14,8 +14,8 @@ import contextlib
 import signal
 from pathlib import Path
 
+from supportflow.demo_store.server import StoreServer
 from supportflow.logs import setup_logging
-from supportflow.store.server import StoreServer
 
 
 async def _serve(db: Path, host: str, port: int) -> None:

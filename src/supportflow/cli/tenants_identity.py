@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from supportflow.cli.tenants_store import DataDir, _sessions, _tenant_id
+from supportflow.cli.common import (
+    DataDir,
+    TenantArg,
+    load_settings,
+    open_sessions,
+    resolve_tenant_id,
+)
 
 if TYPE_CHECKING:
     from supportflow.crypto.keyring import KeyRing
@@ -22,11 +28,10 @@ identity_app = typer.Typer(
 
 def _keyring(data_dir: Path | None) -> KeyRing:
     """The app's key ring (identity secrets are sealed with it); exit 2 when none is set."""
-    from supportflow.cli.main import _settings
     from supportflow.crypto.keyring import KeyRingError, load_keyring
 
     try:
-        return load_keyring(_settings(data_dir))
+        return load_keyring(load_settings(data_dir))
     except KeyRingError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
@@ -34,7 +39,7 @@ def _keyring(data_dir: Path | None) -> KeyRing:
 
 @identity_app.command("rotate")
 def identity_secret_rotate(
-    tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
+    tenant: TenantArg,
     grace_hours: Annotated[
         float,
         typer.Option(
@@ -50,9 +55,9 @@ def identity_secret_rotate(
     from supportflow.identity.secrets import rotate_identity_secret
 
     keyring = _keyring(data_dir)
-    engine, sessions, _demo = _sessions(data_dir)
+    engine, sessions, _demo = open_sessions(data_dir)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         secret = rotate_identity_secret(
             sessions, keyring, tenant_id, grace=timedelta(hours=grace_hours)
         )
@@ -71,7 +76,7 @@ def identity_secret_rotate(
 
 @identity_app.command("sign")
 def identity_token_sign(
-    tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
+    tenant: TenantArg,
     email: Annotated[str | None, typer.Option(help="The shopper's email.")] = None,
     sub: Annotated[str | None, typer.Option(help="The store's customer id.")] = None,
     ttl_minutes: Annotated[int, typer.Option(min=1, max=1440)] = 60,
@@ -84,9 +89,9 @@ def identity_token_sign(
     if not (email or sub):
         raise typer.BadParameter("give --email or --sub")
     keyring = _keyring(data_dir)
-    engine, sessions, _demo = _sessions(data_dir)
+    engine, sessions, _demo = open_sessions(data_dir)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         found = identity_secrets(sessions, keyring, tenant_id)
     finally:
         engine.dispose()

@@ -11,13 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
-from supportflow.cli.tenants_store import DataDir, _sessions, _tenant_id
+from supportflow.cli.common import DataDir, TenantArg, open_sessions, resolve_tenant_id
 
 keys_app = typer.Typer(
     no_args_is_help=True, help="A tenant's secret API keys: rotate, revoke, list."
 )
 
-Tenant = Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")]
 _VALID = ("active", "expiring")
 
 
@@ -27,7 +26,7 @@ def _when(at: datetime | None) -> str | None:
 
 @keys_app.command("rotate")
 def keys_rotate(
-    tenant: Tenant,
+    tenant: TenantArg,
     grace_hours: Annotated[
         float,
         typer.Option(
@@ -44,9 +43,9 @@ def keys_rotate(
     if not timedelta(0) <= grace <= MAX_GRACE:
         typer.echo(f"error: --grace-hours must be between 0 and {MAX_GRACE.days * 24}", err=True)
         raise typer.Exit(2)
-    engine, sessions, _ = _sessions(data_dir)
+    engine, sessions, _ = open_sessions(data_dir)
     try:
-        issued = rotate(sessions, _tenant_id(sessions, tenant), grace)
+        issued = rotate(sessions, resolve_tenant_id(sessions, tenant), grace)
     finally:
         engine.dispose()
     typer.echo(
@@ -63,16 +62,16 @@ def keys_rotate(
 
 @keys_app.command("revoke")
 def keys_revoke(
-    tenant: Tenant,
+    tenant: TenantArg,
     key_id: Annotated[str, typer.Option("--key-id", help="The key's id (k_...), from list.")],
     data_dir: DataDir = None,
 ) -> None:
     """Stop one API key at once (a leaked key); prints what is left valid."""
     from supportflow.tenants.api_keys import UnknownKey, list_keys, revoke
 
-    engine, sessions, _ = _sessions(data_dir)
+    engine, sessions, _ = open_sessions(data_dir)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         try:
             revoked = revoke(sessions, tenant_id, key_id)
         except UnknownKey as err:
@@ -93,13 +92,13 @@ def keys_revoke(
 
 
 @keys_app.command("list")
-def keys_list(tenant: Tenant, data_dir: DataDir = None) -> None:
+def keys_list(tenant: TenantArg, data_dir: DataDir = None) -> None:
     """The tenant's API keys: id, created, last four characters, expiry and status."""
     from supportflow.tenants.api_keys import list_keys
 
-    engine, sessions, _ = _sessions(data_dir)
+    engine, sessions, _ = open_sessions(data_dir)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         keys = list_keys(sessions, tenant_id)
     finally:
         engine.dispose()

@@ -9,50 +9,20 @@ store; ``--backend demo`` gives it the operator's demo store.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from supportflow.cli.common import DataDir, TenantArg, open_sessions, resolve_tenant_id
 
 store_app = typer.Typer(
     no_args_is_help=True, help="A tenant's store backend (demo store or Shopify)."
 )
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
-]
-
-
-def _sessions(data_dir: Path | None) -> Any:
-    from supportflow.cli.main import _settings
-    from supportflow.db.engine import make_engine, make_session_factory
-    from supportflow.db.migrate import upgrade
-
-    settings = _settings(data_dir)
-    url = settings.resolved_database_url
-    upgrade(url)
-    engine = make_engine(url)
-    return engine, make_session_factory(engine), settings.demo_store_tenant_ids
-
-
-def _tenant_id(sessions: Any, tenant: str) -> str:
-    from supportflow.db.models import Tenant
-    from supportflow.tenants.service import find_tenant_by_name
-
-    with sessions() as s:
-        if s.get(Tenant, tenant) is not None:
-            return tenant
-    found = find_tenant_by_name(sessions, tenant)
-    if found is None:
-        typer.echo(f"error: no tenant with id or name {tenant!r}", err=True)
-        raise typer.Exit(2)
-    return found.id
-
 
 @store_app.command("set")
 def store_set(
-    tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
+    tenant: TenantArg,
     backend: Annotated[str, typer.Option(help="demo or shopify.")] = "demo",
     shop: Annotated[str | None, typer.Option(help="The shop's domain, x.myshopify.com.")] = None,
     api_version: Annotated[str, typer.Option(help="Shopify Admin API version.")] = "2025-07",
@@ -89,9 +59,9 @@ def store_set(
             doc[key] = value
     if stripe_key_env is not None or stripe_account is not None:
         doc["stripe"] = {"key_env": stripe_key_env, "account_id": stripe_account}
-    engine, sessions, _ = _sessions(data_dir)
+    engine, sessions, _ = open_sessions(data_dir)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         connection = StoreConnectionStore(sessions).put(tenant_id, doc)
     except StoreConnectionError as err:
         typer.echo(f"error: {err}", err=True)
@@ -103,7 +73,7 @@ def store_set(
 
 @store_app.command("show")
 def store_show(
-    tenant: Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")],
+    tenant: TenantArg,
     data_dir: DataDir = None,
 ) -> None:
     """Print a tenant's store connection (no secrets: only whether each variable is set).
@@ -111,9 +81,9 @@ def store_show(
     from supportflow.store.connection import NoStoreConnection, StoreConnectionError
     from supportflow.store.connection_store import StoreConnectionStore
 
-    engine, sessions, demo_tenants = _sessions(data_dir)
+    engine, sessions, demo_tenants = open_sessions(data_dir)
     try:
-        tenant_id = _tenant_id(sessions, tenant)
+        tenant_id = resolve_tenant_id(sessions, tenant)
         connection = StoreConnectionStore(sessions).effective(tenant_id, demo_tenants)
     except NoStoreConnection as err:
         typer.echo(json.dumps({"tenant_id": tenant_id, "backend": None, "detail": str(err)}))

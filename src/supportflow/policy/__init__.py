@@ -3,7 +3,8 @@ action. A model may propose an action; only this decides whether it runs."""
 
 from supportflow.policy.check import ActionFacts, PolicyDecision, check
 from supportflow.policy.load import PolicyError, load_policy, parse_policy
-from supportflow.policy.model import AgentName, PolicyAction, TenantPolicy
+from supportflow.policy.model import AgentName, TenantPolicy
+from supportflow.store.actions import PolicyAction
 
 __all__ = [
     "ActionFacts",

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supportflow.policy.model import AgentName, PolicyAction, TenantPolicy
+from supportflow.policy.model import AgentName, TenantPolicy
+from supportflow.store.actions import PolicyAction
 
 Verdict = Literal["allowed", "denied", "needs_approval"]
 

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PolicyAction = Literal[
-    "cancel_order",
-    "modify_order_address",
-    "modify_order_payment",
-    "modify_order_items",
-    "return_order_items",
-    "exchange_order_items",
-    "modify_user_address",
-]
-ALL_ACTIONS: frozenset[PolicyAction] = frozenset(get_args(PolicyAction))
+from supportflow.store.actions import POLICY_ACTIONS, PolicyAction
+
+# Every store write a policy rule governs (``store.actions``).
+ALL_ACTIONS: frozenset[PolicyAction] = POLICY_ACTIONS
 
 AgentName = Literal["support", "sales", "management"]
 

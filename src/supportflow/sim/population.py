@@ -34,7 +34,7 @@ class Assignment:
 
 @cache
 def seed_db() -> Doc:
-    seed = resources.files("supportflow.store").joinpath("seed/db.json.gz")
+    seed = resources.files("supportflow.demo_store").joinpath("seed/db.json.gz")
     with seed.open("rb") as raw, gzip.open(raw) as f:
         db: Doc = json.load(f)
     return db

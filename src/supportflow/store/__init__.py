@@ -1,6 +1,11 @@
-"""The embedded demo store: its own database and HTTP API, plus the client agents call it with."""
+"""The agents' side of a store: the port (``port``), its adapters (``adapters``: the demo store
+over HTTP, Shopify, Stripe refunds), each tenant's connection (``connection``,
+``connection_store``) and the registry that opens a tenant's port (``registry``).
 
-from supportflow.store.client import StoreClient
+``errors`` is the vocabulary shared with the demo store service (``supportflow.demo_store``),
+which may import it; nothing here imports the service: the demo adapter speaks HTTP to it.
+"""
+
 from supportflow.store.errors import (
     IdempotencyKeyReused,
     StoreError,
@@ -8,13 +13,9 @@ from supportflow.store.errors import (
     StoreRejected,
     StoreUnavailable,
 )
-from supportflow.store.faults import FaultSettings, OperationFault
 
 __all__ = [
-    "FaultSettings",
     "IdempotencyKeyReused",
-    "OperationFault",
-    "StoreClient",
     "StoreError",
     "StoreNotFound",
     "StoreRejected",

@@ -1,6 +1,6 @@
 """The store port: what agents need from a commerce backend, in the demo store's vocabulary.
 
-Every adapter speaks the tau2 seed's JSON shapes (see ``store/README.md``), whatever the
+Every adapter speaks the tau2 seed's JSON shapes (see ``demo_store/README.md``), whatever the
 backend calls things:
 
 - an order: ``order_id`` (the customer-facing name, e.g. ``#W2611340`` or ``#1001``),
@@ -44,13 +44,15 @@ CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 
 
 class Capability(StrEnum):
-    """What a backend can do. The write capabilities are named as the procedures' store
-    actions (``procedures.case.StoreAction``), so a plan's steps map onto them one to one."""
+    """What a backend can do. Each store write needs one of these (``store.actions.ACTIONS``);
+    the write capabilities bear the write's name, as recorded in ``CaseFacts.capabilities``."""
 
     GET_ORDER = "get_order"
     GET_USER = "get_user"
     FIND_USERS = "find_users"
     GET_PRODUCT = "get_product"
+    # The whole catalogue, for item matching in understanding (issue 10: per tenant).
+    LIST_PRODUCTS = "list_products"
     CANCEL_ORDER = "cancel_order"
     REFUND_ORDER = "refund_order"
     MODIFY_ORDER_ADDRESS = "modify_order_address"
@@ -183,6 +185,12 @@ class StorePort(StoreOperations, Protocol):
 
     async def get_product(self, product_id: str) -> Doc | None:
         """The product with its variants, or ``None``."""
+        ...
+
+    async def list_products(self) -> list[Doc]:
+        """Every product with its variants, in the seed's product shape (``product_id``,
+        ``name``, ``variants: {item_id: {item_id, options, ...}}``): the tenant's catalogue,
+        read for item matching."""
         ...
 
     async def hold_order(

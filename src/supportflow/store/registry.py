@@ -35,7 +35,7 @@ from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.store.adapters.demo import DemoStoreAdapter
-from supportflow.store.client import StoreClient
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.connection import StoreConnection, StoreConnectionError
 from supportflow.store.connection_store import StoreConnectionStore
 from supportflow.store.errors import StoreRejected

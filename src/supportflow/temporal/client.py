@@ -10,6 +10,12 @@ from supportflow.crypto.keyring import KeyRing, load_keyring
 from supportflow.settings import Settings
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` of a Temporal frontend as (host, port); no host means loopback."""
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
 def tls_config(settings: Settings) -> TLSConfig | bool:
     cert, key = settings.temporal_tls_client_cert_path, settings.temporal_tls_client_key_path
     ca = settings.temporal_tls_server_ca_cert_path

@@ -33,7 +33,7 @@ from supportflow.crypto.codec_token import (
 )
 from supportflow.crypto.keyring import KeyRingError
 from supportflow.settings import Settings
-from supportflow.stack.temporal_server import split_address
+from supportflow.temporal.client import split_address
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ The API key is a ``SecretStr``: it goes into the ``Authorization`` header and no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
+from supportflow.store.adapters.http_backend import HttpBackend, error_field
 from supportflow.store.errors import (
     IdempotencyKeyReused,
     StoreError,
@@ -38,7 +38,9 @@ from supportflow.store.port import BackendAuthError, Doc, StoreThrottled
 RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
 
 
-class StripeRefunds:
+class StripeRefunds(HttpBackend):
+    backend = "Stripe"
+
     def __init__(
         self,
         api_key: SecretStr,
@@ -58,26 +60,14 @@ class StripeRefunds:
             # A connected account: the platform's key acts on that account's payments.
             headers["Stripe-Account"] = stripe_account
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, headers=headers
+        super().__init__(
+            httpx.AsyncClient(
+                base_url=self.base_url, timeout=timeout, transport=transport, headers=headers
+            )
         )
 
     def __repr__(self) -> str:
         return f"StripeRefunds({self.base_url!r})"
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> StripeRefunds:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def create_refund(
         self,
@@ -116,14 +106,7 @@ class StripeRefunds:
             return None
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Doc:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise StoreUnavailable(f"Stripe timed out on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise StoreUnavailable(
-                f"Stripe unreachable on {method} {path}: {type(exc).__name__}"
-            ) from exc
+        response = await self._send(method, path, **kwargs)
         if response.is_success:
             try:
                 body: Doc = response.json()
@@ -135,11 +118,7 @@ class StripeRefunds:
 
 def _error_for(response: httpx.Response, what: str) -> StoreError:
     status = response.status_code
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error_field(response, "error")
     error = error if isinstance(error, dict) else {}
     kind = error.get("type")
     code = error.get("code") or error.get("decline_code")

@@ -14,9 +14,9 @@ from types import TracebackType
 
 import uvicorn
 
-from supportflow.stack.asgi import EmbeddedServer
-from supportflow.store.app import create_app
-from supportflow.store.faults import FaultSettings
+from supportflow.asgi_server import EmbeddedServer
+from supportflow.demo_store.app import create_app
+from supportflow.demo_store.faults import FaultSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,10 @@
 """Async client for the demo store's HTTP API, for use from Temporal activities.
 
+It lives with the adapters, not with the service (``supportflow.demo_store``): it is the demo
+adapter's transport, the only way agents reach the demo store, and it needs nothing from the
+service but its HTTP contract (``demo_store/README.md``), so the agents' side never imports
+the service's code.
+
 Failures come back as ``StoreNotFound`` / ``StoreRejected`` (permanent) or ``StoreUnavailable``
 (transient: retry with the same idempotency key, and the store applies the write once).
 """
@@ -7,12 +12,12 @@ Failures come back as ``StoreNotFound`` / ``StoreRejected`` (permanent) or ``Sto
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from supportflow.store.adapters.http_backend import HttpBackend, error_field
 from supportflow.store.errors import StoreNotFound, StoreRejected, StoreUnavailable
 
 Doc = dict[str, Any]
@@ -21,7 +26,9 @@ Doc = dict[str, Any]
 _TRANSIENT_4XX = frozenset({408, 425, 429})
 
 
-class StoreClient:
+class StoreClient(HttpBackend):
+    backend = "store"
+
     def __init__(
         self,
         base_url: str,
@@ -29,21 +36,7 @@ class StoreClient:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> StoreClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        super().__init__(httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -186,12 +179,7 @@ class StoreClient:
         )
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Doc:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise StoreUnavailable(f"store timed out on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise StoreUnavailable(f"store unreachable on {method} {path}: {exc}") from exc
+        response = await self._send(method, path, **kwargs)
         if response.is_success:
             body: Doc = response.json()
             return body
@@ -205,11 +193,7 @@ def _segment(value: str) -> str:
 
 def _error_for(response: httpx.Response) -> Exception:
     status = response.status_code
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    detail = payload.get("detail") if isinstance(payload, dict) else None
+    detail = error_field(response, "detail")
     if detail is None:
         detail = response.text
     message = f"{response.request.method} {response.request.url.path}: {status} {detail}"

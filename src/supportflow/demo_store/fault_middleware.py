@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Match
 
-from supportflow.store.faults import FaultInjector, FaultPlan
+from supportflow.demo_store.faults import FaultInjector, FaultPlan
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

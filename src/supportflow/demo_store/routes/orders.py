@@ -11,10 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from supportflow.store import operations
-from supportflow.store.db import read_transaction
-from supportflow.store.errors import StoreNotFound
-from supportflow.store.models import (
+from supportflow.demo_store import operations
+from supportflow.demo_store.db import read_transaction
+from supportflow.demo_store.models import (
     AddressBody,
     CancelBody,
     HoldBody,
@@ -24,13 +23,14 @@ from supportflow.store.models import (
     ReleaseBody,
     ReturnBody,
 )
-from supportflow.store.repository import StoreRepository
-from supportflow.store.routes.common import (
+from supportflow.demo_store.repository import StoreRepository
+from supportflow.demo_store.routes.common import (
     IdempotencyKey,
     engine_of,
     normalize_order_id,
     run_write,
 )
+from supportflow.store.errors import StoreNotFound
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 

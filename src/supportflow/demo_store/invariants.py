@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from supportflow.store.db import create_store_engine, read_transaction
-from supportflow.store.db import events as events_table
-from supportflow.store.money import to_cents
-from supportflow.store.repository import Doc, Hold, StoreRepository
+from supportflow.demo_store.db import create_store_engine, read_transaction
+from supportflow.demo_store.db import events as events_table
+from supportflow.demo_store.money import to_cents
+from supportflow.demo_store.repository import Doc, Hold, StoreRepository
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from supportflow.store.idempotency import execute_write
-from supportflow.store.repository import Doc, StoreRepository
+from supportflow.demo_store.idempotency import execute_write
+from supportflow.demo_store.repository import Doc, StoreRepository
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from supportflow.store.db import create_store_engine
+from supportflow.demo_store.db import create_store_engine
+from supportflow.demo_store.fault_middleware import FaultMiddleware
+from supportflow.demo_store.faults import FaultInjector, FaultSettings
+from supportflow.demo_store.routes import orders, products, users
+from supportflow.demo_store.routes.admin import router as admin_router
+from supportflow.demo_store.seeding import seed_if_empty
 from supportflow.store.errors import StoreError
-from supportflow.store.fault_middleware import FaultMiddleware
-from supportflow.store.faults import FaultInjector, FaultSettings
-from supportflow.store.routes import orders, products, users
-from supportflow.store.routes.admin import router as admin_router
-from supportflow.store.seeding import seed_if_empty
 
 ADMIN_ENV = "SUPPORTFLOW_STORE_ADMIN"
 log = logging.getLogger(__name__)

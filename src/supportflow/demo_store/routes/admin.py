@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from supportflow.store.db import read_transaction
-from supportflow.store.faults import FaultInjector, FaultSettings
-from supportflow.store.invariants import check
-from supportflow.store.repository import StoreRepository
-from supportflow.store.routes.common import engine_of
+from supportflow.demo_store.db import read_transaction
+from supportflow.demo_store.faults import FaultInjector, FaultSettings
+from supportflow.demo_store.invariants import check
+from supportflow.demo_store.repository import StoreRepository
+from supportflow.demo_store.routes.common import engine_of
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from supportflow.store.client import StoreClient
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreRejected, StoreUnavailable
-from tests.store.conftest import OrderPicker, ThreadedStore, paid_by
+from tests.demo_store.conftest import OrderPicker, ThreadedStore, paid_by
 
 
 def pending_gift_card(order: dict[str, Any], user: dict[str, Any]) -> bool:

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from supportflow.store.db import read_transaction
+from supportflow.demo_store.db import read_transaction
+from supportflow.demo_store.repository import StoreRepository
+from supportflow.demo_store.routes.common import engine_of
 from supportflow.store.errors import StoreNotFound
-from supportflow.store.repository import StoreRepository
-from supportflow.store.routes.common import engine_of
 
 router = APIRouter(prefix="/products", tags=["products"])
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from supportflow.demo_store.idempotency import PREEMPTED
+from supportflow.demo_store.money import to_amount, to_cents
+from supportflow.demo_store.repository import Doc, StoreRepository
 from supportflow.store.errors import StoreNotFound, StoreRejected
-from supportflow.store.idempotency import PREEMPTED
-from supportflow.store.money import to_amount, to_cents
-from supportflow.store.repository import Doc, StoreRepository
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from supportflow.store import db
-from supportflow.store.identity import fold
+from supportflow.demo_store import db
+from supportflow.demo_store.identity import fold
 
 Doc = dict[str, Any]
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from supportflow.store.client import StoreClient
+from supportflow.demo_store.invariants import check
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreNotFound, StoreRejected
-from supportflow.store.invariants import check
-from tests.store.conftest import Doc, OrderPicker, ThreadedStore, gift_cards, paid_by
+from tests.demo_store.conftest import Doc, OrderPicker, ThreadedStore, gift_cards, paid_by
 
 NEW_ADDRESS = {
     "address1": "1 Test Way",

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from supportflow.store.app import ADMIN_ENV, create_app
-from supportflow.store.client import StoreClient
+from supportflow.demo_store.app import ADMIN_ENV, create_app
+from supportflow.demo_store.faults import OPERATIONS, FaultSettings, OperationFault
+from supportflow.demo_store.routes import orders as order_routes
+from supportflow.demo_store.routes import products as product_routes
+from supportflow.demo_store.routes import users as user_routes
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreUnavailable
-from supportflow.store.faults import OPERATIONS, FaultSettings, OperationFault
-from supportflow.store.routes import orders as order_routes
-from supportflow.store.routes import products as product_routes
-from supportflow.store.routes import users as user_routes
-from tests.store.conftest import OrderPicker, ThreadedStore
+from tests.demo_store.conftest import OrderPicker, ThreadedStore
 
 
 async def set_faults(admin: httpx.AsyncClient, **settings: object) -> None:

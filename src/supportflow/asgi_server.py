@@ -1,4 +1,9 @@
-"""Uvicorn servers embedded in a process that owns its own signal handling."""
+"""Uvicorn servers embedded in a process that owns its own signal handling.
+
+A low-level module at the package root so every server (the API under `supportflow up`, the
+demo store, the chaos run's store process) can use it without importing the stack that
+composes them: ``stack`` imports servers, never the other way round.
+"""
 
 from __future__ import annotations
 

@@ -9,12 +9,12 @@ import httpx
 import phonenumbers
 import pytest
 
-from supportflow.store.client import StoreClient
-from supportflow.store.db import create_store_engine
+from supportflow.demo_store.db import create_store_engine
+from supportflow.demo_store.repository import StoreRepository
+from supportflow.demo_store.seeding import seed_if_empty
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreRejected
-from supportflow.store.repository import StoreRepository
-from supportflow.store.seeding import seed_if_empty
-from tests.store.conftest import Doc, ThreadedStore
+from tests.demo_store.conftest import Doc, ThreadedStore
 
 
 def _sample(ids: list[str], n: int) -> list[str]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from supportflow.store.db import write_transaction
+from supportflow.demo_store.db import write_transaction
+from supportflow.demo_store.repository import Doc, StoreRepository
 from supportflow.store.errors import IdempotencyKeyReused, StoreError
-from supportflow.store.repository import Doc, StoreRepository
 
 MAX_KEY_LENGTH = 255
 # Stored for a key that was refused before its request arrived (see release_order): any

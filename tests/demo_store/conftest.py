@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from supportflow.store.client import StoreClient
-from supportflow.store.faults import FaultSettings
-from supportflow.store.seeding import load_seed
-from supportflow.store.server import StoreServer
+from supportflow.demo_store.faults import FaultSettings
+from supportflow.demo_store.seeding import load_seed
+from supportflow.demo_store.server import StoreServer
+from supportflow.store.adapters.demo_client import StoreClient
 
 Doc = dict[str, Any]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from supportflow.store.db import write_transaction
-from supportflow.store.identity import assign_phone
-from supportflow.store.money import to_cents
-from supportflow.store.repository import StoreRepository, utc_now
+from supportflow.demo_store.db import write_transaction
+from supportflow.demo_store.identity import assign_phone
+from supportflow.demo_store.money import to_cents
+from supportflow.demo_store.repository import StoreRepository, utc_now
 
 _SEEDED_KEY = "seeded_at"
 
@@ -23,7 +23,7 @@ def load_seed(seed_path: Path | None = None) -> dict[str, Any]:
     if seed_path is not None:
         raw = seed_path.read_bytes()
     else:
-        raw = resources.files("supportflow.store").joinpath("seed/db.json.gz").read_bytes()
+        raw = resources.files("supportflow.demo_store").joinpath("seed/db.json.gz").read_bytes()
     data: dict[str, Any] = json.loads(gzip.decompress(raw))
     return data
 

@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from supportflow.store import db
-from supportflow.store.client import StoreClient
-from supportflow.store.db import create_store_engine, write_transaction
-from supportflow.store.invariants import check
-from supportflow.store.seeding import load_seed, seed_if_empty
-from supportflow.store.server import serve_store
-from tests.store.conftest import Doc, ThreadedStore
+from supportflow.demo_store import db
+from supportflow.demo_store.db import create_store_engine, write_transaction
+from supportflow.demo_store.invariants import check
+from supportflow.demo_store.seeding import load_seed, seed_if_empty
+from supportflow.demo_store.server import serve_store
+from supportflow.store.adapters.demo_client import StoreClient
+from tests.demo_store.conftest import Doc, ThreadedStore
 
 SEED = load_seed()
 # A few dozen customers with gift cards: small enough that steps collide on the same orders.

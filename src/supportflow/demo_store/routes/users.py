@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from supportflow.store import operations
-from supportflow.store.db import read_transaction
+from supportflow.demo_store import operations
+from supportflow.demo_store.db import read_transaction
+from supportflow.demo_store.identity import normalize_phone
+from supportflow.demo_store.models import AddressBody
+from supportflow.demo_store.repository import StoreRepository
+from supportflow.demo_store.routes.common import IdempotencyKey, engine_of, run_write
 from supportflow.store.errors import StoreNotFound, StoreRejected
-from supportflow.store.identity import normalize_phone
-from supportflow.store.models import AddressBody
-from supportflow.store.repository import StoreRepository
-from supportflow.store.routes.common import IdempotencyKey, engine_of, run_write
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -1,0 +1,64 @@
+"""Plumbing every CLI command module shares: settings, the ``--data-dir`` option, the app
+database's sessions and the tenant argument.
+
+Its own module so command modules import it and never each other (``main`` registers them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from supportflow.logs import setup_logging
+from supportflow.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
+]
+TenantArg = Annotated[str, typer.Argument(help="Tenant id (t_...) or name.")]
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Settings from the environment, ``--data-dir`` winning; sets up logging as configured."""
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    setup_logging(settings.log_level)
+    return settings
+
+
+def open_sessions(
+    data_dir: Path | None,
+) -> tuple[Engine, sessionmaker[Session], frozenset[str]]:
+    """The migrated app database: its engine (dispose it when done), a session factory, and the
+    ids of the tenants configured onto the demo store."""
+    # Imported here so `supportflow --help` does not load SQLAlchemy and Alembic.
+    from supportflow.db.engine import make_engine, make_session_factory
+    from supportflow.db.migrate import upgrade
+
+    settings = load_settings(data_dir)
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    return engine, make_session_factory(engine), settings.demo_store_tenant_ids
+
+
+def resolve_tenant_id(sessions: sessionmaker[Session], tenant: str) -> str:
+    """The id of the tenant named by id or name; exits 2 with a message when there is none."""
+    from supportflow.db.models import Tenant
+    from supportflow.tenants.service import find_tenant_by_name
+
+    with sessions() as s:
+        if s.get(Tenant, tenant) is not None:
+            return tenant
+    found = find_tenant_by_name(sessions, tenant)
+    if found is None:
+        typer.echo(f"error: no tenant with id or name {tenant!r}", err=True)
+        raise typer.Exit(2)
+    return found.id
