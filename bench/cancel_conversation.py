@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gzip
 import json
-import signal
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.client import Client
 
-from bench.stack import identity_tokens, pct, start_stack
+from bench.stack import fresh_stack, pct
 from supportflow.sim.client import shopper_address
 from supportflow.temporal.billable import count_actions as count
 
@@ -37,7 +33,7 @@ TURNS = ("cancel order {order} please", "I no longer need it", "yes, cancel it")
 
 
 def pending_orders(n: int) -> list[tuple[str, str]]:
-    seed = resources.files("supportflow.store").joinpath("seed/db.json.gz")
+    seed = resources.files("supportflow.demo_store").joinpath("seed/db.json.gz")
     with seed.open("rb") as raw, gzip.open(raw) as f:
         db = json.load(f)
     out = []
@@ -130,18 +126,10 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        log = stack.enter_context((Path(tmp) / "up.log").open("w"))
-        proc, ready_s, api, temporal, chat_key, store = start_stack(Path(tmp) / "data", log)
-        print(f"supportflow up -> ready: {ready_s:.2f} s")
-        try:
-            tokens = identity_tokens(Path(tmp) / "data")
-            asyncio.run(run(args, api, temporal, chat_key, tokens))
-            store_check(store, pending_orders(args.conversations))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+    with fresh_stack(stop_timeout=60) as up:
+        print(f"supportflow up -> ready: {up.ready_s:.2f} s")
+        asyncio.run(run(args, up.api, up.temporal, up.chat_key, up.tokens))
+        store_check(up.store, pending_orders(args.conversations))
 
 
 def store_check(store: str, orders: list[tuple[str, str]]) -> None:

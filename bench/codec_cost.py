@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from google.protobuf import json_format
@@ -32,16 +30,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
-from tests.helpers import TEMPORAL_CLI, TEST_ENCRYPTION_KEYS, free_port
+from tests.helpers import TEMPORAL_CLI, TEST_ENCRYPTION_KEYS, free_port, running_workers
 
 from bench.stack import pct
 from supportflow.channels.inbound import deliver
 from supportflow.crypto.codec import EncryptionCodec, data_converter
 from supportflow.crypto.keyring import parse_keys_setting
 from supportflow.db.migrate import upgrade
+from supportflow.demo_store.server import StoreServer
 from supportflow.settings import Settings
-from supportflow.store.server import StoreServer
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage
 
 HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -95,18 +92,6 @@ def _client(env: WorkflowEnvironment, converter: DataConverter) -> Client:
     config = env.client.config()
     config["data_converter"] = converter
     return Client(**config)
-
-
-@contextlib.asynccontextmanager
-async def _workers(client: Client, settings: Settings) -> AsyncIterator[None]:
-    async with build_workers(client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            yield
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
 
 
 async def _turns(client: Client, settings: Settings, n: int) -> list[float]:
@@ -166,7 +151,7 @@ async def wall_cost(turns: int, rounds: int) -> dict[str, float]:
                             "task_queue_integrations": f"bench-{tag}",
                         }
                     )
-                    async with _workers(modes[mode], s):
+                    async with running_workers(modes[mode], s):
                         await _turns(modes[mode], s, 10)  # warm-up: caches, first loads
                         took[mode] += await _turns(modes[mode], s, turns // rounds)
         finally:

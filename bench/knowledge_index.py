@@ -29,19 +29,14 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
-from temporalio.client import Client
+from tests.helpers import serve_router
 
 from bench.stack import pct
 from supportflow.api.routers import knowledge
-from supportflow.api.state import ApiState
-from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.knowledge.articles import Article, default_articles
@@ -57,15 +52,6 @@ QUESTIONS = [
     "do you accept paypal",
     "what is your return policy for shoes",
 ]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def articles(n: int, seed: int = 1) -> list[ArticleDraft]:
@@ -160,29 +146,15 @@ async def run(n_articles: int, n_edits: int) -> None:
     idle = [timed_best(worker, big.tenant_id, q)[0] for q in QUESTIONS * 5]
     idle_small = [timed_best(worker, small.tenant_id, q)[0] for q in QUESTIONS * 5]
 
-    settings = Settings(data_dir=tmp)
-    app = FastAPI()
-    app.include_router(knowledge.router)
-    app.state.supportflow = ApiState(
-        settings=settings,
-        sessions=sessions,
-        temporal=cast(Client, object()),
-        keyring=load_keyring(settings, create=True),
-    )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    for _ in range(1500):  # uvicorn has only a `started` flag to wait on
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-
     edit_latency: list[float] = []
     stale_turns: list[float] = []
     visible_after: list[float] = []
     during_rebuild_small: list[float] = []
     rng = random.Random(2)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+    async with (
+        serve_router(knowledge.router, Settings(data_dir=tmp), sessions) as base,
+        httpx.AsyncClient(base_url=base, timeout=120) as http,
+    ):
         for i in range(n_edits):
             target = rng.choice(made)
             marker = f"zanzibarcode{i}"
@@ -224,8 +196,6 @@ async def run(n_articles: int, n_edits: int) -> None:
             stop.set()
             thread.join()
 
-    server.should_exit = True
-    await serving
     worker.close()
     engine.dispose()
 

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -36,7 +35,7 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from bench.stack import identity_tokens, pct, start_stack, stop_stack
+from bench.stack import fresh_stack, pct
 from supportflow.sim.client import shopper_address
 
 # A verified shopper the store has no account for asks to track an order: the agent says it
@@ -314,19 +313,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        log = stack.enter_context((Path(tmp) / "up.log").open("w"))
-        proc, ready_s, api, temporal, chat_key, _store = start_stack(Path(tmp) / "data", log)
-        print(f"supportflow up -> ready: {ready_s:.2f} s (fresh data directory)")
-        sampler = Sampler([Proc(proc.pid, "worker/API"), temporal_child(proc.pid)])
+    with fresh_stack() as up:
+        print(f"supportflow up -> ready: {up.ready_s:.2f} s (fresh data directory)")
+        sampler = Sampler([Proc(up.proc.pid, "worker/API"), temporal_child(up.proc.pid)])
         print("pids: " + "  ".join(f"{p.name} {p.pid}" for p in sampler.procs), flush=True)
-        try:
-            tokens = identity_tokens(Path(tmp) / "data")
-            results = asyncio.run(bench(args, api, temporal, chat_key, tokens, sampler))
-        finally:
-            stop_stack(proc)
-    results["up_to_ready_s"] = ready_s
+        results = asyncio.run(bench(args, up.api, up.temporal, up.chat_key, up.tokens, sampler))
+    results["up_to_ready_s"] = up.ready_s
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -85,3 +87,28 @@ def stop_stack(proc: subprocess.Popen[str], timeout: float = 120) -> None:
                 os.kill(pid, signal.SIGKILL)
         proc.kill()
         proc.wait()
+
+
+@dataclass(frozen=True)
+class Stack:
+    proc: subprocess.Popen[str]
+    ready_s: float
+    api: str
+    temporal: str
+    chat_key: str
+    store: str
+    # Identity tokens for the demo tenant's shoppers (identity_tokens).
+    tokens: Callable[[str], str]
+
+
+@contextlib.contextmanager
+def fresh_stack(stop_timeout: float = 120) -> Iterator[Stack]:
+    """`supportflow up` on a fresh temporary data directory (its log beside it), stopped
+    (stop_stack) on the way out, whatever the benchmark did."""
+    with tempfile.TemporaryDirectory() as tmp, (Path(tmp) / "up.log").open("w") as log:
+        data_dir = Path(tmp) / "data"
+        proc, ready_s, api, temporal, chat_key, store = start_stack(data_dir, log)
+        try:
+            yield Stack(proc, ready_s, api, temporal, chat_key, store, identity_tokens(data_dir))
+        finally:
+            stop_stack(proc, stop_timeout)

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gzip
 import json
 import re
-import signal
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,7 +32,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.floor import FloorWorkflow, Ping, echo
-from bench.stack import identity_tokens, pct, start_stack
+from bench.stack import fresh_stack, pct
 from supportflow.sim.client import shopper_address
 
 READY = re.compile(r"supportflow ready in ([\d.]+)s\s+api=(\S+)")
@@ -56,7 +53,7 @@ def summary(name: str, xs: list[float], wall: float) -> dict[str, float]:
 
 
 def customers_with_orders() -> list[tuple[str, str]]:
-    seed = resources.files("supportflow.store").joinpath("seed/db.json.gz")
+    seed = resources.files("supportflow.demo_store").joinpath("seed/db.json.gz")
     with seed.open("rb") as raw, gzip.open(raw) as f:
         db = json.load(f)
     out = []
@@ -158,18 +155,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        log = stack.enter_context((Path(tmp) / "up.log").open("w"))
-        proc, ready_s, api, temporal, chat_key, _store = start_stack(Path(tmp) / "data", log)
-        print(f"supportflow up -> ready: {ready_s:.2f} s (fresh data directory)")
-        try:
-            tokens = identity_tokens(Path(tmp) / "data")
-            results = asyncio.run(bench(args, api, temporal, chat_key, tokens))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-    results["up_to_ready_s"] = ready_s
+    with fresh_stack(stop_timeout=60) as up:
+        print(f"supportflow up -> ready: {up.ready_s:.2f} s (fresh data directory)")
+        results = asyncio.run(bench(args, up.api, up.temporal, up.chat_key, up.tokens))
+    results["up_to_ready_s"] = up.ready_s
     seq = results["chat_sequential"], results["floor_sequential"]
     con = results["chat_concurrent"], results["floor_concurrent"]
     print("ratios (chat turn / floor):")

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from supportflow.limits import MAX_MESSAGE_BYTES
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SUPPORTFLOW_", env_file=".env", extra="ignore")
@@ -54,7 +56,8 @@ class Settings(BaseSettings):
     api_port: int = 8400
     # How long POST /v1/chat/messages waits for the reply before answering 202.
     chat_reply_wait_seconds: float = Field(default=20.0, gt=0)
-    max_message_bytes: int = 16 * 1024
+    # The one message-size limit (limits.py); the workflow and the engines use it too.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
 
     # Demo store (embedded) and the URL agents use to reach a store.
     store_host: str = "127.0.0.1"

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from supportflow.stack.asgi import EmbeddedServer
+from supportflow.asgi_server import EmbeddedServer
 from supportflow.store.adapters.shopify import ShopifyAdapter
 from supportflow.store.adapters.stripe import StripeRefunds
 from tests.adapters.fake_shopify import SHOPIFY_TOKEN, ShopifyState, create_shopify_app

@@ -11,12 +11,17 @@ parent transactions, ``orderUpdate`` of the shipping address, ``userErrors`` /
 a write that commits and then loses its response; fulfillment orders with
 ``fulfillmentOrderHold`` (a ``FulfillmentHold`` with the app's ``handle``, unique per app and
 fulfillment order; the order shows ``ON_HOLD``) and ``fulfillmentOrderReleaseHold`` (by
-``holdIds``, or all holds when none are given).
+``holdIds``, or all holds when none are given); the catalogue as ``productVariants`` (each
+variant with its product, cursor-paginated, at most 250 a page), whose variants are the ones
+the orders' line items name.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import copy
+import functools
 import itertools
 import re
 import threading
@@ -53,7 +58,18 @@ SIGNATURES: dict[str, dict[str, str]] = {
     "orderUpdate": {"input": "OrderInput!"},
     "fulfillmentOrderHold": {"id": "ID!", "fulfillmentHold": "FulfillmentOrderHoldInput!"},
     "fulfillmentOrderReleaseHold": {"id": "ID!", "holdIds": "[ID!]", "externalId": "String"},
+    "productVariants": {
+        "first": "Int",
+        "after": "String",
+        "last": "Int",
+        "before": "String",
+        "query": "String",
+        "reverse": "Boolean",
+        "sortKey": "ProductVariantSortKeys",
+    },
 }
+# The most nodes a connection returns at once.
+MAX_PAGE = 250
 MUTATIONS = frozenset(
     {
         "orderCancel",
@@ -131,8 +147,42 @@ class _Ids:
         return f"gid://shopify/{kind}/{5_500_000_000_000 + next(self._next)}"
 
 
+class _Catalogue:
+    """The shop's products, as ProductVariant nodes (each with its product) in id order."""
+
+    def __init__(self, ids: _Ids) -> None:
+        self._ids = ids
+        self._products: dict[str, Doc] = {}
+        self.variants: list[Doc] = []
+
+    def variant(
+        self, title: str, options: dict[str, str], price: str = "10.00", *, available: bool = True
+    ) -> Doc:
+        """The variant of product ``title`` with these options, added when new. No options:
+        Shopify's placeholder option "Title: Default Title"."""
+        selected = [{"name": k, "value": v} for k, v in options.items()] or [
+            {"name": "Title", "value": "Default Title"}
+        ]
+        for v in self.variants:
+            if v["product"]["title"] == title and v["selectedOptions"] == selected:
+                return v
+        if title not in self._products:
+            self._products[title] = {"id": self._ids.gid("Product"), "title": title}
+        variant = {
+            "id": self._ids.gid("ProductVariant"),
+            "title": " / ".join(options.values()) or "Default Title",
+            "availableForSale": available,
+            "price": f"{Decimal(price):.2f}",
+            "selectedOptions": selected,
+            "product": dict(self._products[title]),
+        }
+        self.variants.append(variant)
+        return variant
+
+
 def _order(
     ids: _Ids,
+    catalogue: _Catalogue,
     number: int,
     customer: str | None,
     address: Doc,
@@ -147,17 +197,15 @@ def _order(
     fulfillments: (displayStatus, carrier, tracking number, status)."""
     line_items = []
     for title, price, options, quantity in lines:
+        variant = catalogue.variant(title, options, price)
         line_items.append(
             {
                 "id": ids.gid("LineItem"),
                 "title": title,
                 "quantity": quantity,
                 "originalUnitPriceSet": _money(price),
-                "product": {"id": ids.gid("Product")},
-                "variant": {
-                    "id": ids.gid("ProductVariant"),
-                    "selectedOptions": [{"name": k, "value": v} for k, v in options.items()],
-                },
+                "product": {"id": variant["product"]["id"]},
+                "variant": {"id": variant["id"], "selectedOptions": variant["selectedOptions"]},
             }
         )
     transactions = [
@@ -292,11 +340,14 @@ class ShopifyState:
     jobs: dict[str, Doc] = field(default_factory=dict)
     calls: list[tuple[str, Doc]] = field(default_factory=list)
     throttle_next: int = 0
+    # Seconds every answer takes (a slow shop).
+    latency_s: float = 0.0
     http_errors_next: list[int] = field(default_factory=list)
     lose_response_of: set[str] = field(default_factory=set)
     denied_fields: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: _Ids = field(default_factory=_Ids)
+    catalogue: _Catalogue = field(default_factory=lambda: _Catalogue(_Ids()))
 
     def __post_init__(self) -> None:
         self.reset()
@@ -307,10 +358,12 @@ class ShopifyState:
             self.jobs.clear()
             self.calls.clear()
             self.throttle_next = 0
+            self.latency_s = 0.0
             self.http_errors_next.clear()
             self.lose_response_of.clear()
             self.denied_fields.clear()
             self.ids = _Ids()
+            self.catalogue = _Catalogue(self.ids)
             self.orders.clear()
             self.customers.clear()
             self._seed()
@@ -333,6 +386,7 @@ class ShopifyState:
 
     def _seed(self) -> None:
         ids = self.ids
+        order = functools.partial(_order, ids, self.catalogue)
         ava = ids.gid("Customer")
         avery = ids.gid("Customer")
         ava_home = _address("Ava", "Moore", "996 Cedar Street", "San Antonio", "TX", "78234")
@@ -361,9 +415,8 @@ class ShopifyState:
         boots = ("Hiking Boots", "244.34", {"Size": "7", "Material": "leather"}, 1)
         ups = "UPS"
         orders = [
-            _order(ids, 1001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
-            _order(
-                ids,
+            order(1001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
+            order(
                 1002,
                 ava,
                 ava_home,
@@ -371,19 +424,15 @@ class ShopifyState:
                 [("shopify_payments", "244.34")],
                 fulfillments=[("DELIVERED", ups, "1Z999AA10123456784", "SUCCESS")],
             ),
-            _order(
-                ids, 1003, ava, ava_home, [kettle], [("shopify_payments", "158.90")], cancelled=True
-            ),
-            _order(
-                ids,
+            order(1003, ava, ava_home, [kettle], [("shopify_payments", "158.90")], cancelled=True),
+            order(
                 1004,
                 ava,
                 ava_home,
                 [boots],
                 [("gift_card", "44.34"), ("shopify_payments", "200.00")],
             ),
-            _order(
-                ids,
+            order(
                 1005,
                 ava,
                 ava_home,
@@ -391,8 +440,7 @@ class ShopifyState:
                 [("shopify_payments", "85.52")],
                 pending_authorization=True,
             ),
-            _order(
-                ids,
+            order(
                 1006,
                 ava,
                 ava_home,
@@ -403,15 +451,14 @@ class ShopifyState:
                     ("IN_TRANSIT", ups, "1Z999AA10123456785", "SUCCESS"),
                 ],
             ),
-            _order(ids, 10010, avery, ava_home, [kettle], [("shopify_payments", "158.90")]),
+            order(10010, avery, ava_home, [kettle], [("shopify_payments", "158.90")]),
             # Paid through Stripe directly: the payment intent is the authorization code.
-            _order(ids, 1007, ava, ava_home, [bottle], [("stripe", "50.00")]),
+            order(1007, ava, ava_home, [bottle], [("stripe", "50.00")]),
             # A shop whose order names look like the demo store's (prefix "W"), which the
             # understanding engine recognises in a chat.
-            _order(ids, 5500001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
-            _order(ids, 5500002, ava, ava_home, [boots], [("shopify_payments", "244.34")]),
-            _order(
-                ids,
+            order(5500001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
+            order(5500002, ava, ava_home, [boots], [("shopify_payments", "244.34")]),
+            order(
                 5500003,
                 ava,
                 ava_home,
@@ -428,6 +475,16 @@ class ShopifyState:
             customer = order["customer"]
             if customer:
                 self.customers[customer["id"]]["orders"]["nodes"].append({"name": order["name"]})
+        # The rest of the catalogue: other variants of what was ordered, a product the demo
+        # store does not sell, and one without options.
+        shop = self.catalogue
+        shop.variant("Electric Kettle", {"Capacity": "1.5L", "Color": "black"}, "158.90")
+        shop.variant("Water Bottle", {"Capacity": "750ml", "Color": "blue"}, "47.76")
+        shop.variant("Hiking Boots", {"Size": "10", "Material": "leather"}, "244.34")
+        shop.variant("Hiking Boots", {"Size": "10", "Material": "synthetic"}, "199.00")
+        shop.variant("Camp Stove", {"Fuel": "propane"}, "89.00")
+        shop.variant("Camp Stove", {"Fuel": "butane"}, "79.00", available=False)
+        shop.variant("Trail Map", {}, "12.50")
 
 
 def _cost(available: float = 1990.0, requested: int = 12) -> Doc:
@@ -461,6 +518,8 @@ def create_shopify_app(state: ShopifyState) -> FastAPI:
 
     @app.post("/admin/api/{version}/graphql.json")
     async def graphql(version: str, request: Request) -> JSONResponse:
+        if state.latency_s:
+            await asyncio.sleep(state.latency_s)
         if request.headers.get("X-Shopify-Access-Token") != SHOPIFY_TOKEN:
             return JSONResponse(
                 {
@@ -898,6 +957,34 @@ def _resolve_fulfillment_order_release_hold(state: ShopifyState, variables: Doc)
     return {"fulfillmentOrder": {"id": fo["id"], "status": fo["status"]}, "userErrors": []}
 
 
+def _resolve_product_variants(state: ShopifyState, variables: Doc) -> Any:
+    first = variables.get("first")
+    if first is None:
+        return _errors("you must provide one of first or last")
+    if not 0 <= int(first) <= MAX_PAGE:
+        return _errors(f"The first argument must be between 0 and {MAX_PAGE}")
+    variants = state.catalogue.variants
+    start = 0
+    after = variables.get("after")
+    if after is not None:
+        try:
+            start = int(base64.b64decode(str(after)).decode().removeprefix("variant:")) + 1
+        except ValueError:
+            return _errors(f"Invalid cursor for current pagination: {after}")
+    page = variants[start : start + int(first)]
+    end = start + len(page) - 1
+    cursor = base64.b64encode(f"variant:{end}".encode()).decode() if page else None
+    return {
+        "nodes": copy.deepcopy(page),
+        "pageInfo": {
+            "hasNextPage": start + len(page) < len(variants),
+            "hasPreviousPage": start > 0,
+            "startCursor": base64.b64encode(f"variant:{start}".encode()).decode() if page else None,
+            "endCursor": cursor,
+        },
+    }
+
+
 _RESOLVERS = {
     "order": _resolve_order,
     "orders": _resolve_orders,
@@ -909,4 +996,5 @@ _RESOLVERS = {
     "orderUpdate": _resolve_order_update,
     "fulfillmentOrderHold": _resolve_fulfillment_order_hold,
     "fulfillmentOrderReleaseHold": _resolve_fulfillment_order_release_hold,
+    "productVariants": _resolve_product_variants,
 }

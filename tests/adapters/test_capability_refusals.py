@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from supportflow.demo_store.seeding import load_seed
 from supportflow.policy.model import TenantPolicy
 from supportflow.procedures.base import REQUIRED_ACTIONS, step
 from supportflow.procedures.case import StepResult
 from supportflow.procedures.facts import CaseFacts
-from supportflow.replies.templates import render
+from supportflow.replies.render import render
 from supportflow.store.adapters.shopify import SHOPIFY_CAPABILITIES
 from supportflow.store.port import Capability
-from supportflow.store.seeding import load_seed
 from tests.procedures.conftest import NOW, facts_for, find_order, u
 
 Doc = dict[str, Any]

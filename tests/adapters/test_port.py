@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from supportflow.store.adapters.demo import DemoStoreAdapter
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.adapters.shopify import ShopifyAdapter
-from supportflow.store.client import StoreClient
 from supportflow.store.errors import StoreRejected
 from supportflow.store.port import (
     ALL_CAPABILITIES,

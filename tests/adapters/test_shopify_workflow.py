@@ -6,9 +6,11 @@ state shows afterwards is what is checked."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.db.engine import make_engine, make_session_factory
@@ -17,6 +19,8 @@ from supportflow.settings import Settings
 from supportflow.store.connection import tenant_env_prefix
 from supportflow.store.connection_store import StoreConnectionStore
 from supportflow.tenants.service import create_tenant
+from supportflow.understanding.contract import Understanding
+from supportflow.workflows.contract import customer_workflow_id
 from tests.adapters.fake_shopify import SHOPIFY_TOKEN, ShopifyState
 from tests.test_procedures_workflow import Chat
 
@@ -126,3 +130,47 @@ async def test_a_missing_token_is_refused_at_once_not_retried(
     assert asyncio.get_running_loop().time() - started < 30
     assert "can't reach our order system" in answer
     assert shopify_state.calls == []  # never even reached the shop
+
+
+# -- item matching: the shop's own catalogue (issue 10) ----------------------------------------
+
+
+async def understood_items(env: WorkflowEnvironment, chat: Chat) -> list[list[str]]:
+    """The item ids each turn's understanding matched, read from the workflow's history (the
+    understand activity's results, decoded with the client's codec)."""
+    handle = env.client.get_workflow_handle(customer_workflow_id(chat.tenant_id, chat.customer))
+    turns: list[list[str]] = []
+    async for event in handle.fetch_history_events():
+        marker = event.marker_recorded_event_attributes
+        if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED or (
+            marker.marker_name != "core_local_activity"
+        ):
+            continue
+        (data,) = marker.details["data"].payloads
+        if json.loads(data.data)["activity_type"] != "understand":
+            continue
+        (understanding,) = await env.client.data_converter.decode(
+            marker.details["result"].payloads, [Understanding]
+        )
+        turns.append([i.item_id for i in understanding.entities.items])
+    return turns
+
+
+async def test_the_shops_own_catalogue_is_matched_in_its_conversations(
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    shopify_tenant: ShopifyTenant,
+    shopify_state: ShopifyState,
+    running: None,
+) -> None:
+    (propane,) = (
+        v["id"]
+        for v in shopify_state.catalogue.variants
+        if v["product"]["title"] == "Camp Stove" and v["title"] == "propane"
+    )
+    chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
+    await chat.say("I want to return the propane camp stove from order #W5500003", email=EMAIL)
+    await chat.say("and my smart watch too")  # the demo store sells those; this shop does not
+    assert await understood_items(workflow_env, chat) == [[propane], []]
+    # Read once, through the tenant's own port, for both turns.
+    assert len(shopify_state.mutations("productVariants")) == 1

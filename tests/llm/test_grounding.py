@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from supportflow.replies.grounding import COMPLETED_ACTIONS_KEY, check_grounded
-from supportflow.replies.templates import render
+from supportflow.replies.render import render
 
 FACTS: dict[str, Any] = {
     "first_name": "James",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from supportflow.replies.phrasing import load_phraser, phrase_reply
-from supportflow.replies.templates import render
+from supportflow.replies.render import render
 from supportflow.settings import Settings
 from supportflow.understanding.llm import OpenAiChat
 from tests.llm.standin import StandIn

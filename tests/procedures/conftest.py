@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from supportflow.demo_store.seeding import load_seed
 from supportflow.policy.model import TenantPolicy
 from supportflow.procedures.base import step
 from supportflow.procedures.case import CaseState, StepResult
 from supportflow.procedures.facts import CaseFacts, case_facts_from_store
-from supportflow.replies.templates import render
-from supportflow.store.seeding import load_seed
+from supportflow.replies.render import render
 from supportflow.understanding.contract import Entities, ItemMatch, Understanding
 from tests.conftest import _run_store
 

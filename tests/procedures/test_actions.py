@@ -12,7 +12,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from supportflow.activities.actions import ActionActivities, action_input
+from supportflow.activities.actions import ActionActivities
 from supportflow.activities.contract import (
     CancelOrderInput,
     HoldOrderInput,
@@ -25,8 +25,9 @@ from supportflow.policy.model import TenantPolicy
 from supportflow.procedures.base import finish, step
 from supportflow.procedures.case import ActionStep
 from supportflow.procedures.saga import ActionResult, run_saga
-from supportflow.store.client import StoreClient
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreUnavailable
+from supportflow.workflows.saga_steps import action_input
 from tests.procedures.conftest import NOW, Doc, find_order, source_of, u
 
 ADDRESS = {

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from supportflow.activities.actions import action_input
 from supportflow.policy.model import TenantPolicy
 from supportflow.procedures.base import (
     approve,
     deadline,
     finish,
-    handles,
     on_timeout,
     procedure_for,
     step,
@@ -19,6 +17,7 @@ from supportflow.procedures.base import (
 from supportflow.procedures.case import StepResult, idempotency_key
 from supportflow.procedures.facts import CaseFacts
 from supportflow.procedures.saga import ActionResult, SagaOutcome
+from supportflow.workflows.saga_steps import action_input
 from tests.procedures.conftest import (
     NOW,
     Conversation,
@@ -96,7 +95,6 @@ def test_intents_map_to_procedures() -> None:
     assert procedure_for(u("greeting")) is None
     assert procedure_for(u("cancel_order", needs_clarification=True)) is None
     assert procedure_for(u("greeting", needs_human=True)) == "handoff"
-    assert not handles(None, u("greeting"))
 
 
 # -- cancel ---------------------------------------------------------------------------------

@@ -34,20 +34,17 @@ from hypothesis import strategies as st
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.testing import ActivityEnvironment
 
-from supportflow.activities.actions import (
-    PERMANENT_ERRORS,
-    ActionActivities,
-    action_input,
-    result_for_error,
-)
+from supportflow.activities.actions import ActionActivities
 from supportflow.activities.contract import ActionDone, LoadCaseFactsInput
+from supportflow.demo_store.invariants import doubled_effects
+from supportflow.demo_store.seeding import load_seed
 from supportflow.procedures.base import PROCEDURES
 from supportflow.procedures.case import ActionStep, CaseState
 from supportflow.procedures.facts import Address, CaseFacts
 from supportflow.procedures.saga import ActionResult, SagaOutcome, run_saga
-from supportflow.store.client import StoreClient
-from supportflow.store.invariants import doubled_effects
-from supportflow.store.seeding import load_seed
+from supportflow.store.adapters.demo_client import StoreClient
+from supportflow.workflows.calls import PERMANENT_STORE_ERRORS as PERMANENT_ERRORS
+from supportflow.workflows.saga_steps import action_input, result_for_error
 from tests.procedures.conftest import NOW
 
 Doc = dict[str, Any]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError
 from temporalio import activity
@@ -10,13 +12,17 @@ from temporalio import activity
 from supportflow.activities.contract import ComposedReply, ComposeInput, UnderstandInput
 from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import ReplyPhraser
-from supportflow.replies.templates import render
+from supportflow.replies.render import render
+from supportflow.replies.templates import reply_facts
 from supportflow.understanding.contract import Engine, Understanding
+
+if TYPE_CHECKING:  # the workflow imports this module: keep the store's imports out of it
+    from supportflow.activities.catalogue_cache import CatalogueSource
 
 log = logging.getLogger(__name__)
 
 # A message longer than this is cut before the model sees it: the API already refuses
-# more than 16 KB, and the classifier gains nothing from more text.
+# more than MAX_MESSAGE_BYTES (limits.py), and the classifier gains nothing from more text.
 _MAX_MODEL_CHARS = 4096
 
 
@@ -26,8 +32,12 @@ class AiActivities:
         engine: Engine,
         phraser: ReplyPhraser | None = None,
         templates: TemplateStore | None = None,
+        *,
+        catalogues: CatalogueSource,
     ) -> None:
         self._engine = engine
+        # Each tenant's own products, for item matching (activities/catalogue_cache.py).
+        self._catalogues = catalogues
         self._templates = templates
         # Set in LLM mode: the model may rephrase, a grounding check keeps it to the facts.
         self._phraser = phraser
@@ -36,22 +46,26 @@ class AiActivities:
     # so it never blocks the event loop that drives workflows.
     @activity.defn(name="understand")
     def understand(self, inp: UnderstandInput) -> Understanding:
-        return self._engine.understand(inp.text[:_MAX_MODEL_CHARS], inp.context)
+        catalogue = self._catalogues.catalogue_for(inp.tenant_id)
+        return self._engine.understand(inp.text[:_MAX_MODEL_CHARS], inp.context, catalogue)
 
     @activity.defn(name="compose_reply")
     def compose_reply(self, inp: ComposeInput) -> ComposedReply:
-        text = self._render(inp)
+        # The words for facts the procedures state bare (an order's status), so the
+        # phraser is held to the same facts the template was rendered from.
+        facts = reply_facts(inp.facts)
+        text = self._render(inp, facts)
         if self._phraser is not None:
-            text = self._phraser.phrase(inp.template, inp.facts, text).text
+            text = self._phraser.phrase(inp.template, facts, text).text
         return ComposedReply(text=text)
 
-    def _render(self, inp: ComposeInput) -> str:
+    def _render(self, inp: ComposeInput, facts: Mapping[str, Any]) -> str:
         overrides = self._templates.overrides(inp.tenant_id) if self._templates else {}
         if inp.template in overrides:
             try:
-                return render(inp.template, inp.facts, overrides)
+                return render(inp.template, facts, overrides)
             except TemplateError:
                 # Validated on save, so this is a fact the procedure did not supply; the
                 # customer still gets the default wording.
                 log.warning("tenant template %s failed; using the default", inp.template)
-        return render(inp.template, inp.facts)
+        return render(inp.template, facts)

@@ -13,7 +13,7 @@ from supportflow.activities.contract import (
     OrderFacts,
     OrderItemFacts,
 )
-from supportflow.store.client import StoreClient
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreRejected
 from supportflow.store.port import StorePort
 from supportflow.store.registry import PortSource, port_source

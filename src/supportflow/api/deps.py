@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, status
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -25,24 +27,26 @@ _UNAUTHORIZED = HTTPException(
 )
 
 
-async def chat_tenant(state: StateDep, x_chat_key: Annotated[str | None, Header()] = None) -> str:
-    if not x_chat_key:
+async def _tenant(
+    lookup: Callable[[sessionmaker[Session], str], str | None], state: ApiState, key: str | None
+) -> str:
+    """The tenant ``lookup`` finds for ``key``; a missing key and a wrong one get one answer."""
+    if not key:
         raise _UNAUTHORIZED
-    tenant_id = await run_in_threadpool(tenant_for_chat_key, state.sessions, x_chat_key)
+    tenant_id = await run_in_threadpool(lookup, state.sessions, key)
     if tenant_id is None:
         raise _UNAUTHORIZED
     return tenant_id
+
+
+async def chat_tenant(state: StateDep, x_chat_key: Annotated[str | None, Header()] = None) -> str:
+    return await _tenant(tenant_for_chat_key, state, x_chat_key)
 
 
 async def merchant_tenant(
     state: StateDep, x_api_key: Annotated[str | None, Header()] = None
 ) -> str:
-    if not x_api_key:
-        raise _UNAUTHORIZED
-    tenant_id = await run_in_threadpool(tenant_for_api_key, state.sessions, x_api_key)
-    if tenant_id is None:
-        raise _UNAUTHORIZED
-    return tenant_id
+    return await _tenant(tenant_for_api_key, state, x_api_key)
 
 
 ChatTenant = Annotated[str, Depends(chat_tenant)]

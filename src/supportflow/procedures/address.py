@@ -5,6 +5,7 @@ from __future__ import annotations
 from supportflow.procedures.case import ActionStep, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts
 from supportflow.procedures.flow import Prompt, Proposal, Turn, absorb_address
+from supportflow.store.actions import StoreAction
 
 
 class UserAddress:
@@ -25,7 +26,7 @@ class UserAddress:
         user = facts.user
         assert user is not None and state.address is not None
         return Proposal(
-            action="modify_user_address",
+            action=StoreAction.MODIFY_USER_ADDRESS,
             confirm_template="confirm_user_address",
             summary={
                 "address": state.address.one_line(),
@@ -34,7 +35,7 @@ class UserAddress:
             steps=[
                 ActionStep(
                     name="user_address",
-                    action="modify_user_address",
+                    action=StoreAction.MODIFY_USER_ADDRESS,
                     args={"address": state.address.as_store()},
                     pivot=True,
                 )

@@ -1,49 +1,16 @@
-"""Support procedures: one pure state machine per request, driven turn by turn.
+"""The procedure engine: one pure state machine per request, driven turn by turn.
 
 Everything here is deterministic (no I/O, no clock, no randomness, no Temporal): the workflow
-fetches facts with activities, passes the time in, and executes what comes back.
-
-How CustomerWorkflow calls it (the integration recipe)
-------------------------------------------------------
-Keep ``case: CaseState | None`` in ``ConversationState`` (pydantic, survives
-continue-as-new) and the tenant's ``TenantPolicy`` (``policy.load``; defaults = DESIGN §4).
-Register ``ActionActivities(store).all()`` on the integrations worker (worker.py).
-On each turn, after ``understand`` and identification (``s.store_user_id``):
-
-1. ``if handles(case, u, text)``: otherwise fall back to ``router.decide`` as today.
-2. Fetch facts (integrations queue, ``_STORE_RETRY``, ``schedule_to_close=_STORE_PATIENCE``):
-   ``ActionActivities.load_case_facts(LoadCaseFactsInput(tenant_id, store_user_id,
-   order_id=order_id_to_fetch(case, u, last_order_id)))``. Without ``store_user_id`` pass
-   ``CaseFacts(order_id_requested=...)`` instead: ``step`` asks for the identity itself
-   (awaiting "identity") and resumes the case once identified. If the store stays down, reply
-   ``"store_unavailable"`` and leave ``case`` as it was.
-3. ``r = step(case, u, facts, policy=policy, now=workflow.now(), text=msg.text,
-   new_case_id=f"{workflow_id}/case/{n}")``.
-   - ``r.dropped``: record that case as abandoned (the customer changed their mind).
-   - ``r.policy``: log/audit it (``verdict``, ``rule_id``) - always when it is a denial.
-   - ``r.outcome == "not_handled"``: use the router.
-   - ``r.outcome == "execute"``: ``outcome = await run_saga(r.plan.steps, execute)`` where
-     ``execute = ActionExecutor(...).execute`` from ``activities.actions`` (builds each input
-     with ``action_input``: key = ``idempotency_key(workflow_id, case_id, f"{attempt}.{step}")``
-     and maps ActivityError -> ActionResult rejected/unavailable). Then
-     ``r = finish(r.state, r.plan, outcome, now=workflow.now())`` for the reply. On
-     ``"retry_later"`` sleep (``workflow.sleep``, minutes) and run ``r.plan`` again: same keys,
-     so finished steps replay and the rest apply; escalate after a few tries.
-   - ``r.outcome == "awaiting_approval"``: record ``r.approval`` (audit; the management agent
-     or console). When an operator answers, fetch facts again and call
-     ``approve(case, facts, approved=..., policy=..., now=...)``, then handle as above.
-4. Reply with ``compose_reply(template=r.template, facts=r.facts)``; set ``case = r.state``
-   and ``s.awaiting = r.awaiting`` (values: identity, order_id, cancel_reason, items,
-   new_items, payment_method, address, confirm, approval; the understanding engine expects a
-   yes/no when it is "confirm").
-5. Timeout: while ``deadline(case, policy)`` is set, wait for the next message with
-   ``workflow.wait_condition(..., timeout=deadline - now)``; if it passes, reply with
-   ``on_timeout(case)`` (polite goodbye) and store its state (the case closes as abandoned).
+fetches facts with activities, passes the time in, and carries out what comes back. The
+contract is typed, not prose: ``step`` (a customer turn), ``approve`` (an operator's answer)
+and ``finish`` (after ``run_saga``) return a ``StepResult`` whose ``outcome`` is one of the
+closed set ``procedures.case.Outcome``; CustomerWorkflow handles each outcome in one
+exhaustive ``match`` (mypy checks it with ``assert_never``). ``deadline``/``on_timeout`` time
+out a case that waits for the customer.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -60,16 +27,17 @@ from supportflow.procedures.case import (
     CaseStep,
     ProcedureName,
     StepResult,
-    StoreAction,
     idempotency_key,
 )
 from supportflow.procedures.consent import consent
 from supportflow.procedures.facts import CaseFacts
 from supportflow.procedures.flow import Procedure, Prompt, Turn
 from supportflow.procedures.info import Handoff, OrderStatus, RefundStatus
+from supportflow.procedures.intents import procedure_for
 from supportflow.procedures.modify import ModifyAddress, ModifyItems, ModifyPayment
 from supportflow.procedures.returns import Exchange, Return
 from supportflow.procedures.saga import SagaOutcome
+from supportflow.store.actions import StoreAction
 from supportflow.understanding.contract import Understanding
 
 __all__ = [
@@ -81,7 +49,6 @@ __all__ = [
     "approve",
     "deadline",
     "finish",
-    "handles",
     "idempotency_key",
     "on_timeout",
     "order_id_to_fetch",
@@ -113,59 +80,25 @@ DONE_TEMPLATES: dict[ProcedureName, str] = {
     "exchange": "exchange_done",
     "user_address": "user_address_done",
 }
-INTENT_PROCEDURES: dict[str, ProcedureName] = {
-    "cancel_order": "cancel",
-    "return_items": "return",
-    "exchange_items": "exchange",
-    "modify_order_items": "modify_items",
-    "modify_order_payment": "modify_payment",
-    "set_up_shipping_address": "user_address",
-    "track_order": "order_status",
-    "check_order_status": "order_status",
-    "delivery_period": "order_status",
-    "track_refund": "refund_status",
-    "get_refund": "refund_status",
-    "contact_human_agent": "handoff",
-    "complaint": "handoff",
-}
 # The store actions each procedure's plans may use: a backend lacking one of them (see
 # ``CaseFacts.capabilities``) gets the request handed to a person before anything is asked.
 REQUIRED_ACTIONS: dict[ProcedureName, tuple[StoreAction, ...]] = {
-    "cancel": ("hold_order", "release_order", "refund_order", "cancel_order"),
-    "modify_address": ("modify_order_address",),
-    "modify_payment": ("modify_order_payment",),
-    "modify_items": ("modify_order_items",),
-    "return": ("return_order_items",),
-    "exchange": ("exchange_order_items",),
-    "user_address": ("modify_user_address",),
+    "cancel": (
+        StoreAction.HOLD_ORDER,
+        StoreAction.RELEASE_ORDER,
+        StoreAction.REFUND_ORDER,
+        StoreAction.CANCEL_ORDER,
+    ),
+    "modify_address": (StoreAction.MODIFY_ORDER_ADDRESS,),
+    "modify_payment": (StoreAction.MODIFY_ORDER_PAYMENT,),
+    "modify_items": (StoreAction.MODIFY_ORDER_ITEMS,),
+    "return": (StoreAction.RETURN_ORDER_ITEMS,),
+    "exchange": (StoreAction.EXCHANGE_ORDER_ITEMS,),
+    "user_address": (StoreAction.MODIFY_USER_ADDRESS,),
 }
 # Denials a person can still help with go to a person; the others are final.
 _ESCALATING_RULES = frozenset({"action_not_allowed", "refund_above_limit"})
-_ACCOUNT = re.compile(r"\b(default|account|profile|my address|home address)\b", re.I)
-_ADDRESS = re.compile(r"\baddress\b", re.I)
-_PAYMENT = re.compile(r"\b(pay|payment|paypal|card)\b", re.I)
 _DETAILS = {"order_id", "reason", "item_ids", "new_item_ids", "payment_method_id", "address"}
-
-
-def procedure_for(u: Understanding, text: str = "") -> ProcedureName | None:
-    """The procedure an understanding asks for, or None (the router answers)."""
-    if u.needs_human or INTENT_PROCEDURES.get(u.intent) == "handoff":
-        return "handoff"
-    if u.needs_clarification:
-        return None
-    if u.intent == "change_shipping_address":
-        has_order = bool(u.entities.order_ids)
-        return "user_address" if _ACCOUNT.search(text) and not has_order else "modify_address"
-    if u.intent == "change_order":
-        if _ADDRESS.search(text):
-            return "modify_address"
-        return "modify_payment" if _PAYMENT.search(text) else "modify_items"
-    return INTENT_PROCEDURES.get(u.intent)
-
-
-def handles(state: CaseState | None, u: Understanding, text: str = "") -> bool:
-    """Whether this turn belongs to the procedures (an open case, or an intent they serve)."""
-    return (state is not None and state.is_open) or procedure_for(u, text) is not None
 
 
 def order_id_to_fetch(
@@ -189,14 +122,18 @@ def step(
     new_case_id: str,
     text: str = "",
     strict_consent: bool = True,
+    wanted: ProcedureName | None = None,
 ) -> StepResult:
     """One customer turn. ``state`` is the conversation's current case (open or not).
 
-    ``strict_consent=False`` keeps the understanding's "confirm" alone as a yes: only for
-    conversations recorded before the consent gate, so their histories replay."""
+    ``wanted`` is the procedure the dispatcher chose for a turn with no open case (the
+    dispatcher classifies once); without it, the understanding's. ``strict_consent=False``
+    keeps the understanding's "confirm" alone as a yes: only for conversations recorded
+    before the consent gate, so their histories replay."""
     turn = Turn(understanding=u, text=text, now=now)
     active = state if state is not None and state.is_open else None
-    wanted = procedure_for(u, text)
+    if (active is None and wanted is None) or active is not None:
+        wanted = procedure_for(u, text)
     if active is None:
         if wanted is None:
             return StepResult(outcome="not_handled")

@@ -18,7 +18,7 @@ from supportflow.procedures.flow import (
     timing_facts,
 )
 from supportflow.procedures.parsing import cancel_reason
-from supportflow.replies.templates import STATUS_PHRASES
+from supportflow.store.actions import StoreAction
 
 
 class Cancel:
@@ -40,7 +40,6 @@ class Cancel:
                 {
                     "order_id": order.order_id,
                     "status": order.status,
-                    "status_phrase": STATUS_PHRASES.get(order.status, order.status),
                     "can_return": order.status == "delivered",
                 },
             )
@@ -56,11 +55,13 @@ class Cancel:
         lines = refund_lines(order.net_paid_by_method(), user.payment_methods)
         amount = order.outstanding()
         oid = order.order_id
-        release = ActionStep(name="release", action="release_order", args={"order_id": oid})
+        release = ActionStep(
+            name="release", action=StoreAction.RELEASE_ORDER, args={"order_id": oid}
+        )
         steps = [
             ActionStep(
                 name="hold",
-                action="hold_order",
+                action=StoreAction.HOLD_ORDER,
                 args={"order_id": oid, "reason": state.reason},
                 compensation=release,
             )
@@ -70,7 +71,7 @@ class Cancel:
             steps.append(
                 ActionStep(
                     name="refund",
-                    action="refund_order",
+                    action=StoreAction.REFUND_ORDER,
                     args={"order_id": oid, "amount": None, "payment_method_id": None},
                     pivot=True,
                 )
@@ -78,7 +79,7 @@ class Cancel:
         steps.append(
             ActionStep(
                 name="cancel",
-                action="cancel_order",
+                action=StoreAction.CANCEL_ORDER,
                 args={"order_id": oid, "reason": state.reason},
                 pivot=True,
             )
@@ -92,7 +93,7 @@ class Cancel:
             **timing_facts(lines),
         }
         return Proposal(
-            action="cancel_order",
+            action=StoreAction.CANCEL_ORDER,
             confirm_template="confirm_cancel",
             summary=summary,
             steps=steps,

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from supportflow.policy.check import PolicyDecision
-from supportflow.policy.model import PolicyAction
 from supportflow.procedures.facts import Address
+from supportflow.store.actions import PolicyAction, StoreAction
 
 ProcedureName = Literal[
     "cancel",
@@ -53,19 +53,6 @@ CaseStep = Literal[
 ]
 OPEN_STEPS: frozenset[str] = frozenset({"collecting", "confirming", "approval", "executing"})
 CancelReason = Literal["no longer needed", "ordered by mistake"]
-
-StoreAction = Literal[
-    "hold_order",
-    "release_order",
-    "refund_order",
-    "cancel_order",
-    "modify_order_address",
-    "modify_order_payment",
-    "modify_order_items",
-    "return_order_items",
-    "exchange_order_items",
-    "modify_user_address",
-]
 
 
 class CaseState(BaseModel):

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supportflow.store.actions import ACTIONS, StoreAction
+
 Doc = dict[str, Any]
 
 
@@ -165,9 +167,9 @@ class CaseFacts(BaseModel):
     # operation (the demo store, and every history recorded before backends were per tenant).
     capabilities: list[str] | None = None
 
-    def supports(self, operation: str) -> bool:
-        """Whether the backend can do this store action (``procedures.case.StoreAction``)."""
-        return self.capabilities is None or operation in self.capabilities
+    def supports(self, action: StoreAction) -> bool:
+        """Whether the backend can do this store write (its capability, ``store.actions``)."""
+        return self.capabilities is None or ACTIONS[action].capability in self.capabilities
 
     @property
     def order_missing(self) -> bool:

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from supportflow.policy.model import PolicyAction
 from supportflow.procedures.case import ActionStep, Awaiting, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts, OrderSnapshot, PaymentMethod, money
 from supportflow.procedures.parsing import parse_address
-from supportflow.replies.templates import STATUS_PHRASES
+from supportflow.store.actions import PolicyAction
 from supportflow.understanding.contract import Understanding
 
 GIFT_CARD_TIMING = "at once"
@@ -121,7 +120,6 @@ def wrong_status(template: str, order: OrderSnapshot, what: str, **extra: Any) -
         {
             "order_id": order.order_id,
             "status": order.status,
-            "status_phrase": STATUS_PHRASES.get(order.status, order.status),
             "what": what,
             **extra,
         },

@@ -15,7 +15,6 @@ from supportflow.procedures.flow import (
     refund_lines,
     timing_facts,
 )
-from supportflow.replies.templates import STATUS_PHRASES
 
 
 class _Instant:
@@ -37,7 +36,6 @@ class OrderStatus(_Instant):
         facts_out: dict[str, Any] = {
             "order_id": order.order_id,
             "status": order.status,
-            "status_phrase": STATUS_PHRASES.get(order.status, order.status),
             "items": item_labels(order, [i.item_id for i in order.items]),
             "tracking_ids": order.tracking_ids,
         }
@@ -62,7 +60,6 @@ class RefundStatus(_Instant):
             {
                 "order_id": order.order_id,
                 "status": order.status,
-                "status_phrase": STATUS_PHRASES.get(order.status, order.status),
                 "refunds": lines,
                 **timing_facts(lines),
                 "total": money(sum(refunded.values())),

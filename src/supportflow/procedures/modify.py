@@ -21,6 +21,7 @@ from supportflow.procedures.swaps import (
     default_payment,
     swap_proposal,
 )
+from supportflow.store.actions import StoreAction
 
 
 def _not_pending(order: OrderSnapshot, what: str) -> Prompt:
@@ -52,7 +53,7 @@ class ModifyAddress:
         order = facts.order
         assert order is not None and state.address is not None
         return Proposal(
-            action="modify_order_address",
+            action=StoreAction.MODIFY_ORDER_ADDRESS,
             confirm_template="confirm_modify_address",
             summary={
                 "order_id": order.order_id,
@@ -62,7 +63,7 @@ class ModifyAddress:
             steps=[
                 ActionStep(
                     name="address",
-                    action="modify_order_address",
+                    action=StoreAction.MODIFY_ORDER_ADDRESS,
                     args={"order_id": order.order_id, "address": state.address.as_store()},
                     pivot=True,
                 )
@@ -120,7 +121,7 @@ class ModifyPayment:
         old = user.payment_methods.get(paid.payment_method_id)
         old_gift = old.is_gift_card if old else False
         return Proposal(
-            action="modify_order_payment",
+            action=StoreAction.MODIFY_ORDER_PAYMENT,
             confirm_template="confirm_modify_payment",
             summary={
                 "order_id": order.order_id,
@@ -133,7 +134,7 @@ class ModifyPayment:
             steps=[
                 ActionStep(
                     name="payment",
-                    action="modify_order_payment",
+                    action=StoreAction.MODIFY_ORDER_PAYMENT,
                     args={"order_id": order.order_id, "payment_method_id": new.id},
                     pivot=True,
                 )
@@ -164,7 +165,9 @@ class ModifyItems:
         return check_swaps(state, facts, "change")
 
     def propose(self, state: CaseState, facts: CaseFacts) -> Proposal:
-        return swap_proposal("modify_order_items", "items", "confirm_modify_items", state, facts)
+        return swap_proposal(
+            StoreAction.MODIFY_ORDER_ITEMS, "items", "confirm_modify_items", state, facts
+        )
 
     def phrase(self, state: CaseState) -> str:
         return f"change items in order {state.order_id}"

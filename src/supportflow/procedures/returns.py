@@ -25,6 +25,7 @@ from supportflow.procedures.swaps import (
     default_payment,
     swap_proposal,
 )
+from supportflow.store.actions import StoreAction
 
 
 def _not_delivered(order: OrderSnapshot, what: str) -> Prompt:
@@ -89,7 +90,7 @@ class Return:
         amount = sum(cents(i.price) for i in order.items if i.item_id in set(units)) / 100
         lines = refund_lines({state.payment_method_id: amount}, user.payment_methods)
         return Proposal(
-            action="return_order_items",
+            action=StoreAction.RETURN_ORDER_ITEMS,
             confirm_template="confirm_return",
             summary={
                 "order_id": order.order_id,
@@ -101,7 +102,7 @@ class Return:
             steps=[
                 ActionStep(
                     name="return",
-                    action="return_order_items",
+                    action=StoreAction.RETURN_ORDER_ITEMS,
                     args={
                         "order_id": order.order_id,
                         "item_ids": units,
@@ -133,7 +134,9 @@ class Exchange:
         return check_swaps(state, facts, "exchange")
 
     def propose(self, state: CaseState, facts: CaseFacts) -> Proposal:
-        return swap_proposal("exchange_order_items", "exchange", "confirm_exchange", state, facts)
+        return swap_proposal(
+            StoreAction.EXCHANGE_ORDER_ITEMS, "exchange", "confirm_exchange", state, facts
+        )
 
     def phrase(self, state: CaseState) -> str:
         return f"exchange items from order {state.order_id}"

@@ -1,4 +1,9 @@
-"""Decide what a turn does from the understanding and the conversation state.
+"""The router of conversations recorded before the dispatcher (``procedures/dispatch.py``).
+
+Runs without PATCH_DISPATCH answered order status, hand-overs and store questions here, with
+the procedures only for store actions; their histories replay through it. It reads the one
+intent table (``procedures/intents.py``). Also the intent phrases replies use, and
+``effective_intent``, which both paths share.
 
 Pure functions with no I/O, so they run inside workflows and replay deterministically.
 """
@@ -8,15 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from supportflow.procedures.dispatch import MAX_CLARIFICATIONS
+from supportflow.procedures.intents import (
+    AskKnowledge,
+    RunProcedure,
+    Say,
+    handler_for,
+    intents_of,
+)
 from supportflow.understanding.contract import Understanding
 
-HANDOFF_INTENTS = frozenset({"contact_human_agent", "complaint"})
-ORDER_STATUS_INTENTS = frozenset({"track_order", "delivery_period", "check_order_status"})
-# Questions about the store's rules, answered from the tenant's knowledge base.
-KNOWLEDGE_INTENTS = frozenset(
-    {"check_refund_policy", "check_cancellation_fee", "check_payment_methods", "delivery_options"}
-)
-SMALL_TALK = {"greeting": "greeting", "thanks": "thanks"}
+ORDER_STATUS_INTENTS = intents_of("order_status")
 
 INTENT_PHRASES: dict[str, str] = {
     "cancel_order": "cancel an order",
@@ -72,7 +79,7 @@ def effective_intent(u: Understanding, *, awaiting: str | None, last_intent: str
     (an email, an order number) continues the request that asked for it."""
     if awaiting == "handoff_offer" and u.intent == "confirm":
         # "yes" to "shall I pass you to a person?". Deliberately looser than the strict
-        # consent gate (procedures/consent.py) that guards store writes: a hand-over changes
+        # consent gate (procedures/consent/) that guards store writes: a hand-over changes
         # nothing and is where a doubtful answer should go anyway ("yes? how long?", even an
         # injected "SYSTEM: confirmed" is best read by a person), so re-asking would only
         # keep a customer who wants a human from one.
@@ -82,11 +89,6 @@ def effective_intent(u: Understanding, *, awaiting: str | None, last_intent: str
     if awaiting and last_intent and supplies and unclear and not u.needs_human:
         return last_intent
     return u.intent
-
-
-# After this many clarifying questions in a row, a person takes over: guessing again would
-# only frustrate the customer.
-MAX_CLARIFICATIONS = 2
 
 
 def decide(
@@ -107,26 +109,24 @@ def decide(
 def _decide(
     u: Understanding, intent: str, *, identified: bool, last_order_id: str | None
 ) -> Decision:
-    if u.needs_human or intent in HANDOFF_INTENTS:
+    handler = handler_for(intent)
+    if u.needs_human or handler == RunProcedure("handoff"):
         return Decision("handoff", "handoff", opens_case=True)
-    if intent in SMALL_TALK:
-        return Decision("reply", SMALL_TALK[intent])
-    if intent == "out_of_scope":
-        # A merchant's article may still cover it (gift wrap, warranty); else we say so.
-        return Decision("knowledge", "out_of_scope")
-    if intent in KNOWLEDGE_INTENTS:
-        return Decision("knowledge", "kb_unknown")
+    if isinstance(handler, Say) and handler.template != "clarify":
+        return Decision("reply", handler.template)
+    if isinstance(handler, AskKnowledge):
+        return Decision("knowledge", handler.fallback)
     if intent == u.intent and u.needs_clarification and not u.entities.order_ids:
         return Decision("reply", "clarify")
     order_id = u.entities.order_ids[0] if u.entities.order_ids else None
-    if intent in ORDER_STATUS_INTENTS:
+    if handler == RunProcedure("order_status"):
         if not identified:
             return Decision("reply", "ask_identity", order_id=order_id or last_order_id)
         order_id = order_id or last_order_id
         if order_id is None:
             return Decision("reply", "ask_order_id")
         return Decision("order_status", "order_status", order_id=order_id, opens_case=True)
-    if intent in ("confirm", "decline"):
+    if isinstance(handler, Say):
         return Decision("reply", "clarify")
     return Decision("open_case", "not_yet", order_id=order_id, opens_case=True)
 

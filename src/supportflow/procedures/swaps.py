@@ -16,6 +16,7 @@ from supportflow.procedures.parsing import (
     mentioned_payment_sources,
     variant_label,
 )
+from supportflow.store.actions import StoreAction
 
 MAX_OPTIONS_LISTED = 8
 
@@ -208,7 +209,7 @@ def swap_summary(state: CaseState, facts: CaseFacts) -> dict[str, Any]:
 
 
 def swap_proposal(
-    action: Literal["modify_order_items", "exchange_order_items"],
+    action: Literal[StoreAction.MODIFY_ORDER_ITEMS, StoreAction.EXCHANGE_ORDER_ITEMS],
     step_name: str,
     confirm_template: str,
     state: CaseState,

@@ -73,15 +73,20 @@ MAX_LENGTH_RATIO = 3.0
 MAX_LENGTH_SLACK = 200
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every value inside ``value``, through mappings and collections, in order."""
     if isinstance(value, Mapping):
         for v in value.values():
-            yield from _strings(v)
+            yield from _leaves(v)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for v in value:
-            yield from _strings(v)
-    elif value is not None:
-        yield str(value)
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    return (str(v) for v in _leaves(value) if v is not None)
 
 
 def _claims(text: str) -> dict[str, str]:
@@ -144,7 +149,7 @@ def check_grounded(reply: str, facts: Mapping[str, Any], template_text: str) -> 
             problems.append(f"drops {token!r} from the template reply")
 
     allowed_numbers = _numbers(allowed) | {
-        float(v) for v in _flat_values(facts) if isinstance(v, (int, float))
+        float(v) for v in _leaves(facts) if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
     for amount in _money(reply):
         if not any(abs(amount - n) < 0.005 for n in allowed_numbers):
@@ -164,14 +169,3 @@ def check_grounded(reply: str, facts: Mapping[str, Any], template_text: str) -> 
         if url.rstrip(".,;:!?)") not in allowed:
             problems.append(f"mentions the link {url!r}, which is not in the facts")
     return problems
-
-
-def _flat_values(value: Any) -> Iterator[Any]:
-    if isinstance(value, Mapping):
-        for v in value.values():
-            yield from _flat_values(v)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for v in value:
-            yield from _flat_values(v)
-    elif not isinstance(value, bool):
-        yield value

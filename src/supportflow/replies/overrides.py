@@ -16,8 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import ReplyTemplate
+from supportflow.replies.render import compiled
 from supportflow.replies.sandbox import LimitedEnvironment, RenderLimitExceeded, render_limited
-from supportflow.replies.templates import DEFAULT_TEMPLATES, compiled
+from supportflow.replies.templates import DEFAULT_TEMPLATES
 
 MAX_TEMPLATE_CHARS = 2000
 

@@ -1,21 +1,12 @@
-"""Default reply templates and their sandboxed rendering.
+"""The shipped wording of replies: the default templates and the words for an order's status.
 
-Templates are Jinja2 in a sandbox because merchants edit them: a template can format facts,
-never reach Python objects. Facts come from tool results only, so a reply cannot state an
-order status the store did not return.
+Merchants may override a template by name (overrides.py); rendering is in render.py.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
-
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.exceptions import TemplateRuntimeError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-from supportflow.replies.sandbox import MAX_OUTPUT_CHARS, LimitedEnvironment, render_limited
 
 DEFAULT_TEMPLATES: dict[str, str] = {
     "greeting": "Hi{% if first_name %} {{ first_name }}{% endif %}! I can check an order, "
@@ -85,47 +76,14 @@ STATUS_PHRASES: dict[str, str] = {
     "pending (item modified)": "pending, with the item change you asked for",
 }
 
-# Limits on time, work and size (sandbox.py): a merchant's template runs in every turn.
-_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False)
-# The shipped templates are our code, and their length follows the store's data (an order
-# of many items): no limits but on the reply's length.
-_shipped_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
-
-class UnknownTemplate(KeyError):
-    pass
-
-
-class TemplateFailed(TemplateRuntimeError):
-    """A merchant's template raised while rendering (say, 1/0). A TemplateError, so the
-    caller answers with the default wording."""
-
-
-@functools.lru_cache(maxsize=1024)
-def compiled(source: str) -> Template:
-    return _env.compile_limited(source)
-
-
-@functools.lru_cache(maxsize=256)
-def _shipped(source: str) -> Template:
-    return _shipped_env.from_string(source)
-
-
-def render(name: str, facts: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> str:
-    override = (overrides or {}).get(name)
-    if override:
-        try:
-            text = render_limited(compiled(override), facts)
-        except TemplateError:
-            raise
-        except Exception as err:  # the merchant's code failed, not ours
-            raise TemplateFailed(f"template failed: {type(err).__name__}") from err
-    else:
-        source = DEFAULT_TEMPLATES.get(name)
-        if source is None:
-            raise UnknownTemplate(name)
-        text = _shipped(source).render(**facts)[:MAX_OUTPUT_CHARS]
-    return " ".join(text.split())
+def reply_facts(facts: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``facts`` with ``status_phrase`` added when they carry an order's ``status`` and no
+    phrase for it: procedures state the store's status, and the words for it are ours."""
+    if "status" not in facts or "status_phrase" in facts:
+        return facts
+    status = facts["status"]
+    return {**facts, "status_phrase": STATUS_PHRASES.get(status or "", status)}
 
 
 # -- support procedures (procedures/) --------------------------------------------------------
@@ -298,7 +256,7 @@ DEFAULT_TEMPLATES.update(
     }
 )
 
-# -- strict consent (procedures/consent.py) --------------------------------------------------
+# -- strict consent (procedures/consent/) ------------------------------------------------------
 # A confirmation asked again because the answer was not a plain yes (a question, a hedge, a
 # mixed message, text claiming to be the system) says so first, in plain words. ``unclear``
 # (a reason label) is set only on such a re-ask, so every other confirmation reads as before.

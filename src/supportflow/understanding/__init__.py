@@ -1,5 +1,6 @@
 """Understanding: message + context -> intent, entities, sentiment, confidence."""
 
+from supportflow.understanding.catalogue import EMPTY_CATALOGUE, Catalogue
 from supportflow.understanding.contract import (
     Context,
     Engine,
@@ -8,4 +9,12 @@ from supportflow.understanding.contract import (
     Understanding,
 )
 
-__all__ = ["Context", "Engine", "Entities", "ItemMatch", "Understanding"]
+__all__ = [
+    "EMPTY_CATALOGUE",
+    "Catalogue",
+    "Context",
+    "Engine",
+    "Entities",
+    "ItemMatch",
+    "Understanding",
+]

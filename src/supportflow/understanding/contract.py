@@ -6,6 +6,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supportflow.understanding.catalogue import Catalogue
+
 
 class Context(BaseModel):
     """What the conversation knows that helps interpret the next message."""
@@ -51,6 +53,11 @@ class Understanding(BaseModel):
 
 
 class Engine(Protocol):
-    """Anything that turns a message into an Understanding. Never raises on bad text."""
+    """Anything that turns a message into an Understanding. Never raises on bad text.
 
-    def understand(self, message: str, context: Context) -> Understanding: ...
+    ``catalogue``: the tenant's products, for item matching (the understand activity passes
+    the tenant's own; ``None``, the demo store's seed, is for offline tools with no tenant)."""
+
+    def understand(
+        self, message: str, context: Context, catalogue: Catalogue | None = None
+    ) -> Understanding: ...

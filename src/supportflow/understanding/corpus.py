@@ -126,13 +126,7 @@ def _open_data(name: str) -> io.StringIO:
 
 def _order_number(rng: random.Random) -> str:
     oid = rng.choice(store_sample().order_ids)
-    # Customers write ids with and without the "#" and the "W"; the model must not care.
-    r = rng.random()
-    if r < 0.55:
-        return oid
-    if r < 0.85:
-        return oid.lstrip("#")
-    return oid[2:]
+    return templates.order_as_typed(rng, oid, whole=0.55, with_w=0.85)
 
 
 def fill_placeholders(text: str, rng: random.Random) -> str:

@@ -12,9 +12,10 @@ from functools import lru_cache
 
 import phonenumbers
 
+from supportflow.understanding.catalogue import Catalogue
 from supportflow.understanding.contract import Entities
 from supportflow.understanding.items import match_items
-from supportflow.understanding.store_catalogue import store_sample
+from supportflow.understanding.store_catalogue import demo_catalogue, store_sample
 
 # Entities sit near the start of real messages; the cap bounds work on pasted 16 KB text.
 MAX_CHARS = 4000
@@ -255,7 +256,9 @@ def cancel_reason(text: str) -> str | None:
     return None
 
 
-def extract(text: str) -> Entities:
+def extract(text: str, catalogue: Catalogue | None = None) -> Entities:
+    """Entities of ``text``; items are matched against ``catalogue``, the tenant's own (the
+    demo store's seed when none is given: offline tools and tests, which have no tenant)."""
     text = text[:MAX_CHARS]
     ids = order_id_spans(text)
     taken = [(s, e) for s, e, _ in ids]
@@ -270,5 +273,5 @@ def extract(text: str) -> Entities:
         person_names=person_names(text),
         amounts=amounts(text, taken),
         cancel_reason=cancel_reason(text),
-        items=match_items(text),
+        items=match_items(text, demo_catalogue() if catalogue is None else catalogue),
     )

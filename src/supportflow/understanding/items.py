@@ -1,14 +1,14 @@
-"""Match product mentions ("the blue 1000ml glass water bottle") to catalogue variants."""
+"""Match product mentions ("the blue 1000ml glass water bottle") to catalogue variants.
+
+Pure: the catalogue is an argument (see ``catalogue.py`` for where each tenant's comes from).
+"""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
-from functools import lru_cache
 
+from supportflow.understanding.catalogue import Catalogue
 from supportflow.understanding.contract import ItemMatch
-from supportflow.understanding.store_catalogue import Variant, variants
 
 # Every variant of a product is returned when options do not narrow it down, so the workflow can
 # intersect with the items of the customer's order; the cap keeps replies small.
@@ -18,32 +18,6 @@ _YES_NO = frozenset({"yes", "no", "none"})
 
 def _compact(s: str) -> str:
     return re.sub(r"[\s\-_]+", "", s.lower())
-
-
-@dataclass(frozen=True)
-class _Product:
-    product_id: str
-    name: str
-    pattern: re.Pattern[str]
-    variants: tuple[Variant, ...]
-
-
-def _name_pattern(name: str) -> re.Pattern[str]:
-    # "T-Shirt" matches "t-shirt", "tshirt", "t shirt", "t-shirts"; "E-Reader" likewise.
-    words = [re.escape(w) for w in re.split(r"[\s\-]+", name.lower())]
-    body = r"[\s\-]?".join(words)
-    return re.compile(rf"\b{body}(?:s|es)?\b")
-
-
-@lru_cache(maxsize=1)
-def _products() -> tuple[_Product, ...]:
-    grouped: dict[tuple[str, str], list[Variant]] = defaultdict(list)
-    for v in variants():
-        grouped[(v.product_id, v.product_name)].append(v)
-    return tuple(
-        _Product(pid, name, _name_pattern(name), tuple(vs))
-        for (pid, name), vs in sorted(grouped.items(), key=lambda kv: -len(kv[0][1]))
-    )
 
 
 def _option_matches(key: str, value: str, text: str, compact: str) -> bool:
@@ -63,12 +37,13 @@ def _option_matches(key: str, value: str, text: str, compact: str) -> bool:
     return any(c.isdigit() for c in v) and len(v) >= 3 and _compact(v) in compact
 
 
-def match_items(text: str) -> list[ItemMatch]:
+def match_items(text: str, catalogue: Catalogue) -> list[ItemMatch]:
+    """The catalogue's variants the text mentions, best first (at most ``MAX_MATCHES``)."""
     lowered = text.lower()
     compact = _compact(lowered)
     out: list[ItemMatch] = []
     claimed: list[tuple[int, int]] = []
-    for product in _products():
+    for product in catalogue.products:
         m = product.pattern.search(lowered)
         if not m:
             continue

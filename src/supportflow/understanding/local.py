@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from supportflow.understanding.calibration import Thresholds
+from supportflow.understanding.catalogue import Catalogue
 from supportflow.understanding.contract import Context, Understanding
 from supportflow.understanding.corpus import OUT_OF_SCOPE
 from supportflow.understanding.entities import extract
+from supportflow.understanding.guards import bounded, nothing_said, overrule
 from supportflow.understanding.model import Decision, IntentModel
 from supportflow.understanding.signals import read_signals
 from supportflow.understanding.train import load_or_train
@@ -23,9 +25,6 @@ ENGINE = "local"
 # multiplies their prior odds (Bayes: posterior is proportional to likelihood x prior).
 CONFIRM_PRIOR_BOOST = 8.0
 SHORT_REPLY_WORDS = 8
-# Confidence reported for rule-level overrides, where the model's probability no longer applies.
-RULE_CONFIDENCE = 0.5
-MAX_MESSAGE_CHARS = 16384
 
 
 def _clean(message: object) -> tuple[str, list[str]]:
@@ -40,11 +39,7 @@ def _clean(message: object) -> tuple[str, list[str]]:
     text = message.encode("utf-8", "ignore").decode("utf-8")  # drops lone surrogates
     if text != message:
         flags.append("invalid_unicode")
-    text = text.replace("\x00", " ")
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[:MAX_MESSAGE_CHARS]
-        flags.append("truncated")
-    return text, flags
+    return bounded(text, flags), flags
 
 
 class LocalEngine:
@@ -58,9 +53,11 @@ class LocalEngine:
     def thresholds(self) -> Thresholds:
         return self.model.thresholds
 
-    def understand(self, message: str, context: Context) -> Understanding:
+    def understand(
+        self, message: str, context: Context, catalogue: Catalogue | None = None
+    ) -> Understanding:
         try:
-            return self._understand(message, context)
+            return self._understand(message, context, catalogue)
         except Exception:  # the contract is "never raises": log and degrade
             log.exception("local understanding failed")
             return Understanding(
@@ -76,31 +73,25 @@ class LocalEngine:
             p = p / p.sum()
         return self.model.decide_row(p)
 
-    def _understand(self, message: str, context: Context) -> Understanding:
+    def _understand(
+        self, message: str, context: Context, catalogue: Catalogue | None
+    ) -> Understanding:
         text, flags = _clean(message)
         if not text.strip():
-            return Understanding(
-                intent=OUT_OF_SCOPE,
-                confidence=0.0,
-                engine=ENGINE,
-                needs_clarification=True,
-                flags=[*flags, "empty"],
-            )
+            return nothing_said(ENGINE, flags)
         th = self.thresholds
         decision = self._decide(text, context)
         sig = read_signals(text, th.anger_below)
-        intent, confidence = decision.intent, decision.confidence
-        if sig.injection:
-            # Instructions inside customer text are never followed; the model's reading of the
-            # rest of the text (often "refund"/"cancel") is not trusted either.
-            flags.append("prompt_injection")
-            intent, confidence = OUT_OF_SCOPE, RULE_CONFIDENCE
-        if sig.wants_human and intent == OUT_OF_SCOPE:
-            # Asking for a person is never out of scope, whatever else the message rambles about.
-            intent, confidence = "contact_human_agent", RULE_CONFIDENCE
+        intent, confidence = overrule(
+            decision.intent,
+            decision.confidence,
+            injection=sig.injection,
+            wants_human=sig.wants_human,
+            flags=flags,
+        )
         # Extracted whatever the intent: an out-of-scope turn may still give an id or an email
         # the next turn needs.
-        entities = extract(text)
+        entities = extract(text, catalogue)
         wants_human = sig.wants_human or intent == "contact_human_agent"
         return Understanding(
             intent=intent,

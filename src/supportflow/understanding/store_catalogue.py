@@ -1,7 +1,10 @@
-"""Read-only view of the demo store seed: products (for item matching) and sample values.
+"""Read-only view of the demo store seed: its products and sample values, for training data.
 
-The seed belongs to the store package; we only read it so the understanding model and the item
-matcher see the same catalogue the agent sells.
+The seed belongs to the demo store (``supportflow.demo_store``); we only read it so the
+generated training messages name real products, ids and people. Item matching at run time uses
+each tenant's own catalogue, read through its store port; ``demo_catalogue`` is for offline
+tools with no tenant (evaluation, the command line, benchmarks) and for engines called without
+a catalogue.
 """
 
 from __future__ import annotations
@@ -13,13 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Variant:
-    item_id: str
-    product_id: str
-    product_name: str
-    options: tuple[tuple[str, str], ...]
+from supportflow.understanding.catalogue import Catalogue, Variant
 
 
 @dataclass(frozen=True)
@@ -34,7 +31,7 @@ class StoreSample:
 
 @lru_cache(maxsize=1)
 def _seed() -> dict[str, Any]:
-    ref = resources.files("supportflow.store").joinpath("seed/db.json.gz")
+    ref = resources.files("supportflow.demo_store").joinpath("seed/db.json.gz")
     with ref.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
@@ -55,6 +52,12 @@ def variants() -> tuple[Variant, ...]:
                 )
             )
     return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def demo_catalogue() -> Catalogue:
+    """The demo store's seed catalogue, prepared for item matching."""
+    return Catalogue(variants())
 
 
 @lru_cache(maxsize=1)

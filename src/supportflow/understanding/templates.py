@@ -4,6 +4,10 @@ Each intent has several paraphrase patterns; every pattern is one "family" so th
 hold whole patterns out (a model that only memorised a pattern would fail there). Slots are
 filled from the real catalogue and order ids, and a share of messages get typos and casing noise,
 because real customers type that way.
+
+Over 400 lines as one cohesive thing: most of it is the phrase tables, the rest fills their
+slots. Each slot a table names ({item}, {option}, {order}, {payment2}...) is filled in
+``_fill``, so splitting tables from filler would put one vocabulary in two files.
 """
 
 from __future__ import annotations
@@ -344,12 +348,16 @@ def _option_phrases(rng: random.Random) -> list[str]:
 _COLORS = ("blue", "red", "black", "white", "green", "purple", "silver", "navy", "beige", "gold")
 
 
-def _order_ref(rng: random.Random, order_ids: tuple[str, ...]) -> str:
-    oid = rng.choice(order_ids)
+def order_as_typed(rng: random.Random, oid: str, *, whole: float, with_w: float) -> str:
+    """``oid`` ("#W1234567") as customers write it: whole with probability ``whole``, else
+    without the "#" up to ``with_w`` (cumulative), else without the "#" and the "W".
+
+    Customers write ids with and without the "#" and the "W"; the model must not care.
+    """
     style = rng.random()
-    if style < 0.5:
+    if style < whole:
         return oid
-    if style < 0.8:
+    if style < with_w:
         return oid.lstrip("#")
     return oid[2:]
 
@@ -393,7 +401,7 @@ def _fill(rng: random.Random, pattern: str, items: list[str], options: list[str]
     slots["item"] = rng.choice(items)
     slots["option"] = rng.choice(options)
     slots["color"] = rng.choice(_COLORS)
-    slots["order"] = _order_ref(rng, order_ids)
+    slots["order"] = order_as_typed(rng, rng.choice(order_ids), whole=0.5, with_w=0.8)
     slots["product"] = rng.choice(items).split(" ")[-1]
     slots["payment2"] = rng.choice([p for p in _WORDS["payment"] if p != slots["payment"]])
     return pattern.format(**slots)

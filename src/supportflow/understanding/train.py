@@ -46,7 +46,7 @@ def fingerprint() -> str:
         h.update(pkg.joinpath(name).read_bytes())
     for name in _DATA_FILES:
         h.update(pkg.joinpath(f"data/{name}").read_bytes())
-    h.update(resources.files("supportflow.store").joinpath("seed/db.json.gz").read_bytes())
+    h.update(resources.files("supportflow.demo_store").joinpath("seed/db.json.gz").read_bytes())
     return h.hexdigest()[:16]
 
 

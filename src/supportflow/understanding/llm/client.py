@@ -87,9 +87,11 @@ class _HttpClient:
         model: str,
         headers: dict[str, str],
         timeout_seconds: float,
+        temperature: float | None,
         transport: httpx.BaseTransport | None,
     ) -> None:
         self.model = model
+        self._temperature = temperature
         self._timeout = timeout_seconds
         # httpx never retries on its own (transport retries default to 0), which is what we want.
         self._http = httpx.Client(
@@ -103,6 +105,11 @@ class _HttpClient:
         self._http.close()
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST ``payload`` for this client's model and temperature; the answer's JSON object."""
+        payload = {"model": self.model, **payload}
+        if self._temperature is not None:
+            # Some reasoning models reject any temperature; None leaves it out.
+            payload["temperature"] = self._temperature
         try:
             resp = self._http.post(path, json=payload)
         except httpx.TimeoutException as err:
@@ -174,15 +181,10 @@ class OpenAiChat(_HttpClient):
         if api_key is not None:
             # Local servers (Ollama, llama.cpp) need no key; the header is only sent when set.
             headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
-        super().__init__(base_url, model, headers, timeout_seconds, transport)
+        super().__init__(base_url, model, headers, timeout_seconds, temperature, transport)
         self.mode: StructuredMode = mode
-        self._temperature = temperature
 
     def _complete(self, payload: dict[str, Any]) -> _OaChoice:
-        payload = {"model": self.model, **payload}
-        if self._temperature is not None:
-            # Some reasoning models reject any temperature; None leaves it out.
-            payload["temperature"] = self._temperature
         body = self._post("chat/completions", payload)
         try:
             resp = _OaResponse.model_validate(body)
@@ -281,13 +283,9 @@ class AnthropicChat(_HttpClient):
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key is not None:
             headers["x-api-key"] = api_key.get_secret_value()
-        super().__init__(base_url, model, headers, timeout_seconds, transport)
-        self._temperature = temperature
+        super().__init__(base_url, model, headers, timeout_seconds, temperature, transport)
 
     def _messages(self, payload: dict[str, Any]) -> _AnResponse:
-        payload = {"model": self.model, **payload}
-        if self._temperature is not None:
-            payload["temperature"] = self._temperature
         body = self._post("v1/messages", payload)
         try:
             return _AnResponse.model_validate(body)

@@ -16,9 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from supportflow.understanding.catalogue import Catalogue
 from supportflow.understanding.contract import Context, Entities, Understanding
 from supportflow.understanding.corpus import OUT_OF_SCOPE
 from supportflow.understanding.entities import STORE_ID_DIGITS, extract
+from supportflow.understanding.guards import RULE_CONFIDENCE, bounded, nothing_said, overrule
 from supportflow.understanding.llm.client import ChatClient, ToolSpec
 from supportflow.understanding.llm.errors import LlmBadOutput
 from supportflow.understanding.llm.labels import DESCRIPTIONS, known_intents
@@ -30,9 +32,6 @@ ANSWER_TOOL = "record_understanding"
 # A model's self-reported confidence is not calibrated like the local model's; below this we
 # still ask a clarifying question rather than act.
 CLARIFY_BELOW = 0.5
-# Confidence reported for rule-level overrides (as in the local engine).
-RULE_CONFIDENCE = 0.5
-MAX_MESSAGE_CHARS = 16384
 OPEN_TAG = "<customer_message>"
 CLOSE_TAG = "</customer_message>"
 # A customer who types our delimiter could otherwise "close" the data block and write text that
@@ -126,11 +125,7 @@ def _clean(message: object) -> tuple[str, list[str]]:
     if not isinstance(message, str):
         message = "" if message is None else str(message)
         flags.append("not_text")
-    text = message.encode("utf-8", "ignore").decode("utf-8").replace("\x00", " ")
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[:MAX_MESSAGE_CHARS]
-        flags.append("truncated")
-    return text, flags
+    return bounded(message.encode("utf-8", "ignore").decode("utf-8"), flags), flags
 
 
 def _verbatim(value: str, haystack: str) -> bool:
@@ -194,17 +189,13 @@ class LlmEngine:
             where = sorted({".".join(str(p) for p in e["loc"]) or "<root>" for e in err.errors()})
             raise LlmBadOutput(f"{self.name} answer does not match the schema at {where}") from None
 
-    def understand(self, message: str, context: Context) -> Understanding:
+    def understand(
+        self, message: str, context: Context, catalogue: Catalogue | None = None
+    ) -> Understanding:
         text, flags = _clean(message)
         if not text.strip():
-            # Nothing to ask the model about; answer like the local engine does.
-            return Understanding(
-                intent=OUT_OF_SCOPE,
-                confidence=0.0,
-                engine=self.name,
-                needs_clarification=True,
-                flags=[*flags, "empty"],
-            )
+            # Nothing to ask the model about.
+            return nothing_said(self.name, flags)
         reading = self.read(text, context)
         sig = read_signals(text, DEFAULT_ANGER_BELOW)
         intent = reading.intent.strip().lower()
@@ -213,18 +204,19 @@ class LlmEngine:
             log.info("%s answered an unknown intent label; using out_of_scope", self.name)
             flags.append("unknown_intent")
             intent, confidence = OUT_OF_SCOPE, RULE_CONFIDENCE
-        if sig.injection or reading.prompt_injection:
-            # As in the local engine: whatever the text asks for is not acted on.
-            flags.append("prompt_injection")
-            intent, confidence = OUT_OF_SCOPE, RULE_CONFIDENCE
         wants_human = sig.wants_human or reading.wants_human
-        if wants_human and intent == OUT_OF_SCOPE:
-            intent, confidence = "contact_human_agent", RULE_CONFIDENCE
+        intent, confidence = overrule(
+            intent,
+            confidence,
+            injection=sig.injection or reading.prompt_injection,
+            wants_human=wants_human,
+            flags=flags,
+        )
         wants_human = wants_human or intent == "contact_human_agent"
         return Understanding(
             intent=intent,
             confidence=confidence,
-            entities=merge_entities(extract(text), reading, text),
+            entities=merge_entities(extract(text, catalogue), reading, text),
             sentiment=sig.sentiment,
             urgent=sig.urgent or reading.urgent,
             needs_human=wants_human or sig.anger <= DEFAULT_ANGER_BELOW,
