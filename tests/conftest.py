@@ -15,16 +15,16 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from temporalio.testing import WorkflowEnvironment
 
+from supportflow.demo_store.server import StoreServer
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
-from supportflow.store.server import StoreServer
-from supportflow.worker import build_workers
 from tests.helpers import (
     TEMPORAL_CLI,
     TEMPORAL_TEST_SERVER,
     TEST_CONVERTER,
     TEST_ENCRYPTION_KEYS,
     free_port,
+    running_workers,
 )
 
 ENVIRONMENTS = ("local", "time-skipping")
@@ -193,9 +193,5 @@ def settings(tmp_path: Path, store_url: str, smtp_server: MaildirServer) -> Sett
 @pytest.fixture
 async def running(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
     """All workers for this test's task queues, on the parametrized Temporal server."""
-    async with build_workers(workflow_env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
+    async with running_workers(workflow_env.client, settings):
         yield
-        for w in workers:
-            await w.shutdown()
-        await asyncio.gather(*tasks)

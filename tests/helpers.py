@@ -13,13 +13,17 @@ import sys
 from base64 import b64encode
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import uvicorn
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from supportflow.api.state import ApiState
 from supportflow.crypto.codec import data_converter
-from supportflow.crypto.keyring import parse_keys_setting
+from supportflow.crypto.keyring import load_keyring, parse_keys_setting
 from supportflow.mail.maildir_reader import list_messages
 from supportflow.settings import Settings
 from supportflow.workflows.contract import VerifiedIdentity
@@ -68,6 +72,31 @@ def mails_to(maildir: Path, email: str) -> int:
 # --- end verified identity --------------------------------------------------------------------
 
 
+async def store_order(settings: Settings, order_id: str) -> dict[str, object]:
+    """An order as the store has it now (read over the store's HTTP API)."""
+    async with httpx.AsyncClient(base_url=settings.resolved_store_url) as http:
+        r = await http.get(f"/orders/{order_id.replace('#', '%23')}")
+        r.raise_for_status()
+        data: dict[str, object] = r.json()
+        return data
+
+
+@contextlib.asynccontextmanager
+async def _serving(server: uvicorn.Server) -> AsyncIterator[None]:
+    """``server`` running until the block ends; a startup error is raised here."""
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # the startup error, raised here
+            await asyncio.sleep(0.02)
+        yield
+    finally:
+        # Also when the test failed: a server left running would hang the session.
+        server.should_exit = True
+        await task
+
+
 @contextlib.asynccontextmanager
 async def serve_api(
     settings: Settings, temporal: Client, *, http_timeout: float = 30
@@ -76,19 +105,38 @@ async def serve_api(
     and an HTTP client for it."""
     from supportflow.api.server import api_server_config
 
-    server = uvicorn.Server(api_server_config(settings, temporal=temporal))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # the startup error, raised here
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=settings.api_url, timeout=http_timeout) as http:
-            yield http
-    finally:
-        # Also when the test failed: a server left running would hang the session.
-        server.should_exit = True
-        await task
+    async with (
+        _serving(uvicorn.Server(api_server_config(settings, temporal=temporal))),
+        httpx.AsyncClient(base_url=settings.api_url, timeout=http_timeout) as http,
+    ):
+        yield http
+
+
+@contextlib.asynccontextmanager
+async def serve_router(
+    router: APIRouter,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    **app_state: object,
+) -> AsyncIterator[str]:
+    """One API router alone on uvicorn (loopback, a free port), with the state routers read
+    and ``app_state`` set on the app; yields its base URL. For merchant routers, which never
+    talk to Temporal."""
+    app = FastAPI()
+    app.include_router(router)
+    app.state.supportflow = ApiState(
+        settings=settings,
+        sessions=sessions,
+        temporal=cast(Client, object()),
+        keyring=load_keyring(settings, create=True),
+    )
+    for name, value in app_state.items():
+        setattr(app.state, name, value)
+    port = free_port()
+    async with _serving(
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    ):
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextlib.asynccontextmanager

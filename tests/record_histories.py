@@ -30,7 +30,6 @@ from supportflow.db.migrate import upgrade
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
@@ -46,13 +45,14 @@ from tests.helpers import (
     TEST_KEYRING,
     free_port,
     read_code,
+    running_workers,
     verified,
 )
 from tests.test_procedures_workflow import tenant_with_policy
 
 HERE = Path(__file__).parent / "histories"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v6"
+VERSION = "v7"
 
 # A script is (text, email) turns. An email signs the customer in with a signed identity
 # token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
@@ -174,8 +174,7 @@ async def main(out_dir: Path = HERE) -> None:
             smtp_port=smtp.port,
             smtp_starttls=False,
         )
-        async with env, build_workers(env.client, settings) as workers:
-            tasks = [asyncio.create_task(w.run()) for w in workers]
+        async with env, running_workers(env.client, settings):
             timeout_tenant = tenant_with_policy(settings, "Quick Shop", TIMEOUT_POLICY)
             tenant = coded_tenant(settings)
             runs = [(name, script, tenant) for name, script in SCRIPTS.items()]
@@ -191,9 +190,6 @@ async def main(out_dir: Path = HERE) -> None:
                     ).fetch_history()
                     out = out_dir / f"{name}-{VERSION}-run{len(history.events):04d}.json"
                     out.write_text(history.to_json(), "utf-8")
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
         await smtp.stop()
         next(store, None)
 

@@ -10,25 +10,20 @@ import subprocess
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import create_engine, text
-from temporalio.client import Client
 
 from supportflow.api.routers import store_connection
-from supportflow.api.state import ApiState
-from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.tenants.api_keys import UnknownKey, list_keys, revoke, rotate
 from supportflow.tenants.keys import hash_key, new_api_key, new_chat_key
 from supportflow.tenants.service import create_tenant, tenant_for_api_key
-from tests.helpers import free_port, run_tenants_cli
+from tests.helpers import run_tenants_cli, serve_router
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,25 +40,13 @@ async def merchant_api(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """A merchant endpoint (GET /v1/store-connection) behind the API-key check."""
     upgrade(database_url)
     engine = make_engine(database_url)
-    app = FastAPI()
-    app.include_router(store_connection.router)
     settings = Settings(data_dir=tmp_path, demo_store_tenants="*")
-    app.state.supportflow = ApiState(
-        settings=settings,
-        sessions=make_session_factory(engine),
-        temporal=cast(Client, object()),
-        keyring=load_keyring(settings, create=True),
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        async with serve_router(
+            store_connection.router, settings, make_session_factory(engine)
+        ) as base:
+            yield base
     finally:
-        server.should_exit = True
-        await task
         engine.dispose()
 
 

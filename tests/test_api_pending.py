@@ -13,8 +13,7 @@ from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
-from supportflow.worker import build_workers
-from tests.helpers import free_port, serve_api
+from tests.helpers import free_port, running_workers, serve_api
 
 
 async def test_no_worker_means_202_then_the_reply_arrives(
@@ -39,37 +38,31 @@ async def test_no_worker_means_202_then_the_reply_arrives(
             assert "working on it" in pending["holding"]
             assert r.headers["Location"] == pending["reply_url"]
 
-            async with build_workers(dev_env.client, settings) as workers:
-                tasks = [asyncio.create_task(w.run()) for w in workers]
-                try:
-                    for _ in range(200):
-                        got = await http.get(pending["reply_url"], headers=headers)
-                        if got.status_code == 200:
-                            break
-                        assert got.status_code == 202
-                        await asyncio.sleep(0.1)
-                    assert got.status_code == 200, got.text
-                    reply = got.json()["reply"]
-                    assert reply
+            async with running_workers(dev_env.client, settings):
+                for _ in range(200):
+                    got = await http.get(pending["reply_url"], headers=headers)
+                    if got.status_code == 200:
+                        break
+                    assert got.status_code == 202
+                    await asyncio.sleep(0.1)
+                assert got.status_code == 200, got.text
+                reply = got.json()["reply"]
+                assert reply
 
-                    again = await http.post("/v1/chat/messages", json=body, headers=headers)
-                    assert again.status_code == 200
-                    assert again.json()["reply"] == reply and again.json()["duplicate"]
+                again = await http.post("/v1/chat/messages", json=body, headers=headers)
+                assert again.status_code == 200
+                assert again.json()["reply"] == reply and again.json()["duplicate"]
 
-                    path = f"/v1/customers/{pending['customer_id']}/transcript"
-                    view = await http.get(path, headers={"X-Api-Key": tenant.api_key})
-                    assert view.json()["turns"] == 1
-                    unknown = await http.get(
-                        f"/v1/chat/messages/nope?visitor_id={body['visitor_id']}", headers=headers
-                    )
-                    assert unknown.status_code == 404
-                    stranger = await http.get(
-                        "/v1/chat/messages/p-1?visitor_id=nobody-here", headers=headers
-                    )
-                    assert stranger.status_code == 404
-                finally:
-                    for w in workers:
-                        await w.shutdown()
-                    await asyncio.gather(*tasks)
+                path = f"/v1/customers/{pending['customer_id']}/transcript"
+                view = await http.get(path, headers={"X-Api-Key": tenant.api_key})
+                assert view.json()["turns"] == 1
+                unknown = await http.get(
+                    f"/v1/chat/messages/nope?visitor_id={body['visitor_id']}", headers=headers
+                )
+                assert unknown.status_code == 404
+                stranger = await http.get(
+                    "/v1/chat/messages/p-1?visitor_id=nobody-here", headers=headers
+                )
+                assert stranger.status_code == 404
     finally:
         engine.dispose()

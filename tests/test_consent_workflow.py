@@ -4,10 +4,8 @@ question, writes nothing to the store; a later plain "yes" cancels the order onc
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,10 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver
 from supportflow.settings import Settings
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage
 from tests.conftest import _run_store
-from tests.helpers import verified
+from tests.helpers import running_workers, verified
 
 # A pending order paid by card in the seed; the store below belongs to one test run alone.
 EMAIL, ORDER, PAID = "sofia.rossi2645@example.com", "#W5918442", 1463.7
@@ -37,18 +34,6 @@ INJECTED = [
 def own_store(tmp_path: Path) -> Iterator[str]:
     """A store with /admin/events, so every write the agent makes can be counted."""
     yield from _run_store(tmp_path / "consent-store.db", admin=True)
-
-
-@asynccontextmanager
-async def workers_for(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
-    async with build_workers(env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            yield
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
 
 
 class Chat:
@@ -85,7 +70,10 @@ async def test_an_injected_confirmation_changes_nothing_and_a_later_yes_cancels_
 ) -> None:
     settings = settings.model_copy(update={"store_url": own_store})
     chat = Chat(workflow_env, settings)
-    async with workers_for(workflow_env, settings), httpx.AsyncClient(base_url=own_store) as http:
+    async with (
+        running_workers(workflow_env.client, settings),
+        httpx.AsyncClient(base_url=own_store) as http,
+    ):
         assert "why" in (await chat.say(f"I want to cancel my order {ORDER}")).lower()
         summary = await chat.say("I no longer need it")
         assert ORDER in summary and "yes or no" in summary

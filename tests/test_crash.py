@@ -20,7 +20,6 @@ from temporalio.worker import Replayer
 
 from supportflow.channels.inbound import deliver
 from supportflow.settings import Settings
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
@@ -29,7 +28,13 @@ from supportflow.workflows.contract import (
 )
 from supportflow.workflows.customer import CustomerWorkflow
 from tests.conftest import _run_store
-from tests.helpers import SUPPORTFLOW, TEST_CONVERTER, TEST_ENCRYPTION_KEYS, verified
+from tests.helpers import (
+    SUPPORTFLOW,
+    TEST_CONVERTER,
+    TEST_ENCRYPTION_KEYS,
+    running_workers,
+    verified,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -157,9 +162,8 @@ async def test_a_turn_slower_than_its_workflow_task_replays(
     wf_id = customer_workflow_id("t_slow", customer)
     async with (
         httpx.AsyncClient(base_url=admin_store) as store,
-        build_workers(dev_env.client, settings) as workers,
+        running_workers(dev_env.client, settings),
     ):
-        tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
             # Each store call takes 2.5 s: identifying the customer (one call), then the
             # case's facts (user, order, products at once) pass the task's 8 s heartbeat, while
@@ -173,9 +177,6 @@ async def test_a_turn_slower_than_its_workflow_task_replays(
             assert slow.reply is not None and "why" in slow.reply.text.lower()
         finally:
             await store.delete("/admin/faults")
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
     history = await dev_env.client.get_workflow_handle(wf_id).fetch_history()
     tasks_with_markers = {
         e.marker_recorded_event_attributes.workflow_task_completed_event_id

@@ -18,7 +18,6 @@ from supportflow.policy.store import PolicyStore
 from supportflow.settings import Settings
 from supportflow.temporal.billable import count_actions
 from supportflow.tenants.service import create_tenant
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
@@ -28,7 +27,7 @@ from supportflow.workflows.contract import (
 )
 from supportflow.workflows.customer import CustomerWorkflow
 from tests.conftest import _run_store
-from tests.helpers import verified
+from tests.helpers import running_workers, store_order, verified
 
 # Pending orders from the seed. The store is shared by the whole session and both Temporal
 # servers, so each server's run gets orders of its own.
@@ -80,14 +79,6 @@ class Chat:
         return [(c.intent, c.status) for c in view.cases]
 
 
-async def order(settings: Settings, order_id: str) -> dict[str, object]:
-    async with httpx.AsyncClient(base_url=settings.resolved_store_url) as http:
-        r = await http.get(f"/orders/{order_id.replace('#', '%23')}")
-        r.raise_for_status()
-        data: dict[str, object] = r.json()
-        return data
-
-
 async def test_cancel_a_pending_order_after_an_explicit_yes(
     workflow_env: WorkflowEnvironment, workflow_env_kind: str, settings: Settings, running: None
 ) -> None:
@@ -97,10 +88,10 @@ async def test_cancel_a_pending_order_after_an_explicit_yes(
     assert "why" in asked.lower()
     summary = await chat.say("I no longer need it")
     assert order_id in summary
-    assert (await order(settings, order_id))["status"] == "pending", "nothing before the yes"
+    assert (await store_order(settings, order_id))["status"] == "pending", "nothing before the yes"
     done = await chat.say("yes, please cancel it")
     assert "cancelled" in done and timing in done
-    after = await order(settings, order_id)
+    after = await store_order(settings, order_id)
     assert after["status"] == "cancelled"
     refunds = [p for p in after["payment_history"] if p["transaction_type"] == "refund"]  # type: ignore[index, union-attr]
     assert len(refunds) == 1 and refunds[0]["amount"] == paid
@@ -123,7 +114,7 @@ async def test_changing_ones_mind_before_confirming_changes_nothing(
     await chat.say(f"please cancel order {order_id}, I ordered it by mistake", email=email)
     answer = await chat.say("no, actually keep it")
     assert "nothing was changed" in answer
-    assert (await order(settings, order_id))["status"] == "pending"
+    assert (await store_order(settings, order_id))["status"] == "pending"
     assert ("cancel_order", "abandoned") in await chat.cases()
 
 
@@ -134,9 +125,9 @@ async def test_a_processed_order_cannot_be_cancelled(
     chat = Chat(workflow_env, settings)
     answer = await chat.say(f"cancel order {order_id} please, no longer needed", email=email)
     assert order_id in answer
-    before = await order(settings, order_id)
+    before = await store_order(settings, order_id)
     await chat.say("yes")
-    assert (await order(settings, order_id)) == before
+    assert (await store_order(settings, order_id)) == before
 
 
 async def test_an_unanswered_confirmation_closes_politely_after_the_policy_wait(
@@ -146,14 +137,8 @@ async def test_an_unanswered_confirmation_closes_politely_after_the_policy_wait(
     workflow_env = skipping_env
     email, order_id = ("sofia.thomas3069@example.com", "#W7619352")
     chat = Chat(workflow_env, settings)
-    async with build_workers(workflow_env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            await _unanswered_confirmation(workflow_env, settings, chat, email, order_id)
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
+    async with running_workers(workflow_env.client, settings):
+        await _unanswered_confirmation(workflow_env, settings, chat, email, order_id)
 
 
 async def _unanswered_confirmation(
@@ -170,10 +155,10 @@ async def _unanswered_confirmation(
     assert view.entries[-1].role == "agent"
     assert view.entries[-1].message_id.startswith("timeout:")
     assert ("cancel_order", "abandoned") in [(c.intent, c.status) for c in view.cases]
-    assert (await order(settings, order_id))["status"] == "pending"
+    assert (await store_order(settings, order_id))["status"] == "pending"
     # A late yes no longer cancels anything.
     await chat.say("yes")
-    assert (await order(settings, order_id))["status"] == "pending"
+    assert (await store_order(settings, order_id))["status"] == "pending"
 
 
 async def test_an_answer_during_the_wait_moves_the_deadline_on(
@@ -185,26 +170,20 @@ async def test_an_answer_during_the_wait_moves_the_deadline_on(
     chat = Chat(skipping_env, settings)
     wf_id = customer_workflow_id("t_proc", chat.customer)
     handle = skipping_env.client.get_workflow_handle_for(CustomerWorkflow.run, wf_id)
-    async with build_workers(skipping_env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            await chat.say(f"I want to cancel my order {order_id}", email=email)
-            await skipping_env.sleep(timedelta(hours=20))
-            summary = await chat.say("I no longer need it")
-            assert order_id in summary
-            await skipping_env.sleep(timedelta(hours=20))  # 40 h after the first message
-            view = await handle.query(CustomerWorkflow.transcript)
-            assert not view.entries[-1].message_id.startswith("timeout:")
-            assert ("cancel_order", "open") in [(c.intent, c.status) for c in view.cases]
-            await skipping_env.sleep(timedelta(hours=5))  # 25 h after the last answer
-            view = await handle.query(CustomerWorkflow.transcript)
-            assert view.entries[-1].message_id.startswith("timeout:")
-            assert ("cancel_order", "abandoned") in [(c.intent, c.status) for c in view.cases]
-            assert (await order(settings, order_id))["status"] == "pending"
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
+    async with running_workers(skipping_env.client, settings):
+        await chat.say(f"I want to cancel my order {order_id}", email=email)
+        await skipping_env.sleep(timedelta(hours=20))
+        summary = await chat.say("I no longer need it")
+        assert order_id in summary
+        await skipping_env.sleep(timedelta(hours=20))  # 40 h after the first message
+        view = await handle.query(CustomerWorkflow.transcript)
+        assert not view.entries[-1].message_id.startswith("timeout:")
+        assert ("cancel_order", "open") in [(c.intent, c.status) for c in view.cases]
+        await skipping_env.sleep(timedelta(hours=5))  # 25 h after the last answer
+        view = await handle.query(CustomerWorkflow.transcript)
+        assert view.entries[-1].message_id.startswith("timeout:")
+        assert ("cancel_order", "abandoned") in [(c.intent, c.status) for c in view.cases]
+        assert (await store_order(settings, order_id))["status"] == "pending"
     actions = count_actions((await handle.fetch_history()).to_json_dict())
     assert actions["timer"] == 2, actions  # one for the wait, one for the rest after the answer
 
@@ -239,7 +218,7 @@ async def test_the_tenants_policy_sends_a_large_refund_to_a_person(
     answer = await chat.say(f"cancel order {order_id} please, I no longer need it", email=email)
     assert "I'm sorry, I can't" in answer and "passed your request on" in answer
     await chat.say("yes")
-    assert (await order(settings, order_id))["status"] == "pending"
+    assert (await store_order(settings, order_id))["status"] == "pending"
     assert ("cancel_order", "escalated") in await chat.cases()
 
 
@@ -252,7 +231,7 @@ async def test_a_refund_above_the_approval_threshold_waits_for_an_operator(
     await chat.say(f"cancel order {order_id} please, I no longer need it", email=email)
     answer = await chat.say("yes")
     assert "approv" in answer
-    assert (await order(settings, order_id))["status"] == "pending"
+    assert (await store_order(settings, order_id))["status"] == "pending"
     handle = workflow_env.client.get_workflow_handle_for(
         CustomerWorkflow.run, customer_workflow_id(tenant_id, chat.customer)
     )
@@ -271,36 +250,32 @@ async def test_store_down_at_the_saga_changes_nothing_and_a_later_yes_works(
     email, order_id = ("lucas.martin5733@example.com", "#W9318778")
     chat = Chat(skipping_env, settings)
     try:
-        async with build_workers(skipping_env.client, settings) as workers:
-            tasks = [asyncio.create_task(w.run()) for w in workers]
-            try:
-                async with httpx.AsyncClient(base_url=store_url) as admin:
-                    await chat.say(f"cancel order {order_id}, no longer needed", email=email)
-                    r = await admin.post(
-                        "/admin/faults", json={"operations": {"hold": {"mode": "fail_before"}}}
-                    )
-                    assert r.status_code == 200, r.text
-                    turn = asyncio.create_task(chat.say("yes"))
-                    while not turn.done():
-                        await skipping_env.sleep(timedelta(minutes=1))
-                    down = await turn
-                    assert "nothing was changed" in down
-                    assert (await order(settings, order_id))["status"] == "pending"
-                    await admin.delete("/admin/faults")
-                    done = await chat.say("yes")
-                    assert "cancelled" in done
-                    after = await order(settings, order_id)
-                    assert after["status"] == "cancelled"
-                    refunds = [
-                        p
-                        for p in after["payment_history"]  # type: ignore[union-attr]
-                        if p["transaction_type"] == "refund"  # type: ignore[index]
-                    ]
-                    assert len(refunds) == 1
-                    assert (await admin.get("/admin/invariants")).json() == {"violations": []}
-            finally:
-                for w in workers:
-                    await w.shutdown()
-                await asyncio.gather(*tasks)
+        async with (
+            running_workers(skipping_env.client, settings),
+            httpx.AsyncClient(base_url=store_url) as admin,
+        ):
+            await chat.say(f"cancel order {order_id}, no longer needed", email=email)
+            r = await admin.post(
+                "/admin/faults", json={"operations": {"hold": {"mode": "fail_before"}}}
+            )
+            assert r.status_code == 200, r.text
+            turn = asyncio.create_task(chat.say("yes"))
+            while not turn.done():
+                await skipping_env.sleep(timedelta(minutes=1))
+            down = await turn
+            assert "nothing was changed" in down
+            assert (await store_order(settings, order_id))["status"] == "pending"
+            await admin.delete("/admin/faults")
+            done = await chat.say("yes")
+            assert "cancelled" in done
+            after = await store_order(settings, order_id)
+            assert after["status"] == "cancelled"
+            refunds = [
+                p
+                for p in after["payment_history"]  # type: ignore[union-attr]
+                if p["transaction_type"] == "refund"  # type: ignore[index]
+            ]
+            assert len(refunds) == 1
+            assert (await admin.get("/admin/invariants")).json() == {"violations": []}
     finally:
         next(store, None)

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from supportflow.activities.actions import ActionActivities
 from supportflow.activities.ai import AiActivities
+from supportflow.activities.catalogue_cache import CatalogueCache
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
 from supportflow.activities.store import StoreActivities
@@ -86,10 +87,14 @@ async def build_workers(
         reads: StoreActivities | None = None
         actions: ActionActivities | None = None
         identity: IdentityActivities | None = None
-        if Queue.AGENTS in queues or Queue.INTEGRATIONS in queues:
+        store: StoreRegistry | None = None
+        if queues:
             assert sessions is not None
-            # Each tenant's own store backend (demo, Shopify), built on first use.
+            # Each tenant's own store backend (demo, Shopify), built on first use; every role
+            # needs it (the ai queue reads each tenant's item catalogue through it).
             store = await stack.enter_async_context(StoreRegistry.from_settings(settings, sessions))
+        if Queue.AGENTS in queues or Queue.INTEGRATIONS in queues:
+            assert sessions is not None and store is not None
             reads, actions = StoreActivities(store), ActionActivities(store)
             keyring = await asyncio.to_thread(load_keyring, settings)
             identity = IdentityActivities(
@@ -97,9 +102,13 @@ async def build_workers(
             )
         ai_reads: list[Callable[..., Any]] = []
         if Queue.AGENTS in queues or Queue.AI in queues:
-            assert sessions is not None
+            assert sessions is not None and store is not None
             engine = await asyncio.to_thread(load_engine, settings.model, settings)
-            ai = AiActivities(engine, load_phraser(settings), TemplateStore(sessions))
+            # Item matching uses each tenant's own catalogue, read through its store port.
+            catalogues = await stack.enter_async_context(CatalogueCache(store))
+            ai = AiActivities(
+                engine, load_phraser(settings), TemplateStore(sessions), catalogues=catalogues
+            )
             kb = KnowledgeBase(sessions)
             # Build every tenant's index in the background now, so no customer's turn meets a
             # cold one; queued builds are dropped when the workers stop.

@@ -10,8 +10,8 @@ import pytest
 from jinja2 import TemplateError
 
 from supportflow.replies.overrides import InvalidTemplate, validate
+from supportflow.replies.render import TemplateFailed, render
 from supportflow.replies.sandbox import MAX_OUTPUT_CHARS, RenderLimitExceeded
-from supportflow.replies.templates import TemplateFailed, render
 
 FACTS = {
     "order_id": "#W2611340",

@@ -18,12 +18,12 @@ from supportflow.chaos.checks import (
 )
 from supportflow.chaos.monkey import ChaosPlan, ChaosTally
 from supportflow.chaos.run import plan_carried_out
+from supportflow.demo_store.invariants import applied_writes, doubled_effects
+from supportflow.demo_store.seeding import load_seed
 from supportflow.sim.model import ConversationResult, SentMessage
-from supportflow.store.client import StoreClient
-from supportflow.store.invariants import applied_writes, doubled_effects
-from supportflow.store.seeding import load_seed
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.workflows.contract import Channel, TranscriptEntry, TranscriptView
-from tests.store.conftest import ThreadedStore
+from tests.demo_store.conftest import ThreadedStore
 
 WF = "sf/t/customer/c1"
 TWICE = (("m1", "customer"), ("m1", "agent"))

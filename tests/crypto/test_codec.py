@@ -3,11 +3,8 @@ holds no plaintext, replays with the keys, and survives a key rotation."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -23,7 +20,7 @@ from supportflow.crypto.codec import CIPHER_METADATA, ENCODING, KEY_ID_METADATA,
 from supportflow.crypto.codec import data_converter as codec_converter
 from supportflow.crypto.keyring import KeyRing, UnknownKeyError, new_key
 from supportflow.settings import Settings
-from supportflow.worker import build_workers, workflows
+from supportflow.worker import workflows
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
@@ -31,7 +28,7 @@ from supportflow.workflows.contract import (
     customer_workflow_id,
 )
 from supportflow.workflows.customer import CustomerWorkflow
-from tests.helpers import TEST_CONVERTER, TEST_KEYRING
+from tests.helpers import TEST_CONVERTER, TEST_KEYRING, running_workers
 
 # What a customer might type: a card number and an SSN, plus a unique marker.
 CANARY_WORDS = ("4111111111111111", "078-05-1120")
@@ -102,18 +99,6 @@ def _client(env: WorkflowEnvironment, ring: KeyRing) -> Client:
     return Client(**config)
 
 
-@contextlib.asynccontextmanager
-async def _workers(client: Client, settings: Settings) -> AsyncIterator[None]:
-    async with build_workers(client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            yield
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
-
-
 async def _say(client: Client, settings: Settings, customer: str, text: str) -> str:
     d = await deliver(client, settings, "t_codec", customer, _msg(text), wait_seconds=30)
     assert d.reply is not None
@@ -127,7 +112,7 @@ async def test_history_holds_no_plaintext_and_replays_only_with_the_keys(
     customer = "c_" + uuid.uuid4().hex[:16]
     text = f"hi, my card is {CANARY_WORDS[0]} and my SSN {CANARY_WORDS[1]}, ref {canary}"
     handle = dev_env.client.get_workflow_handle(customer_workflow_id("t_codec", customer))
-    async with _workers(dev_env.client, settings):
+    async with running_workers(dev_env.client, settings):
         await _say(dev_env.client, settings, customer, text)
         # The customer's words are still there for whoever holds the keys.
         view = await handle.query(CustomerWorkflow.transcript)
@@ -158,13 +143,13 @@ async def test_rotation_new_key_encrypts_old_history_still_reads(
     customer = "c_" + uuid.uuid4().hex[:16]
     old_key = new_key()
     before = _client(dev_env, KeyRing([("rot-old", old_key)]))
-    async with _workers(before, settings):
+    async with running_workers(before, settings):
         await _say(before, settings, customer, "hi")
 
     # After the rotation the new key encrypts; the old key still reads what it wrote.
     rotated = KeyRing([("rot-new", new_key()), ("rot-old", old_key)])
     after = _client(dev_env, rotated)
-    async with _workers(after, settings):
+    async with running_workers(after, settings):
         await _say(after, settings, customer, "what is your return policy?")
 
     handle = dev_env.client.get_workflow_handle(customer_workflow_id("t_codec", customer))

@@ -21,13 +21,13 @@ from supportflow.db.models import Customer, Identity
 from supportflow.privacy.erase import UnknownCustomer, erase_customer
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
     InboundMessage,
     customer_workflow_id,
 )
+from tests.helpers import running_workers
 
 
 @pytest.fixture
@@ -72,15 +72,9 @@ async def test_erase_deletes_every_run_and_the_rows_of_that_customer_only(
     victim = _customer(sessions, tenant, "v-victim")
     bystander = _customer(sessions, tenant, "v-bystander")
     client = dev_env.client
-    async with build_workers(client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            await _talk(client, settings, tenant, victim, 16)  # past continue-as-new
-            await _talk(client, settings, tenant, bystander, 1)
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
+    async with running_workers(client, settings):
+        await _talk(client, settings, tenant, victim, 16)  # past continue-as-new
+        await _talk(client, settings, tenant, bystander, 1)
     victim_wf = customer_workflow_id(tenant, victim)
     for _ in range(50):  # visibility catches up with the closed runs
         if await _runs(client, victim_wf) >= 2:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -89,11 +88,3 @@ def conversation(
     return Visitor(
         workflow_env, settings, tenant.tenant_id, "c_" + uuid.uuid4().hex[:16], smtp_server
     )
-
-
-async def store_order(settings: Settings, order_id: str) -> dict[str, object]:
-    async with httpx.AsyncClient(base_url=settings.resolved_store_url) as http:
-        r = await http.get(f"/orders/{order_id.replace('#', '%23')}")
-        r.raise_for_status()
-        data: dict[str, object] = r.json()
-        return data

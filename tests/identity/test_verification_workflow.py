@@ -21,11 +21,10 @@ from supportflow.mail.maildir_server import MaildirServer
 from supportflow.policy.store import PolicyStore
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import ReplyLookup, customer_workflow_id
 from supportflow.workflows.customer import CustomerWorkflow
-from tests.helpers import mails_to, verified
-from tests.identity.conftest import Visitor, store_order
+from tests.helpers import mails_to, running_workers, store_order, verified
+from tests.identity.conftest import Visitor
 
 JAMES = "james.li4495@example.com"  # owns #W2611340 (processed, tracking 357962501027)
 # What James's account would give away: home address, payment, tracking, items.
@@ -205,29 +204,21 @@ async def test_a_never_verified_conversation_ends_when_idle_and_a_verified_one_s
         smtp_server,
         token=verified(JAMES),
     )
-    async with build_workers(skipping_env.client, settings) as workers:
-        import asyncio
-
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
-            await drive_by.say("hello there")
-            await known.say("where is my order #W2611340")
-            await skipping_env.sleep(timedelta(hours=2))
-            ended = await skipping_env.client.get_workflow_handle(
-                customer_workflow_id(tenant.tenant_id, drive_by.customer_id)
-            ).describe()
-            assert ended.status == WorkflowExecutionStatus.COMPLETED
-            stays = await skipping_env.client.get_workflow_handle(
-                customer_workflow_id(tenant.tenant_id, known.customer_id)
-            ).describe()
-            assert stays.status == WorkflowExecutionStatus.RUNNING
-            # Coming back later starts a fresh conversation that answers.
-            again = await drive_by.say("hi again")
-            assert re.search(r"\w", again)
-        finally:
-            for w in workers:
-                await w.shutdown()
-            await asyncio.gather(*tasks)
+    async with running_workers(skipping_env.client, settings):
+        await drive_by.say("hello there")
+        await known.say("where is my order #W2611340")
+        await skipping_env.sleep(timedelta(hours=2))
+        ended = await skipping_env.client.get_workflow_handle(
+            customer_workflow_id(tenant.tenant_id, drive_by.customer_id)
+        ).describe()
+        assert ended.status == WorkflowExecutionStatus.COMPLETED
+        stays = await skipping_env.client.get_workflow_handle(
+            customer_workflow_id(tenant.tenant_id, known.customer_id)
+        ).describe()
+        assert stays.status == WorkflowExecutionStatus.RUNNING
+        # Coming back later starts a fresh conversation that answers.
+        again = await drive_by.say("hi again")
+        assert re.search(r"\w", again)
 
 
 async def test_order_number_and_email_give_status_only_where_the_tenant_allows_it(

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from temporalio.client import Client
 
 from supportflow.api.routers import knowledge
-from supportflow.api.state import ApiState
-from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant, create_tenant
-from tests.helpers import free_port
+from tests.helpers import serve_router
 
 
 @pytest.fixture
@@ -30,26 +24,10 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, CreatedTenant, Created
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     a, b = create_tenant(sessions, "Shop A"), create_tenant(sessions, "Shop B")
-    app = FastAPI()
-    app.include_router(knowledge.router)
-    # This router never talks to Temporal.
-    settings = Settings(data_dir=tmp_path)
-    app.state.supportflow = ApiState(
-        settings=settings,
-        sessions=sessions,
-        temporal=cast(Client, object()),
-        keyring=load_keyring(settings, create=True),
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", a, b
+        async with serve_router(knowledge.router, Settings(data_dir=tmp_path), sessions) as base:
+            yield base, a, b
     finally:
-        server.should_exit = True
-        await task
         engine.dispose()
 
 

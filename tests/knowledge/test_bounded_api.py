@@ -8,23 +8,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import cast
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from temporalio.client import Client
 
 from supportflow.api.routers import knowledge
-from supportflow.api.state import ApiState
-from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.knowledge.base import KnowledgeBase
 from supportflow.settings import Settings
 from supportflow.tenants.service import CreatedTenant, create_tenant
-from tests.helpers import free_port
+from tests.helpers import serve_router
 
 
 @pytest.fixture
@@ -35,27 +29,12 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, CreatedTenant, Knowled
     sessions = make_session_factory(engine)
     shop = create_tenant(sessions, "Shop A")
     settings = Settings(data_dir=tmp_path, knowledge_max_articles=3, knowledge_max_chars=5000)
-    app = FastAPI()
-    app.include_router(knowledge.router)
-    app.state.supportflow = ApiState(
-        settings=settings,
-        sessions=sessions,
-        temporal=cast(Client, object()),
-        keyring=load_keyring(settings, create=True),
-    )
     # Every knowledge base counts as large: nothing is indexed in a request.
     kb = KnowledgeBase(sessions, inline_max_chars=0)
-    app.state.knowledge = kb
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", shop, kb
+        async with serve_router(knowledge.router, settings, sessions, knowledge=kb) as base:
+            yield base, shop, kb
     finally:
-        server.should_exit = True
-        await task
         kb.close()
         engine.dispose()
 

@@ -25,10 +25,9 @@ from supportflow.db.migrate import upgrade
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
-from supportflow.worker import build_workers
 from supportflow.workflows.contract import Channel, ChannelIdentity, InboundMessage
 from tests.conftest import _run_store
-from tests.helpers import TEST_ENCRYPTION_KEYS, TEST_KEYRING, read_code, verified
+from tests.helpers import TEST_ENCRYPTION_KEYS, TEST_KEYRING, read_code, running_workers, verified
 from tests.scenarios.catalogue import SCENARIOS
 from tests.scenarios.model import CODE, Doc, Scenario, State
 
@@ -84,12 +83,8 @@ async def suite(
         smtp_starttls=False,
     )
     tenant_id = await asyncio.to_thread(_tenant, settings)
-    async with build_workers(dev_env.client, settings) as workers:
-        tasks = [asyncio.create_task(w.run()) for w in workers]
+    async with running_workers(dev_env.client, settings):
         yield Suite(dev_env, settings, tenant_id, smtp_server)
-        for w in workers:
-            await w.shutdown()
-        await asyncio.gather(*tasks)
 
 
 async def _read(http: httpx.AsyncClient, path: str) -> Doc | None:

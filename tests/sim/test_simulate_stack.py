@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from supportflow.demo_store.invariants import check
 from supportflow.sim import BEHAVIOURS, SimOptions, Target, embedded_stack, simulate, write_report
 from supportflow.sim.client import ChatClient
-from supportflow.store.invariants import check
 from tests.helpers import SUPPORTFLOW, free_port
 
 

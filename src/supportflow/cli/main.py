@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from supportflow.chaos.cli import chaos_command
+from supportflow.cli.common import DataDir, load_settings
+from supportflow.cli.conversations import conversations_app
 from supportflow.cli.tenants_identity import identity_app
 from supportflow.cli.tenants_keys import keys_app
 from supportflow.cli.tenants_store import store_app
 from supportflow.crypto.cli import customers_app, encryption_keys_app
-from supportflow.logs import setup_logging
-from supportflow.settings import Settings
 from supportflow.sim.cli import simulate_command
 from supportflow.understanding.cli import eval_command, understand_command, understanding_app
 
@@ -37,19 +36,8 @@ eval_app.command("understanding")(eval_command)
 # --- encryption at rest: `keys rotate|codec-token`, `customers erase` (supportflow/crypto) ---
 app.add_typer(encryption_keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
+app.add_typer(conversations_app, name="conversations")
 # --- end encryption at rest ---
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
-]
-
-
-def _settings(data_dir: Path | None = None) -> Settings:
-    overrides = {"data_dir": data_dir} if data_dir else {}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    setup_logging(settings.log_level)
-    return settings
 
 
 @app.command()
@@ -57,7 +45,7 @@ def up(data_dir: DataDir = None) -> None:
     """Run everything on this machine: Temporal dev server, workers, API, demo store."""
     from supportflow.stack.embedded import run_embedded
 
-    asyncio.run(run_embedded(_settings(data_dir)))
+    asyncio.run(run_embedded(load_settings(data_dir)))
 
 
 @app.command()
@@ -74,7 +62,7 @@ def worker(
         chosen = [Queue(q.strip()) for q in queues.split(",") if q.strip()]
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--queues") from err
-    asyncio.run(run_worker(_settings(), chosen))
+    asyncio.run(run_worker(load_settings(), chosen))
 
 
 @app.command()
@@ -82,7 +70,7 @@ def api() -> None:
     """Run the HTTP API against the Temporal server in SUPPORTFLOW_TEMPORAL_ADDRESS."""
     from supportflow.stack.standalone import run_api
 
-    asyncio.run(run_api(_settings()))
+    asyncio.run(run_api(load_settings()))
 
 
 @tenants_app.command("create")
@@ -94,7 +82,7 @@ def tenants_create(name: str, data_dir: DataDir = None) -> None:
     from supportflow.db.migrate import upgrade
     from supportflow.tenants.service import InvalidTenantName, create_tenant
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     try:
         # Before anything is written: the identity secret is sealed with these keys.
         keyring = load_keyring(settings)
@@ -129,4 +117,4 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations."""
     from supportflow.db.migrate import upgrade
 
-    upgrade(_settings(data_dir).resolved_database_url)
+    upgrade(load_settings(data_dir).resolved_database_url)

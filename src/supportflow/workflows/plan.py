@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from supportflow.procedures.router import Decision
 from supportflow.understanding.contract import Understanding
 
 
@@ -14,13 +13,16 @@ class Plan:
 
     template: str
     intent: str
-    decision: Decision
     facts: dict[str, object] = field(default_factory=dict)
     # A procedure says what it waits for; otherwise it follows from the template.
     from_procedure: bool = False
     awaiting: str | None = None
     # A reply said before this one in the same message ("you're verified"): template, facts.
     prefix: tuple[str, dict[str, object]] | None = None
+    # Answered without a case of its own but recorded as one (a request noted for a person,
+    # a hand-over, a router's order status), with the order it is about.
+    records_case: bool = False
+    order_id: str | None = None
     # Why the turn went to a person, when it did.
     reason: str | None = None
 

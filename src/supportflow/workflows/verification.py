@@ -13,9 +13,7 @@ declared at the top of the class.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, TypeVar
 
 from temporalio import workflow
 
@@ -31,22 +29,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from supportflow.activities.store import StoreActivities
     from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
-    from supportflow.policy.model import TenantPolicy
-    from supportflow.procedures.case import CaseState
-    from supportflow.procedures.router import ORDER_STATUS_INTENTS, Decision, effective_intent
-    from supportflow.replies.templates import STATUS_PHRASES
+    from supportflow.procedures.router import ORDER_STATUS_INTENTS, effective_intent
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.contract import (
-        ConversationState,
-        CustomerWorkflowInput,
         InboundMessage,
         PendingRequest,
         VerifiedIdentity,
     )
+    from supportflow.workflows.conversation import ConversationBase
     from supportflow.workflows.plan import Plan, Proceed
-
-T = TypeVar("T")
-In = TypeVar("In")
 
 # A one-time code as customers type it: six digits, maybe spaced ("123 456").
 _CODE = re.compile(r"(?<!\d)(\d{3})[ -]?(\d{3})(?!\d)")
@@ -58,39 +49,7 @@ def _says_nothing_new(u: Understanding) -> bool:
     return u.intent in _NO_REQUEST or u.needs_clarification
 
 
-class VerificationSteps:
-    # Supplied by CustomerWorkflow.
-    _s: ConversationState
-    _inp: CustomerWorkflowInput
-    # Whether this turn's sender is verified; the text the turn acts on.
-    _trusted: bool
-    _text: str
-
-    @property
-    def _trust(self) -> bool:
-        raise NotImplementedError
-
-    @property
-    def _policy(self) -> TenantPolicy:
-        raise NotImplementedError
-
-    async def _ai(self, fn: Callable[[Any, In], T], arg: In, *, task_queue: str | None = None) -> T:
-        raise NotImplementedError
-
-    async def _store_read(self, fn: Callable[[Any, In], Awaitable[T]], arg: In) -> T | None:
-        raise NotImplementedError
-
-    async def _integration_call(self, fn: Callable[[Any, In], Awaitable[T]], arg: In) -> T | None:
-        raise NotImplementedError
-
-    async def _route(
-        self, msg: InboundMessage, u: Understanding, intent: str, first_name: str | None
-    ) -> Plan:
-        raise NotImplementedError
-
-    def _track_case(self, case: CaseState) -> None:
-        raise NotImplementedError
-
+class VerificationSteps(ConversationBase):
     def _sender_verified(self, msg: InboundMessage) -> bool:
         s = self._s
         if msg.verified is not None:
@@ -103,32 +62,6 @@ class VerificationSteps:
         if msg.verified is not None:
             return msg.verified.method
         return "code" if self._trusted else None
-
-    @property
-    def _user(self) -> str | None:
-        """The store account this turn may see and act on: none for an unverified sender."""
-        if self._trust and not self._trusted:
-            return None
-        return self._s.store_user_id
-
-    @property
-    def _who(self) -> str | None:
-        v = self._s.verification
-        return v.key if v is not None and self._trusted else None
-
-    def _may_continue_case(self) -> bool:
-        """An open case belongs to the verified identity that opened it. Someone unverified
-        is asked to verify (and learns nothing of the case); another verified identity's case
-        is dropped, never continued."""
-        case = self._s.case
-        if case is None or not case.is_open or case.owner is None or case.owner == self._who:
-            return True
-        if not self._trusted:
-            return False
-        dropped = case.model_copy(update={"step": "abandoned", "awaiting": None})
-        self._s.case = dropped
-        self._track_case(dropped)
-        return True
 
     async def _act_verified(self, msg: InboundMessage, u: Understanding) -> Plan:
         s = self._s
@@ -155,9 +88,7 @@ class VerificationSteps:
             if s.verification is None or s.verification.key != msg.verified.key:
                 found = await self._find_account(msg.verified)
                 if found is None:
-                    return Plan(
-                        "store_unavailable", u.intent, Decision("reply", "store_unavailable")
-                    )
+                    return Plan("store_unavailable", u.intent)
                 self._adopt(msg.verified, found)
                 first_name = found.first_name
             self._trusted = True
@@ -191,38 +122,36 @@ class VerificationSteps:
         order_id = u.entities.order_ids[0] if u.entities.order_ids else s.pending_order_id
         if not asks_status or order_id is None:
             return None
-        s.policy = await self._ai(
+        s.policy = await self._calls.ai(
             TenantActivities.load_policy, LoadPolicyInput(tenant_id=self._inp.tenant_id)
         )
         if not self._policy.status_by_order_email:
             return None
-        order = await self._store_read(
+        order = await self._calls.store_read(
             StoreActivities.order_status_by_email,
             OrderEmailInput(tenant_id=self._inp.tenant_id, order_id=order_id, email=email),
         )
         if order is None:
-            return Plan("store_unavailable", u.intent, Decision("reply", "store_unavailable"))
+            return Plan("store_unavailable", u.intent)
         if not order.found:
             return Plan(
                 "order_not_found",
                 u.intent,
-                Decision("reply", "order_not_found"),
                 {"order_id": order_id},
             )
         return Plan(
             "order_status_limited",
             u.intent,
-            Decision("reply", "order_status_limited"),
             {
                 "order_id": order.order_id,
-                "status_phrase": STATUS_PHRASES.get(order.status or "", order.status),
+                "status": order.status,
                 "tracking_ids": order.tracking_ids,
             },
         )
 
     async def _send_code(self, u: Understanding, email: str) -> Plan:
         info = workflow.info()
-        sent = await self._integration_call(
+        sent = await self._calls.integration(
             IdentityActivities.send_verification_code,
             SendCodeInput(
                 tenant_id=self._inp.tenant_id,
@@ -232,48 +161,46 @@ class VerificationSteps:
             ),
         )
         if sent is None:
-            return Plan("code_unavailable", "verify", Decision("reply", "code_unavailable"))
+            return Plan("code_unavailable", "verify")
         if sent.status == "rate_limited":
             minutes = max(1, -(-sent.retry_after_seconds // 60))
             return Plan(
                 "code_rate_limited",
                 "verify",
-                Decision("reply", "code_rate_limited"),
                 {"minutes": minutes},
             )
-        return Plan("code_sent", "verify", Decision("reply", "code_sent"), {"email": email})
+        return Plan("code_sent", "verify", {"email": email})
 
     async def _check_code(self, msg: InboundMessage, u: Understanding, code: str) -> Plan | Proceed:
         s = self._s
-        checked = await self._integration_call(
+        checked = await self._calls.integration(
             IdentityActivities.check_verification_code,
             CheckCodeInput(
                 tenant_id=self._inp.tenant_id, customer_id=self._inp.customer_id, code=code
             ),
         )
         if checked is None:
-            return Plan("store_unavailable", u.intent, Decision("reply", "store_unavailable"))
+            return Plan("store_unavailable", u.intent)
         if checked.status == "wrong":
             return Plan(
                 "code_wrong",
                 "verify",
-                Decision("reply", "code_wrong"),
                 {"tries_left": checked.tries_left},
             )
         if checked.status != "verified" or checked.email is None:
             template = "code_locked" if checked.status == "locked" else "code_expired"
-            return Plan(template, "verify", Decision("reply", template))
+            return Plan(template, "verify")
         who = VerifiedIdentity(email=checked.email, method="code")
         found = await self._find_account(who)
         if found is None:
-            return Plan("store_unavailable", u.intent, Decision("reply", "store_unavailable"))
+            return Plan("store_unavailable", u.intent)
         self._adopt(who, found)
         s.verified_senders.append(msg.sender.key)
         self._trusted = True
         if s.transcript and s.transcript[-1].message_id == msg.message_id:
             s.transcript[-1].verified_by = "code"  # the message that proved it
         # Remembered for the next sign-in with this email; the conversation goes on without it.
-        await self._integration_call(
+        await self._calls.integration(
             IdentityActivities.link_verified_identity,
             LinkIdentityInput(
                 tenant_id=self._inp.tenant_id,
@@ -285,18 +212,16 @@ class VerificationSteps:
         pending, s.pending_request = s.pending_request, None
         welcome: dict[str, object] = {"first_name": found.first_name, "ask_next": False}
         if found.store_user_id is None:
-            return Plan("no_account", "verify", Decision("reply", "no_account"))
+            return Plan("no_account", "verify")
         if pending is None:
-            return Plan(
-                "verified", "verify", Decision("reply", "verified"), {**welcome, "ask_next": True}
-            )
+            return Plan("verified", "verify", {**welcome, "ask_next": True})
         self._text = pending.text
         return Proceed(
             pending.understanding, prefix=("verified", welcome), first_name=found.first_name
         )
 
     async def _find_account(self, who: VerifiedIdentity) -> FindAccountResult | None:
-        return await self._store_read(
+        return await self._calls.store_read(
             IdentityActivities.find_verified_account,
             FindAccountInput(
                 tenant_id=self._inp.tenant_id,

@@ -1,0 +1,175 @@
+"""A turn that runs a procedure (a case), and a turn the knowledge base answers.
+
+The procedure engine (procedures/base.py) is pure; here its results are carried out: facts
+fetched before a step, the saga run after the customer's yes, and every outcome of the closed
+set ``procedures.case.Outcome`` handled in one exhaustive ``match``.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from supportflow.activities.actions import ActionActivities
+    from supportflow.activities.contract import LoadCaseFactsInput
+    from supportflow.activities.knowledge import KnowledgeActivities
+    from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
+    from supportflow.knowledge.contract import KnowledgeInput
+    from supportflow.procedures.base import (
+        CaseFacts,
+        StepResult,
+        finish,
+        order_id_to_fetch,
+        step,
+    )
+    from supportflow.procedures.case import ProcedureName
+    from supportflow.procedures.saga import run_saga
+    from supportflow.understanding.contract import Understanding
+    from supportflow.workflows.conversation import ConversationBase
+    from supportflow.workflows.plan import Plan
+    from supportflow.workflows.saga_steps import ActionExecutor
+    from supportflow.workflows.versions import PATCH_TENANT_POLICY
+
+
+class CaseSteps(ConversationBase):
+    async def _procedure_turn(
+        self,
+        u: Understanding,
+        intent: str,
+        last_order: str | None,
+        wanted: ProcedureName | None = None,
+    ) -> Plan:
+        """A turn of a request with a procedure: fetch facts, step the case's state machine,
+        carry out what it asks (the saga, after the customer's explicit yes), and say what
+        happened. ``wanted``: the dispatcher's choice for a turn with no open case."""
+        s = self._s
+        wf_id = workflow.info().workflow_id
+        if self._trust and not self._may_continue_case():
+            # Someone unverified in a conversation whose case belongs to a verified customer:
+            # ask them to verify, and leave the conversation's question to its owner as it
+            # was (what the owner's next "yes" answers).
+            return Plan(
+                "ask_verification",
+                s.last_intent or intent,
+                from_procedure=True,
+                awaiting=s.awaiting,
+            )
+        order_id = order_id_to_fetch(s.case, u, last_order)
+        user = self._user
+        opening = s.case is None or not s.case.is_open
+        if user is None or (opening and wanted == "handoff"):
+            # Nobody verified (the engine asks who it is), or a hand-over, which needs no facts.
+            facts: CaseFacts | None = CaseFacts(order_id_requested=order_id)
+        else:
+            facts = await self._calls.store_read(
+                ActionActivities.load_case_facts,
+                LoadCaseFactsInput(
+                    tenant_id=self._inp.tenant_id,
+                    store_user_id=user,
+                    order_id=order_id,
+                ),
+            )
+        if facts is None:
+            return Plan("store_unavailable", intent)
+        # Runs before PATCH_TRUST read the policy once per case; from it on, before every step,
+        # so a merchant's change (a lower refund limit, an action switched off) holds at the
+        # moment a write is decided, whatever case it belongs to.
+        if (opening or self._trust) and self._version.since(PATCH_TENANT_POLICY):
+            s.policy = await self._calls.ai(
+                TenantActivities.load_policy,
+                LoadPolicyInput(tenant_id=self._inp.tenant_id),
+                task_queue=workflow.info().task_queue,
+            )
+        r = step(
+            s.case,
+            u,
+            facts,
+            policy=self._policy,
+            now=workflow.now(),
+            new_case_id=f"{wf_id}/case/{len(s.cases) + 1}",
+            text=self._text,
+            # Runs before PATCH_TRUST took the understanding's "confirm" as a yes.
+            strict_consent=self._trust,
+            wanted=wanted,
+        )
+        if self._trusted and r.state is not None and r.state.owner is None:
+            # The verified identity that opens (or first continues) a case owns it.
+            r = r.model_copy(update={"state": r.state.model_copy(update={"owner": self._who})})
+        if r.dropped is not None:
+            self._track_case(r.dropped)
+        if r.policy is not None and r.policy.verdict != "allowed":
+            workflow.logger.info("policy %s by rule %s", r.policy.verdict, r.policy.rule_id)
+        r = await self._carry_out(r, user)
+        if r.state is not None:
+            s.case = r.state
+            self._track_case(r.state)
+        if self._version.dispatch:
+            # What `status_by_order_email` may answer while the customer proves who they are.
+            asks = r.template == "ask_identity" and r.state is not None
+            s.pending_order_id = r.state.order_id if asks and r.state is not None else None
+        return Plan(
+            r.template or "clarify",
+            r.state.intent if r.state is not None else intent,
+            dict(r.facts),
+            from_procedure=True,
+            awaiting=r.awaiting,
+        )
+
+    async def _carry_out(self, r: StepResult, user: str | None) -> StepResult:
+        """Do what the engine's outcome asks; the result to answer with."""
+        match r.outcome:
+            case "execute":
+                assert r.plan is not None and r.state is not None and user is not None
+                executor = ActionExecutor(
+                    tenant_id=self._inp.tenant_id,
+                    store_user_id=user,
+                    workflow_id=workflow.info().workflow_id,
+                    case_id=r.state.case_id,
+                    attempt=r.plan.attempt,
+                    task_queue=self._inp.task_queues.integrations,
+                )
+                outcome = await run_saga(r.plan.steps, executor.execute)
+                return await self._carry_out(
+                    finish(r.state, r.plan, outcome, now=workflow.now()), user
+                )
+            case "awaiting_approval":
+                # Recorded in the conversation (queryable, audited); who approves comes with
+                # the operators (issue 12).
+                if r.approval is not None:
+                    self._s.approvals.append(r.approval)
+                return r
+            case "retry_later":
+                # The store stopped answering mid-plan: the case stays "executing" and the
+                # customer hears it is delayed; running the same plan again later (same keys)
+                # comes with the operators' work (issue 12).
+                return r
+            case "not_handled" | "continue" | "done" | "refused" | "escalated" | "abandoned":
+                return r
+            case _:
+                assert_never(r.outcome)
+
+    async def _knowledge_turn(self, intent: str, fallback: str) -> Plan:
+        """Quote the tenant's article that answers the question; never make one up."""
+        answer = await self._calls.ai(
+            KnowledgeActivities.answer_from_knowledge,
+            KnowledgeInput(tenant_id=self._inp.tenant_id, question=self._text[:2000]),
+        )
+        if answer.found and answer.text:
+            return Plan("kb_answer", intent, {"text": answer.text, "title": answer.title})
+        return Plan(fallback, intent)
+
+    def _may_continue_case(self) -> bool:
+        """An open case belongs to the verified identity that opened it. Someone unverified
+        is asked to verify (and learns nothing of the case); another verified identity's case
+        is dropped, never continued."""
+        case = self._s.case
+        if case is None or not case.is_open or case.owner is None or case.owner == self._who:
+            return True
+        if not self._trusted:
+            return False
+        dropped = case.model_copy(update={"step": "abandoned", "awaiting": None})
+        self._s.case = dropped
+        self._track_case(dropped)
+        return True

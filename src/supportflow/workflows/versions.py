@@ -1,0 +1,73 @@
+"""Which version of CustomerWorkflow's logic a run follows (docs/versioning.md is the policy).
+
+A conversation lives for months and its runs replay on whatever code the worker has, so a
+change that alters the commands a turn makes is gated by a patch id (``workflow.patched``).
+Each patch here names a *generation*: a run is on the newest generation its history records,
+and every generation includes all the changes before it.
+
+The run-wide patches are decided once, in the run's first activation (``RunVersion.decide``):
+``patched`` is memoized per run, and a first call in mid-turn, right after a local activity,
+could land its marker in a later workflow task than replay expects (found by the chaos run).
+A new run records only the newest generation's marker: the older ones are implied, so the
+history carries one marker (and the SDK's one ``TemporalChangeVersion`` upsert) per run, not
+one per patch ever made.
+
+The oldest patches (procedures, tenant policy, knowledge base) were decided lazily in mid-turn
+before local reads existed; runs without local reads still ask for them where they used to
+(``RunVersion.since``), and newer runs have them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+# Procedures (cases, sagas) instead of "noted, a person will reply" for store requests.
+PATCH_PROCEDURES = "procedures-v1"
+# The tenant's policy read when a case opens.
+PATCH_TENANT_POLICY = "tenant-policy-v1"
+# Store questions answered from the tenant's knowledge base.
+PATCH_KNOWLEDGE = "knowledge-base-v1"
+# Understanding, store reads, policy, knowledge and replies as local activities, and one
+# confirmation timer per wait instead of one per turn.
+PATCH_LOCAL_READS = "local-reads-v1"
+# Only verified identities see and act on an account; the policy re-read before every store
+# write; never-verified conversations end when idle; a failed activity hands over.
+PATCH_TRUST = "trust-v1"
+# One dispatcher: a turn is planned once (procedures/dispatch.py), order status and hand-overs
+# run as procedures like every other request. Implies every patch above.
+PATCH_DISPATCH = "dispatch-v1"
+
+# Oldest first. docs/versioning.md says when each is retired.
+PATCHES = (
+    PATCH_PROCEDURES,
+    PATCH_TENANT_POLICY,
+    PATCH_KNOWLEDGE,
+    PATCH_LOCAL_READS,
+    PATCH_TRUST,
+    PATCH_DISPATCH,
+)
+
+
+@dataclass(frozen=True)
+class RunVersion:
+    """The generation this run follows, decided in its first activation."""
+
+    local_reads: bool
+    trust: bool
+    dispatch: bool
+
+    @classmethod
+    def decide(cls) -> RunVersion:
+        if workflow.patched(PATCH_DISPATCH):
+            return cls(local_reads=True, trust=True, dispatch=True)
+        local_reads = workflow.patched(PATCH_LOCAL_READS)
+        trust = local_reads and workflow.patched(PATCH_TRUST)
+        return cls(local_reads=local_reads, trust=trust, dispatch=False)
+
+    def since(self, patch: str) -> bool:
+        """Whether this run has one of the changes older than local reads. Runs with local
+        reads have them all and record no marker for them; older runs ask where they always
+        did, so their histories replay."""
+        return self.local_reads or workflow.patched(patch)
