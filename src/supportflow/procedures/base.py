@@ -7,6 +7,10 @@ and ``finish`` (after ``run_saga``) return a ``StepResult`` whose ``outcome`` is
 closed set ``procedures.case.Outcome``; CustomerWorkflow handles each outcome in one
 exhaustive ``match`` (mypy checks it with ``assert_never``). ``deadline``/``on_timeout`` time
 out a case that waits for the customer.
+
+Over 400 lines on purpose: it is one state machine. ``step``, ``approve``, ``finish`` and
+``on_timeout`` are its transitions and share the private helpers below (``_advance``, ``_ask``,
+``_closed``); split across modules they would import each other's internals.
 """
 
 from __future__ import annotations
