@@ -35,6 +35,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.testing import ActivityEnvironment
 
 from supportflow.activities.actions import ActionActivities
+from supportflow.activities.contract import PERMANENT_STORE_ERRORS as PERMANENT_ERRORS
 from supportflow.activities.contract import ActionDone, LoadCaseFactsInput
 from supportflow.demo_store.invariants import doubled_effects
 from supportflow.demo_store.seeding import load_seed
@@ -43,7 +44,6 @@ from supportflow.procedures.case import ActionStep, CaseState
 from supportflow.procedures.facts import Address, CaseFacts
 from supportflow.procedures.saga import ActionResult, SagaOutcome, run_saga
 from supportflow.store.adapters.demo_client import StoreClient
-from supportflow.workflows.calls import PERMANENT_STORE_ERRORS as PERMANENT_ERRORS
 from supportflow.workflows.saga_steps import action_input, result_for_error
 from tests.procedures.conftest import NOW
 

@@ -30,6 +30,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from supportflow.activities.contract import (
+    NOT_CUSTOMERS_ORDER,
     ActionDone,
     ActionInput,
     CancelOrderInput,
@@ -51,8 +52,6 @@ from supportflow.store.adapters.demo_client import Doc, StoreClient
 from supportflow.store.errors import StoreNotFound, StoreRejected
 from supportflow.store.port import ALL_CAPABILITIES, Capability, StorePort, require
 from supportflow.store.registry import PortSource, port_source
-
-NOT_CUSTOMERS_ORDER = "NotCustomersOrder"
 
 T = TypeVar("T")
 In = TypeVar("In", bound=ActionInput)

@@ -8,6 +8,11 @@ from pydantic import BaseModel, Field
 
 from supportflow.understanding.contract import Context
 
+# The failure types a store activity raises non-retryable: a broken store rule, an unknown
+# record, an order that is not the customer's. The workflow's retry policy stops on them.
+NOT_CUSTOMERS_ORDER = "NotCustomersOrder"
+PERMANENT_STORE_ERRORS = ["StoreRejected", "StoreNotFound", NOT_CUSTOMERS_ORDER]
+
 
 class UnderstandInput(BaseModel):
     tenant_id: str

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -22,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from supportflow.crypto.keyring import KeyRing
 from supportflow.db.models import Customer, Identity, Tenant
 from supportflow.identity import codes
+from supportflow.identity.mailer import CodeMailer
 from supportflow.store.errors import StoreRejected
 from supportflow.store.registry import PortSource
 
@@ -70,11 +70,6 @@ class LinkIdentityInput(BaseModel):
     customer_id: str
     email: str
     method: Literal["token", "code"]
-
-
-# Sends one code mail: store name, to, code, request key (makes the Message-ID). SMTP in
-# production, the embedded mail server in `up` (identity/mailer.py).
-CodeMailer = Callable[[str, str, str, str], Awaitable[None]]
 
 
 class IdentityActivities:

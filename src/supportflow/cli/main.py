@@ -11,10 +11,10 @@ import typer
 from supportflow.chaos.cli import chaos_command
 from supportflow.cli.common import DataDir, load_settings
 from supportflow.cli.conversations import conversations_app
+from supportflow.cli.encryption import customers_app, encryption_keys_app
 from supportflow.cli.tenants_identity import identity_app
 from supportflow.cli.tenants_keys import keys_app
 from supportflow.cli.tenants_store import store_app
-from supportflow.crypto.cli import customers_app, encryption_keys_app
 from supportflow.sim.cli import simulate_command
 from supportflow.understanding.cli import eval_command, understand_command, understanding_app
 
@@ -33,7 +33,7 @@ app.command("understand")(understand_command)
 app.command("chaos")(chaos_command)
 app.command("simulate")(simulate_command)
 eval_app.command("understanding")(eval_command)
-# --- encryption at rest: `keys rotate|codec-token`, `customers erase` (supportflow/crypto) ---
+# --- encryption at rest: `keys rotate|codec-token`, `customers erase` (cli/encryption.py) ---
 app.add_typer(encryption_keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(conversations_app, name="conversations")

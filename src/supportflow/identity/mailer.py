@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from temporalio.exceptions import ApplicationError
 
-from supportflow.activities.identity import CodeMailer
 from supportflow.identity.codes import CODE_TTL
 from supportflow.mail.sender import (
     MailNotConfigured,
@@ -14,6 +15,10 @@ from supportflow.mail.sender import (
     message_id_for,
 )
 from supportflow.settings import Settings
+
+# Sends one code mail: store name, to, code, request key (makes the Message-ID). SMTP in
+# production, the embedded mail server in `up`. The identity activities take one.
+CodeMailer = Callable[[str, str, str, str], Awaitable[None]]
 
 
 def code_mailer(sender: MailSender, settings: Settings) -> CodeMailer:

@@ -11,6 +11,7 @@ from supportflow.store.actions import StoreAction
 class UserAddress:
     name: ProcedureName = "user_address"
     needs_order = False
+    store_actions: tuple[StoreAction, ...] = (StoreAction.MODIFY_USER_ADDRESS,)
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         return absorb_address(state, turn)

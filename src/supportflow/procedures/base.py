@@ -84,21 +84,9 @@ DONE_TEMPLATES: dict[ProcedureName, str] = {
     "exchange": "exchange_done",
     "user_address": "user_address_done",
 }
-# The store actions each procedure's plans may use: a backend lacking one of them (see
-# ``CaseFacts.capabilities``) gets the request handed to a person before anything is asked.
+# The store actions each procedure's plans may use (each procedure declares its own).
 REQUIRED_ACTIONS: dict[ProcedureName, tuple[StoreAction, ...]] = {
-    "cancel": (
-        StoreAction.HOLD_ORDER,
-        StoreAction.RELEASE_ORDER,
-        StoreAction.REFUND_ORDER,
-        StoreAction.CANCEL_ORDER,
-    ),
-    "modify_address": (StoreAction.MODIFY_ORDER_ADDRESS,),
-    "modify_payment": (StoreAction.MODIFY_ORDER_PAYMENT,),
-    "modify_items": (StoreAction.MODIFY_ORDER_ITEMS,),
-    "return": (StoreAction.RETURN_ORDER_ITEMS,),
-    "exchange": (StoreAction.EXCHANGE_ORDER_ITEMS,),
-    "user_address": (StoreAction.MODIFY_USER_ADDRESS,),
+    name: proc.store_actions for name, proc in PROCEDURES.items() if proc.store_actions
 }
 # Denials a person can still help with go to a person; the others are final.
 _ESCALATING_RULES = frozenset({"action_not_allowed", "refund_above_limit"})

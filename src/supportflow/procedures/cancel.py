@@ -24,6 +24,12 @@ from supportflow.store.actions import StoreAction
 class Cancel:
     name: ProcedureName = "cancel"
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = (
+        StoreAction.HOLD_ORDER,
+        StoreAction.RELEASE_ORDER,
+        StoreAction.REFUND_ORDER,
+        StoreAction.CANCEL_ORDER,
+    )
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         reason = cancel_reason(turn.understanding, turn.text)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from supportflow.procedures.case import ActionStep, Awaiting, CaseState, ProcedureName
 from supportflow.procedures.facts import CaseFacts, OrderSnapshot, PaymentMethod, money
 from supportflow.procedures.parsing import parse_address
-from supportflow.store.actions import PolicyAction
+from supportflow.store.actions import PolicyAction, StoreAction
 from supportflow.understanding.contract import Understanding
 
 GIFT_CARD_TIMING = "at once"
@@ -52,6 +52,9 @@ class Proposal:
 class Procedure(Protocol):
     name: ProcedureName
     needs_order: bool
+    # Every store write its plans may use: a backend lacking one of them (see
+    # ``CaseFacts.capabilities``) gets the request handed to a person before anything is asked.
+    store_actions: tuple[StoreAction, ...]
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState: ...
 

@@ -15,10 +15,12 @@ from supportflow.procedures.flow import (
     refund_lines,
     timing_facts,
 )
+from supportflow.store.actions import StoreAction
 
 
 class _Instant:
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = ()  # answers; writes nothing
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         return state

@@ -31,6 +31,7 @@ def _not_pending(order: OrderSnapshot, what: str) -> Prompt:
 class ModifyAddress:
     name: ProcedureName = "modify_address"
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = (StoreAction.MODIFY_ORDER_ADDRESS,)
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         return absorb_address(state, turn)
@@ -77,6 +78,7 @@ class ModifyAddress:
 class ModifyPayment:
     name: ProcedureName = "modify_payment"
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = (StoreAction.MODIFY_ORDER_PAYMENT,)
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         return absorb_payment(state, turn, facts)
@@ -150,6 +152,7 @@ class ModifyPayment:
 class ModifyItems:
     name: ProcedureName = "modify_items"
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = (StoreAction.MODIFY_ORDER_ITEMS,)
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         state = absorb_items(state, turn, facts)

@@ -35,6 +35,7 @@ def _not_delivered(order: OrderSnapshot, what: str) -> Prompt:
 class Return:
     name: ProcedureName = "return"
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = (StoreAction.RETURN_ORDER_ITEMS,)
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         order = facts.order
@@ -121,6 +122,7 @@ class Return:
 class Exchange:
     name: ProcedureName = "exchange"
     needs_order = True
+    store_actions: tuple[StoreAction, ...] = (StoreAction.EXCHANGE_ORDER_ITEMS,)
 
     def absorb(self, state: CaseState, turn: Turn, facts: CaseFacts) -> CaseState:
         state = absorb_items(state, turn, facts)

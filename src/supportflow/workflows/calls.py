@@ -20,12 +20,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
+with workflow.unsafe.imports_passed_through():
+    from supportflow.activities.contract import PERMANENT_STORE_ERRORS
+
 T = TypeVar("T")
 In = TypeVar("In")
-
-# Store refusals that no retry can fix: a broken store rule, an unknown record, an order that
-# is not the customer's (activities/actions.py raises them non-retryable as well).
-PERMANENT_STORE_ERRORS = ["StoreRejected", "StoreNotFound", "NotCustomersOrder"]
 
 # Activity failures that retries did not fix: an ordinary activity's arrives as ActivityError,
 # a local activity's as the ApplicationError or timeout itself.

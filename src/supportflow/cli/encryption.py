@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from supportflow.settings import Settings
+from supportflow.cli.common import DataDir, load_settings
 
 encryption_keys_app = typer.Typer(
     no_args_is_help=True, help="Encryption keys (history, sealed secrets)."
 )
 customers_app = typer.Typer(no_args_is_help=True, help="Customers' data (erasure requests).")
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
-]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    overrides = {"data_dir": data_dir} if data_dir else {}
-    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -39,7 +28,7 @@ def keys_rotate(data_dir: DataDir = None) -> None:
     Restart workers and the API to start encrypting with it."""
     from supportflow.crypto.keyring import KeyRingError, key_file_path, rotate_key_file
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     if settings.encryption_keys is not None:
         raise _fail(
             "keys come from SUPPORTFLOW_ENCRYPTION_KEYS: put a new 'kid:<base64 key>' first "
@@ -64,7 +53,7 @@ def keys_codec_token(
     from supportflow.crypto.codec_token import ensure_codec_token
 
     try:
-        typer.echo(ensure_codec_token(_settings(data_dir), rotate=rotate))
+        typer.echo(ensure_codec_token(load_settings(data_dir), rotate=rotate))
     except ValueError as err:
         raise _fail(str(err)) from err
 
@@ -83,7 +72,7 @@ def customers_erase(
     from supportflow.privacy.erase import UnknownCustomer, erase_customer, tenant_exists
     from supportflow.temporal.client import connect
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     url = settings.resolved_database_url
     upgrade(url)
     engine = make_engine(url)
