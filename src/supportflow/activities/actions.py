@@ -99,12 +99,22 @@ class ActionActivities:
     @activity.defn(name="load_case_facts")
     async def load_case_facts(self, inp: LoadCaseFactsInput) -> CaseFacts:
         store = await self._port(inp.tenant_id)
-        user = await _call(store.get_user(inp.store_user_id))
-        order = await _call(store.get_order(inp.order_id)) if inp.order_id else None
+        user: Doc | None
+        if not inp.account:
+            # Only the order is shown: the account is known by its verified id alone.
+            user = {"user_id": inp.store_user_id}
+            order = await _call(store.get_order(inp.order_id)) if inp.order_id else None
+        elif inp.order_id:
+            # The user and the order at once: one round trip to the store, not two.
+            user, order = await asyncio.gather(
+                _call(store.get_user(inp.store_user_id)), _call(store.get_order(inp.order_id))
+            )
+        else:
+            user, order = await _call(store.get_user(inp.store_user_id)), None
         if order is not None and (user is None or order.get("user_id") != user["user_id"]):
             order = None  # never confirm that someone else's order exists
         products: list[Doc] = []
-        if order is not None and Capability.GET_PRODUCT in store.capabilities:
+        if order is not None and inp.products and Capability.GET_PRODUCT in store.capabilities:
             # At once, not one after another: a slow store would otherwise push the whole
             # read past its timeout, and it is retried as a whole.
             ids = dict.fromkeys(str(i["product_id"]) for i in order["items"])

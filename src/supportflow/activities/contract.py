@@ -82,6 +82,12 @@ class LoadCaseFactsInput(BaseModel):
     tenant_id: str
     store_user_id: str
     order_id: str | None = None
+    # The order's products (the variants a swap may choose): only requests that change an
+    # order need them; an answer that only shows the order skips those reads.
+    products: bool = True
+    # The account's details (name, addresses, payment methods). Without them the facts know
+    # only the account's id (verified by the workflow), enough to show the customer's order.
+    account: bool = True
 
 
 class ActionInput(BaseModel):

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
     from supportflow.knowledge.contract import KnowledgeInput
     from supportflow.procedures.base import (
+        PROCEDURES,
         CaseFacts,
         StepResult,
         finish,
@@ -59,6 +60,14 @@ class CaseSteps(ConversationBase):
         order_id = order_id_to_fetch(s.case, u, last_order)
         user = self._user
         opening = s.case is None or not s.case.is_open
+        # Dispatcher runs skip what a request that changes nothing does not need: the order's
+        # products and the policy (which governs store writes) for a status question.
+        writes = not (
+            self._version.dispatch
+            and opening
+            and wanted is not None
+            and not PROCEDURES[wanted].store_actions
+        )
         if user is None or (opening and wanted == "handoff"):
             # Nobody verified (the engine asks who it is), or a hand-over, which needs no facts.
             facts: CaseFacts | None = CaseFacts(order_id_requested=order_id)
@@ -69,6 +78,9 @@ class CaseSteps(ConversationBase):
                     tenant_id=self._inp.tenant_id,
                     store_user_id=user,
                     order_id=order_id,
+                    products=writes,
+                    # A status answer shows the order only; nothing of the account.
+                    account=writes or wanted != "order_status",
                 ),
             )
         if facts is None:
@@ -76,7 +88,7 @@ class CaseSteps(ConversationBase):
         # Runs before PATCH_TRUST read the policy once per case; from it on, before every step,
         # so a merchant's change (a lower refund limit, an action switched off) holds at the
         # moment a write is decided, whatever case it belongs to.
-        if (opening or self._trust) and self._version.since(PATCH_TENANT_POLICY):
+        if writes and (opening or self._trust) and self._version.since(PATCH_TENANT_POLICY):
             s.policy = await self._calls.ai(
                 TenantActivities.load_policy,
                 LoadPolicyInput(tenant_id=self._inp.tenant_id),
