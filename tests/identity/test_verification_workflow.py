@@ -82,6 +82,20 @@ async def test_the_right_code_verifies_and_answers_the_waiting_request(
     assert not leaks(other) and "make sure it's you" in other
 
 
+async def test_a_request_sent_with_the_email_is_answered_once_the_code_arrives(
+    conversation: Visitor, running: None
+) -> None:
+    # One message with the request and the email: the code goes out, the request waits.
+    # (Issue 11: "where is my order #W…? my email is …" is still misread as out of scope.)
+    sent = await conversation.say(
+        f"Hi, can you tell me the status of order #W2611340? My email is {JAMES}"
+    )
+    assert "code is on its way" in sent and not leaks(sent)
+    answer = await conversation.say(conversation.code_for(JAMES))
+    assert "you're verified" in answer
+    assert "357962501027" in answer, "the request that came with the email is answered"
+
+
 async def test_known_and_unknown_emails_get_the_same_reply(
     conversation: Visitor, running: None
 ) -> None:

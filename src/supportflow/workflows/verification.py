@@ -109,7 +109,13 @@ class VerificationSteps(ConversationBase):
         email = next((e.strip().lower() for e in [msg.email, *u.entities.emails] if e), None)
         if email is not None and len(email) <= 320:
             limited = await self._status_by_order_email(u, email)
-            return limited if limited is not None else await self._send_code(u, email)
+            if limited is not None:
+                return limited
+            if self._version.dispatch and not _says_nothing_new(u):
+                # The email came with a request ("where is my order #W1? my email is ..."):
+                # it waits for the code and is answered then, with every detail it gave.
+                s.pending_request = PendingRequest(text=self._text, understanding=u)
+            return await self._send_code(u, email)
         return Proceed(u)
 
     async def _status_by_order_email(self, u: Understanding, email: str) -> Plan | None:
