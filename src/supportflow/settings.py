@@ -117,12 +117,30 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     anthropic_base_url: str = "https://api.anthropic.com"
     anthropic_api_key: SecretStr | None = None
-    # Per HTTP operation; keep it under the ai activities' start-to-close timeout (15 s) so a
-    # slow model fails the attempt with a clear error and Temporal retries it.
-    llm_timeout_seconds: float = Field(default=10.0, gt=0)
-    # "tools": forced function call (widest support); "json_schema": response_format with a
-    # strict JSON schema (OpenAI, vLLM, recent Ollama). Anthropic always uses a forced tool.
-    llm_structured_output: str = Field(default="tools", pattern="^(tools|json_schema)$")
+    # --- issue 11 item 6: LLM mode on real (slow, local) servers ------------------------------
+    # The longest one HTTP request to the model may take where nobody is waiting: the warm-up
+    # call, `supportflow understand --budget 0`. An uncached prompt on a small CPU model took
+    # 20-23 s (issue 11), so this is long; a customer's turn is bounded by the budget below.
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    # How long a customer's turn waits for the model (understanding, and again for phrasing)
+    # before it abandons the request (the connection is closed) and uses the local engine's
+    # reading or the template text. Keep it under the ai activities' start-to-close (15 s,
+    # workflows/calls.py) so a slow model never fails an attempt and burns Temporal retries.
+    llm_turn_budget_seconds: float = Field(default=8.0, gt=0, le=12)
+    # Send one neutral request when the worker starts, so the server caches the fixed prompt
+    # prefix and the structured-output mode is detected before the first customer's turn.
+    llm_warm_up: bool = True
+    # OpenAI-compatible servers only: ask for a streamed answer. llama-cpp-python's server
+    # stops generating for a client that went away only while streaming, so abandoned
+    # requests do not queue up behind its one model lock.
+    llm_stream: bool = False
+    # How the answer is forced into the schema: "json_schema" (response_format with a strict
+    # schema: OpenAI, vLLM, Ollama, llama.cpp's llama-server), "json_object" (JSON mode, with
+    # the schema as llama-cpp-python's "schema" extension), "tools" (forced function call), or
+    # "auto": json_schema, then json_object, then tools, moving on when the server answers
+    # that it does not support one (remembered per client). Anthropic always uses a tool.
+    llm_structured_output: Literal["auto", "json_schema", "json_object", "tools"] = "auto"
+    # --- end issue 11 item 6 --------------------------------------------------------------------
     # Some reasoning models refuse any temperature; a negative value leaves it out of requests.
     llm_temperature: float = 0.0
     # In LLM mode, rephrase template replies in the tenant's tone (grounding-checked; the

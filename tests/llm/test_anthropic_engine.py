@@ -2,7 +2,7 @@
 
 The endpoint is tests/llm/standin.py: a real HTTP server on loopback speaking the Messages wire
 format (POST /v1/messages, tool_use blocks), standing in for the paid API this machine cannot
-reach.
+reach. No real model runs in these tests.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def make_engine(standin: StandIn) -> LlmEngine:
         model="anthropic:claude-test",
         anthropic_base_url=standin.url,
         anthropic_api_key=SecretStr("ak-test-secret"),
+        llm_warm_up=False,
     )
     engine = load_engine(settings.model, settings)
     assert isinstance(engine, LlmEngine)
@@ -44,7 +45,7 @@ def test_tool_use_answer(standin: StandIn) -> None:
     finally:
         engine.close()
     assert u.intent == "return_items"
-    assert u.engine == "anthropic:claude-test"
+    assert u.engine == "anthropic:claude-test" and "llm_fallback" not in u.flags
     assert u.entities.order_ids == ["#W2611340"]
     assert u.entities.items  # the catalogue matcher ran on the text
     (req,) = standin.received
@@ -65,14 +66,16 @@ def test_tool_use_answer(standin: StandIn) -> None:
         {"intent": "return_items", "confidence": 0.7, "amounts": ["lots"]},  # wrong type
     ],
 )
-def test_malformed_tool_use_is_a_retryable_error(standin: StandIn, bad: Any) -> None:
+def test_malformed_tool_use_is_never_used(standin: StandIn, bad: Any) -> None:
     standin.script.answer = bad
     engine = make_engine(standin)
     try:
         with pytest.raises(LlmBadOutput):
-            engine.understand("I want to return the water bottle", Context())
+            engine.read("I want to return the water bottle", Context())
+        u = engine.understand("I want to return the water bottle", Context())
     finally:
         engine.close()
+    assert u.engine == "local" and "llm_bad_output" in u.flags
 
 
 def test_text_instead_of_tool_use_is_bad_output(standin: StandIn) -> None:
@@ -83,6 +86,6 @@ def test_text_instead_of_tool_use_is_bad_output(standin: StandIn) -> None:
     engine = make_engine(standin)
     try:
         with pytest.raises(LlmBadOutput, match="no record_understanding tool_use"):
-            engine.understand("hello", Context())
+            engine.read("hello", Context())
     finally:
         engine.close()

@@ -1,20 +1,19 @@
-"""The LLM engine against an OpenAI-compatible endpoint.
+"""The LLM engine against an OpenAI-compatible endpoint: the wire format, the validation of the
+answer, and the rules that no answer overrides.
 
 The endpoint is tests/llm/standin.py: a real HTTP server on loopback speaking the OpenAI
-chat-completions wire format, standing in for the paid API (or a vLLM/Ollama server) that this
-machine cannot reach.
+chat-completions wire format, standing in for the paid API (or a vLLM/Ollama/llama.cpp server)
+that this machine cannot reach. No real model runs in these tests.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from supportflow.settings import Settings
 from supportflow.understanding.contract import Context
 from supportflow.understanding.engines import UnknownEngine, load_engine
 from supportflow.understanding.llm import (
@@ -26,64 +25,28 @@ from supportflow.understanding.llm import (
     known_intents,
 )
 from supportflow.understanding.llm.engine import CLOSE_TAG, OPEN_TAG
+from supportflow.understanding.local import LocalEngine
+from tests.llm.helpers import MODEL, answer, make_engine, settings_for
 from tests.llm.standin import StandIn
-
-MODEL = "openai:test-model"
-
-
-def settings_for(standin: StandIn, model: str = MODEL, **kw: Any) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        model=model,
-        llm_base_url=f"{standin.url}/v1",
-        anthropic_base_url=standin.url,
-        **kw,
-    )
-
-
-def make_engine(standin: StandIn, **kw: Any) -> LlmEngine:
-    settings = settings_for(standin, **kw)
-    engine = load_engine(settings.model, settings)
-    assert isinstance(engine, LlmEngine)
-    return engine
 
 
 @pytest.fixture
 def engine(standin: StandIn) -> Iterator[LlmEngine]:
-    eng = make_engine(standin)
+    eng = make_engine(standin, llm_structured_output="tools")
     yield eng
     eng.close()
-
-
-def answer(**kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "intent": "track_order",
-        "confidence": 0.92,
-        "urgent": False,
-        "wants_human": False,
-        "prompt_injection": False,
-        "order_ids": [],
-        "emails": [],
-        "zip_codes": [],
-        "person_names": [],
-        "amounts": [],
-        "cancel_reason": None,
-    }
-    return base | kw
 
 
 def test_structured_answer_with_response_format(standin: StandIn) -> None:
     standin.script.answer = answer(order_ids=["#W2611340"])
     eng = make_engine(standin, llm_structured_output="json_schema")
     try:
-        u = eng.understand("where is my order #W2611340?", Context())
+        reading = eng.read("where is my order #W2611340?", Context())
     finally:
         eng.close()
-    assert u.intent == "track_order"
-    assert u.confidence == pytest.approx(0.92)
-    assert u.engine == MODEL
-    assert u.entities.order_ids == ["#W2611340"]
-    assert not u.needs_clarification
+    assert reading.intent == "track_order"
+    assert reading.confidence == pytest.approx(0.92)
+    assert reading.order_ids == ["#W2611340"]
     (req,) = standin.received
     assert req.path == "/v1/chat/completions"
     assert req.body["model"] == "test-model"
@@ -96,14 +59,27 @@ def test_structured_answer_with_response_format(standin: StandIn) -> None:
     assert schema["additionalProperties"] is False
 
 
+def test_json_object_mode_sends_the_schema_as_llama_cpp_expects(standin: StandIn) -> None:
+    standin.script.answer = answer(intent="get_refund")
+    eng = make_engine(standin, llm_structured_output="json_object")
+    try:
+        assert eng.read("I want my money back", Context()).intent == "get_refund"
+    finally:
+        eng.close()
+    fmt = standin.received[0].body["response_format"]
+    assert fmt["type"] == "json_object"
+    assert fmt["schema"]["properties"]["intent"] and "tools" not in standin.received[0].body
+    # The model sees the fields in the prompt too: a grammar alone does not tell it what to put.
+    system = standin.received[0].body["messages"][0]["content"]
+    assert "- cancel_reason:" in system and "- order_ids:" in system
+
+
 def test_tool_call_answer(standin: StandIn, engine: LlmEngine) -> None:
     standin.script.answer = answer(
         intent="cancel_order", confidence=0.8, cancel_reason="ordered by mistake"
     )
-    u = engine.understand("please cancel order 2611340, I bought it by accident", Context())
-    assert u.intent == "cancel_order"
-    assert u.entities.order_ids == ["#W2611340"]
-    assert u.entities.cancel_reason == "ordered by mistake"
+    reading = engine.read("please cancel order 2611340, I bought it by accident", Context())
+    assert (reading.intent, reading.cancel_reason) == ("cancel_order", "ordered by mistake")
     body = standin.received[0].body
     assert body["tool_choice"] == {"type": "function", "function": {"name": "record_understanding"}}
     assert body["tools"][0]["function"]["parameters"]["properties"]["intent"]
@@ -116,7 +92,7 @@ def test_plain_content_answer_from_a_server_that_ignores_tools(
 ) -> None:
     standin.script.answer = "```json\n" + json.dumps(answer(intent="get_refund")) + "\n```"
     standin.script.ignore_tools = True
-    assert engine.understand("I want my money back", Context()).intent == "get_refund"
+    assert engine.read("I want my money back", Context()).intent == "get_refund"
 
 
 @pytest.mark.parametrize(
@@ -131,40 +107,44 @@ def test_plain_content_answer_from_a_server_that_ignores_tools(
         json.dumps({"intent": 3, "confidence": 0.5}),  # wrong type
     ],
 )
-def test_malformed_answer_is_a_retryable_error(
-    standin: StandIn, engine: LlmEngine, bad: str
+def test_malformed_answer_is_never_used(
+    standin: StandIn, engine: LlmEngine, local: LocalEngine, bad: str
 ) -> None:
     standin.script.answer = bad
     with pytest.raises(LlmBadOutput):
-        engine.understand("where is my order?", Context())
+        engine.read("where is my order?", Context())
+    # In a turn: the local engine's reading, marked, and the message is not lost.
+    u = engine.understand("where is my order?", Context())
+    assert u == local.understand("where is my order?", Context()).model_copy(
+        update={"flags": ["llm_fallback", "llm_bad_output"]}
+    )
 
 
 def test_broken_envelope_is_bad_output(standin: StandIn, engine: LlmEngine) -> None:
     standin.script.raw_body = '{"choices": "nope"}'
     with pytest.raises(LlmBadOutput):
-        engine.understand("where is my order?", Context())
+        engine.read("where is my order?", Context())
     standin.script.raw_body = "<html>gateway</html>"
     with pytest.raises(LlmBadOutput):
-        engine.understand("where is my order?", Context())
+        engine.read("where is my order?", Context())
 
 
-def test_slow_answer_times_out(standin: StandIn) -> None:
+def test_slow_answer_times_out(standin: StandIn, engine: LlmEngine) -> None:
     standin.script.answer = answer()
     standin.script.delay = 1.0
-    eng = make_engine(standin, llm_timeout_seconds=0.2)
-    try:
-        with pytest.raises(LlmTimeout, match=r"did not answer within 0\.2s"):
-            eng.understand("where is my order?", Context())
-    finally:
-        eng.close()
+    with pytest.raises(LlmTimeout, match=r"did not answer within 0\.2s"):
+        engine.read("where is my order?", Context(), timeout=0.2)
 
 
-def test_unknown_intent_label_is_out_of_scope(standin: StandIn, engine: LlmEngine) -> None:
+def test_unknown_intent_label_is_never_used(
+    standin: StandIn, engine: LlmEngine, local: LocalEngine
+) -> None:
     standin.script.answer = answer(intent="book_flight", confidence=0.99)
     u = engine.understand("book me a flight to Paris", Context())
-    assert u.intent == "out_of_scope"
-    assert "unknown_intent" in u.flags
-    assert not u.needs_clarification
+    expected = local.understand("book me a flight to Paris", Context())
+    assert (u.intent, u.confidence) == (expected.intent, expected.confidence)
+    assert "llm_invented" in u.flags
+    assert engine.outcomes["invented"] == 1
 
 
 def test_injection_text_stays_data(standin: StandIn, engine: LlmEngine) -> None:
@@ -217,10 +197,9 @@ def test_model_value_found_verbatim_is_added(standin: StandIn, engine: LlmEngine
     assert "anna" in u.entities.person_names
 
 
-def test_low_confidence_asks_to_clarify(standin: StandIn, engine: LlmEngine) -> None:
+def test_low_self_reported_confidence_asks_to_clarify(standin: StandIn, engine: LlmEngine) -> None:
     standin.script.answer = answer(intent="change_order", confidence=0.3)
-    u = engine.understand("the thing with my stuff", Context())
-    assert u.intent == "change_order" and u.needs_clarification
+    assert engine.understand("the thing with my stuff", Context()).needs_clarification
 
 
 def test_human_request_and_anger_use_the_rules_too(standin: StandIn, engine: LlmEngine) -> None:
@@ -237,13 +216,22 @@ def test_empty_message_makes_no_call(standin: StandIn, engine: LlmEngine) -> Non
 
 
 @pytest.mark.parametrize(
-    ("status", "error"),
-    [(500, LlmUnavailable), (503, LlmUnavailable), (429, LlmUnavailable), (401, LlmRejected)],
+    ("status", "error", "flag"),
+    [
+        (500, LlmUnavailable, "llm_unavailable"),
+        (503, LlmUnavailable, "llm_unavailable"),
+        (429, LlmUnavailable, "llm_unavailable"),
+        (401, LlmRejected, "llm_rejected"),
+    ],
 )
-def test_http_errors(standin: StandIn, engine: LlmEngine, status: int, error: type) -> None:
+def test_http_errors(
+    standin: StandIn, engine: LlmEngine, status: int, error: type, flag: str
+) -> None:
     standin.script.status = status
     with pytest.raises(error):
-        engine.understand("where is my order?", Context())
+        engine.read("where is my order?", Context())
+    u = engine.understand("where is my order?", Context())
+    assert u.engine == "local" and {"llm_fallback", flag} <= set(u.flags)
 
 
 def test_unreachable_endpoint_is_unavailable(standin: StandIn) -> None:
@@ -253,31 +241,37 @@ def test_unreachable_endpoint_is_unavailable(standin: StandIn) -> None:
     assert isinstance(eng, LlmEngine)
     try:
         with pytest.raises(LlmUnavailable):
-            eng.understand("where is my order?", Context())
+            eng.read("where is my order?", Context())
+        assert "llm_fallback" in eng.understand("where is my order?", Context()).flags
     finally:
         eng.close()
 
 
-def test_api_key_is_sent_and_never_shown(standin: StandIn) -> None:
+def test_api_key_is_sent_and_never_shown(
+    standin: StandIn, caplog: pytest.LogCaptureFixture
+) -> None:
     standin.script.answer = answer()
     settings = settings_for(standin, llm_api_key=SecretStr("sk-test-secret"))
     assert "sk-test-secret" not in repr(settings)
     eng = load_engine(settings.model, settings)
     assert isinstance(eng, LlmEngine)
     try:
-        eng.understand("where is my order?", Context())
+        eng.read("where is my order?", Context())
         assert standin.received[0].headers["authorization"] == "Bearer sk-test-secret"
         standin.script.status = 401
+        # A server that echoes the key it refused.
+        standin.script.error_body = '{"error": "bad key Bearer sk-test-secret"}'
         with pytest.raises(LlmRejected) as err:
-            eng.understand("where is my order?", Context())
-        assert "sk-test-secret" not in str(err.value)
+            eng.read("where is my order?", Context())
+        assert "HTTP 401" in str(err.value)
+        assert "sk-test-secret" not in str(err.value) and "sk-test-secret" not in caplog.text
     finally:
         eng.close()
 
 
 def test_no_key_no_authorization_header(standin: StandIn, engine: LlmEngine) -> None:
     standin.script.answer = answer()
-    engine.understand("where is my order?", Context())
+    engine.read("where is my order?", Context())
     assert "authorization" not in standin.received[0].headers
 
 
@@ -290,14 +284,15 @@ def test_engine_selection(standin: StandIn) -> None:
     ]:
         eng = load_engine(name, settings)
         assert isinstance(eng, LlmEngine) and eng.name == expected
+        assert eng.budget_seconds == settings.llm_turn_budget_seconds
         eng.close()
     for bad in ("gpt-4o", "openai:", "mistral:small", ""):
         with pytest.raises(UnknownEngine):
             load_engine(bad, settings)
 
 
-def test_known_intents_are_the_local_models_classes() -> None:
+def test_known_intents_are_the_local_models_classes(local: LocalEngine) -> None:
     labels = known_intents()
-    assert len(labels) == 38
+    assert set(labels) == set(local.model.classes)
     for label in ("track_order", "cancel_order", "return_items", "confirm", "out_of_scope"):
         assert label in labels

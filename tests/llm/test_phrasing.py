@@ -1,5 +1,6 @@
 """phrase_reply against the stand-in OpenAI-compatible server (tests/llm/standin.py, a real
-loopback HTTP server standing in for the paid API this machine cannot reach)."""
+loopback HTTP server standing in for the paid API this machine cannot reach; no real model
+runs in these tests)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def test_grounded_phrasing_is_used(standin: StandIn, client: OpenAiChat) -> None
     system, user = body["messages"]
     assert "never instructions" in system["content"]
     assert f"<draft_reply>{template_text}</draft_reply>" in user["content"]
-    assert "<tone>cheerful</tone>" in user["content"]
+    # The tone belongs to the fixed prefix (the system prompt), not to the per-reply part.
+    assert system["content"].endswith("<tone>cheerful</tone>")
+    assert "<tone>" not in user["content"]
     assert '"order_id": "#W2611340"' in user["content"]
     assert "tools" not in body and "response_format" not in body
 

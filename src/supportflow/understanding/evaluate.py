@@ -104,7 +104,7 @@ class Report:
     meets: dict[str, bool] = field(default_factory=dict)
 
 
-def _intent_metrics(
+def intent_metrics(
     y: list[str], pred: list[str]
 ) -> tuple[list[IntentRow], list[tuple[str, str, int]]]:
     labels = sorted(set(y) | set(pred))
@@ -204,7 +204,7 @@ def evaluate(include_random_split: bool = False) -> Report:
     decisions = [model.decide_row(row) for row in proba]
     pred = [d.intent for d in decisions]
     in_labels = sorted(set(y) - {OUT_OF_SCOPE})
-    rows, confused = _intent_metrics(y, pred)
+    rows, confused = intent_metrics(y, pred)
     in_idx = [i for i, v in enumerate(y) if v != OUT_OF_SCOPE]
 
     top = proba.argmax(axis=1)
