@@ -100,7 +100,8 @@ async def embedded_stack(
                 api_url, store_url = await asyncio.wait_for(_ready(proc), READY_TIMEOUT_S)
             except RuntimeError as err:
                 log.flush()
-                tail = log_path.read_text("utf-8", "replace").splitlines()[-15:]
+                text = await asyncio.to_thread(log_path.read_text, "utf-8", "replace")
+                tail = text.splitlines()[-15:]
                 raise RuntimeError(f"{err}; its log ends:\n" + "\n".join(tail)) from err
             assert proc.stdout is not None
             # Keep reading stdout so the stack never blocks on a full pipe.
