@@ -13,7 +13,9 @@ a write that commits and then loses its response; fulfillment orders with
 fulfillment order; the order shows ``ON_HOLD``) and ``fulfillmentOrderReleaseHold`` (by
 ``holdIds``, or all holds when none are given); the catalogue as ``productVariants`` (each
 variant with its product, cursor-paginated, at most 250 a page), whose variants are the ones
-the orders' line items name.
+the orders' line items name; ``shop`` with the shop's order name format
+(``orderNumberFormatPrefix`` / ``orderNumberFormatSuffix``, "#" and "" unless a test sets them,
+renaming the orders with ``ShopifyState.rename_orders``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ SIGNATURES: dict[str, dict[str, str]] = {
     "customer": {"id": "ID!"},
     "customers": {"first": "Int", "query": "String"},
     "job": {"id": "ID!"},
+    "shop": {},
     "orderCancel": {
         "orderId": "ID!",
         "reason": "OrderCancelReason!",
@@ -348,6 +351,9 @@ class ShopifyState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: _Ids = field(default_factory=_Ids)
     catalogue: _Catalogue = field(default_factory=lambda: _Catalogue(_Ids()))
+    # The shop's order name format (Settings > General > Order ID format).
+    order_prefix: str = "#"
+    order_suffix: str = ""
 
     def __post_init__(self) -> None:
         self.reset()
@@ -366,7 +372,18 @@ class ShopifyState:
             self.catalogue = _Catalogue(self.ids)
             self.orders.clear()
             self.customers.clear()
+            self.order_prefix, self.order_suffix = "#", ""
             self._seed()
+
+    def rename_orders(self, prefix: str, suffix: str = "") -> None:
+        """The shop as if it had always used this order name format."""
+        with self.lock:
+            self.order_prefix, self.order_suffix = prefix, suffix
+            for order in self.orders.values():
+                order["name"] = f"{prefix}{order['name'].lstrip('#')}{suffix}"
+            for customer in self.customers.values():
+                for node in customer["orders"]["nodes"]:
+                    node["name"] = f"{prefix}{node['name'].lstrip('#')}{suffix}"
 
     def finish_jobs(self) -> None:
         """Run pending cancel jobs to completion, as Shopify does whether or not anyone polls."""
@@ -454,22 +471,8 @@ class ShopifyState:
             order(10010, avery, ava_home, [kettle], [("shopify_payments", "158.90")]),
             # Paid through Stripe directly: the payment intent is the authorization code.
             order(1007, ava, ava_home, [bottle], [("stripe", "50.00")]),
-            # A shop whose order names look like the demo store's (prefix "W"), which the
-            # understanding engine recognises in a chat.
-            order(5500001, ava, ava_home, [kettle, bottle], [("shopify_payments", "254.42")]),
-            order(5500002, ava, ava_home, [boots], [("shopify_payments", "244.34")]),
-            order(
-                5500003,
-                ava,
-                ava_home,
-                [boots],
-                [("shopify_payments", "244.34")],
-                fulfillments=[("DELIVERED", ups, "1Z999AA10123456786", "SUCCESS")],
-            ),
         ]
-        orders[-4]["transactions"][0]["authorizationCode"] = "pi_3PaidFullyAAAA"
-        for order in orders[-3:]:
-            order["name"] = "#W" + order["name"].lstrip("#")
+        orders[-1]["transactions"][0]["authorizationCode"] = "pi_3PaidFullyAAAA"
         for order in orders:
             self.orders[order["id"]] = order
             customer = order["customer"]
@@ -985,8 +988,18 @@ def _resolve_product_variants(state: ShopifyState, variables: Doc) -> Any:
     }
 
 
+def _resolve_shop(state: ShopifyState, variables: Doc) -> Any:
+    return {
+        "id": "gid://shopify/Shop/1",
+        "name": "Fake Outdoor Shop",
+        "orderNumberFormatPrefix": state.order_prefix,
+        "orderNumberFormatSuffix": state.order_suffix,
+    }
+
+
 _RESOLVERS = {
     "order": _resolve_order,
+    "shop": _resolve_shop,
     "orders": _resolve_orders,
     "customer": _resolve_customer,
     "customers": _resolve_customers,

@@ -74,14 +74,15 @@ async def test_cancel_on_shopify_through_the_customer_workflow(
     running: None,
 ) -> None:
     chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
-    asked = await chat.say("I want to cancel my order #W5500001", email=EMAIL)
+    # Shopify's order numbers as customers write them: the number alone after "order".
+    asked = await chat.say("I want to cancel my order 1001", email=EMAIL)
     assert "why" in asked.lower()
     summary = await chat.say("I no longer need it")
-    assert "#W5500001" in summary and "$254.42" in summary
+    assert "#1001" in summary and "$254.42" in summary
     assert writes(shopify_state) == [], "nothing before the yes"
     done = await chat.say("yes, please cancel it")
     assert "cancelled" in done and "5-7 business days" in done
-    order = shopify_state.by_name("#W5500001")
+    order = shopify_state.by_name("#1001")
     assert order["cancelledAt"] is not None
     # The saga on Shopify: hold, refund (the pivot), then a cancel that does not refund again.
     assert writes(shopify_state) == ["fulfillmentOrderHold", "refundCreate", "orderCancel"]
@@ -92,7 +93,7 @@ async def test_cancel_on_shopify_through_the_customer_workflow(
     assert ("cancel_order", "resolved") in await chat.cases()
     # Another tenant's orders live elsewhere: the demo store's tenant never sees this shop.
     other = Chat(workflow_env, settings)
-    answer = await other.say("I want to cancel my order #W5500002", email=EMAIL)
+    answer = await other.say("I want to cancel my order #1002", email=EMAIL)
     assert "email address" in answer and "$244.34" not in answer  # not known there
     assert writes(shopify_state) == ["fulfillmentOrderHold", "refundCreate", "orderCancel"]
 
@@ -105,7 +106,7 @@ async def test_an_action_shopify_lacks_goes_to_a_person_with_nothing_written(
     running: None,
 ) -> None:
     chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
-    answer = await chat.say("I want to return the boots from order #W5500003", email=EMAIL)
+    answer = await chat.say("I want to return the boots from order #1002", email=EMAIL)
     assert "colleague" in answer and "haven't changed anything" in answer
     assert "confirm" not in answer.lower()
     await chat.say("yes")  # a yes afterwards confirms nothing
@@ -126,7 +127,7 @@ async def test_a_missing_token_is_refused_at_once_not_retried(
     monkeypatch.delenv(shopify_tenant.token_env)
     chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
     started = asyncio.get_running_loop().time()
-    answer = await chat.say("I want to cancel my order #W5500001", email=EMAIL)
+    answer = await chat.say("I want to cancel my order #1001", email=EMAIL)
     assert asyncio.get_running_loop().time() - started < 30
     assert "can't reach our order system" in answer
     assert shopify_state.calls == []  # never even reached the shop
@@ -169,8 +170,27 @@ async def test_the_shops_own_catalogue_is_matched_in_its_conversations(
         if v["product"]["title"] == "Camp Stove" and v["title"] == "propane"
     )
     chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
-    await chat.say("I want to return the propane camp stove from order #W5500003", email=EMAIL)
+    await chat.say("I want to return the propane camp stove from order #1002", email=EMAIL)
     await chat.say("and my smart watch too")  # the demo store sells those; this shop does not
     assert await understood_items(workflow_env, chat) == [[propane], []]
     # Read once, through the tenant's own port, for both turns.
     assert len(shopify_state.mutations("productVariants")) == 1
+
+
+async def test_the_number_alone_answers_which_order(
+    workflow_env: WorkflowEnvironment,
+    settings: Settings,
+    shopify_tenant: ShopifyTenant,
+    shopify_state: ShopifyState,
+    running: None,
+) -> None:
+    """Asked which order, a Shopify customer types the number alone: read in the shop's
+    format ("1001" -> "#1001") because the agent is waiting for an order number."""
+    chat = Chat(workflow_env, settings, shopify_tenant.tenant_id)
+    asked = await chat.say("I want to cancel an order", email=EMAIL)
+    assert "which order" in asked.lower()
+    why = await chat.say("1001")
+    assert "why" in why.lower()
+    summary = await chat.say("I no longer need it")
+    assert "#1001" in summary and "$254.42" in summary
+    assert writes(shopify_state) == []  # nothing before the yes

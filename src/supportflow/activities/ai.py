@@ -15,6 +15,7 @@ from supportflow.replies.phrasing import ReplyPhraser
 from supportflow.replies.render import render
 from supportflow.replies.templates import reply_facts
 from supportflow.understanding.contract import Engine, Understanding
+from supportflow.understanding.entities import with_order_numbers
 
 if TYPE_CHECKING:  # the workflow imports this module: keep the store's imports out of it
     from supportflow.activities.catalogue_cache import CatalogueSource
@@ -47,7 +48,12 @@ class AiActivities:
     @activity.defn(name="understand")
     def understand(self, inp: UnderstandInput) -> Understanding:
         catalogue = self._catalogues.catalogue_for(inp.tenant_id)
-        return self._engine.understand(inp.text[:_MAX_MODEL_CHARS], inp.context, catalogue)
+        text = inp.text[:_MAX_MODEL_CHARS]
+        understanding = self._engine.understand(text, inp.context, catalogue)
+        # Order numbers as the tenant's store prints them ("#1001" on Shopify), read with the
+        # question the agent asked in mind (understanding/order_numbers.py).
+        order_format = self._catalogues.order_format_for(inp.tenant_id)
+        return with_order_numbers(understanding, text, order_format, inp.context.awaiting)
 
     @activity.defn(name="compose_reply")
     def compose_reply(self, inp: ComposeInput) -> ComposedReply:

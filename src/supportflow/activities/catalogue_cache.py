@@ -34,11 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from supportflow.activities.order_formats import OrderFormatCache
 from supportflow.async_closing import AsyncClosing
 from supportflow.store.errors import StoreError
 from supportflow.store.port import Capability
 from supportflow.store.registry import PortSource
 from supportflow.understanding.catalogue import EMPTY_CATALOGUE, Catalogue
+from supportflow.understanding.order_numbers import OrderNumberFormat
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,12 @@ WAIT_S = 5.0
 
 
 class CatalogueSource(Protocol):
-    """Where the understand activity gets a tenant's catalogue (from a worker thread)."""
+    """Where the understand activity gets a tenant's catalogue (from a worker thread), and
+    the order-number format of the tenant's store (``order_formats.py``)."""
 
     def catalogue_for(self, tenant_id: str) -> Catalogue: ...
+
+    def order_format_for(self, tenant_id: str) -> OrderNumberFormat: ...
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,16 @@ class CatalogueCache(AsyncClosing):
         self._lock = threading.Lock()
         # In-flight loads; touched on the loop only.
         self._loads: dict[str, asyncio.Task[Catalogue]] = {}
+        # Each tenant's order-number format, through the same ports (order_formats.py).
+        self._order_formats = OrderFormatCache(ports)
+
+    def order_format_for(self, tenant_id: str) -> OrderNumberFormat:
+        """The order-number format of the tenant's store, for a worker thread."""
+        return self._order_formats.order_format_for(tenant_id)
 
     async def aclose(self) -> None:
         """Stop the loads under way (nothing waits for them any more)."""
+        await self._order_formats.aclose()
         loads = list(self._loads.values())
         for task in loads:
             task.cancel()

@@ -33,6 +33,7 @@ idempotency keys (each adapter documents how).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
@@ -79,6 +80,22 @@ class TrackingInfo(TypedDict):
     item_ids: list[str]
     carrier: str | None
     url: str | None
+
+
+@dataclass(frozen=True)
+class OrderNaming:
+    """How a backend names its orders (the ``order_id`` of its order documents): ``prefix``
+    + number + ``suffix``, the number ``width`` digits wide when fixed, or counting up
+    (``width`` None). Understanding reads order numbers in customers' messages this way and
+    gives them to ``get_order`` in this form."""
+
+    prefix: str = "#"
+    suffix: str = ""
+    width: int | None = None
+
+
+# The demo store's orders: "#W" and 7 digits ("#W2611340").
+DEMO_ORDER_NAMING = OrderNaming(prefix="#W", width=7)
 
 
 class UnsupportedOperation(StoreRejected):
@@ -181,6 +198,12 @@ class StorePort(StoreOperations, Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+    async def order_naming(self) -> OrderNaming:
+        """How this backend names orders, for reading order numbers in messages. May read the
+        backend (Shopify: the shop's order number prefix and suffix); a store error is
+        raised like any read's."""
         ...
 
     async def get_product(self, product_id: str) -> Doc | None:

@@ -1,32 +1,40 @@
 """Rule-based entity extraction: order ids, emails, phones, zips, names, amounts, cancel reasons.
 
 Rules rather than a learned tagger: the formats are regular, the training data has few marked
-spans, and every rule here can be read and tested. Item matching lives in ``items.py``.
+spans, and every rule here can be read and tested. Order numbers are read in the store's own
+format (``order_numbers.py``); item matching lives in ``items.py``.
+
+Markup is read as the text it shows: a message pasted from a web page or an HTML mail
+("<b>12 Main St</b>", "&amp;") has its tags and character references removed first, so no
+entity keeps a tag and tags do not hide what they wrap.
 """
 
 from __future__ import annotations
 
+import html
 import re
-from difflib import SequenceMatcher
 from functools import lru_cache
 
 import phonenumbers
 
+from supportflow.understanding.absent_options import without_absent_options
 from supportflow.understanding.catalogue import Catalogue
-from supportflow.understanding.contract import Entities
+from supportflow.understanding.contract import Entities, Understanding
 from supportflow.understanding.items import match_items
+from supportflow.understanding.order_numbers import (
+    DEMO_ORDER_NUMBERS,
+    OrderNumberFormat,
+    order_number_spans,
+)
 from supportflow.understanding.store_catalogue import demo_catalogue, store_sample
 
 # Entities sit near the start of real messages; the cap bounds work on pasted 16 KB text.
 MAX_CHARS = 4000
+# The demo store's order numbers ("#W" + 7 digits); see DEMO_ORDER_NUMBERS for the rules.
 STORE_ID_DIGITS = 7
 
-_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d)*(?!\d)")
-_W_PREFIX = re.compile(r"(?:^|[^a-z0-9])#?\s?w\s?-?\s?$", re.IGNORECASE)
-_HASH_PREFIX = re.compile(r"#\s?$")
-_WORD = re.compile(r"[a-z]+")
-_ID_FILLERS = frozenset({"number", "no", "num", "nr", "id", "is", "was", "my", "the", "ref", "s"})
-_ID_KEYWORDS = ("order", "purchase", "orders", "purchases")
+# An HTML tag (or comment): a "<" that opens a name or "/" or "!", up to its ">".
+_TAG = re.compile(r"<(?:[A-Za-z/!][^<>]{0,300})>")
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _ZIP = re.compile(r"(?<![\d-])(\d{5})(?:-\d{4})?(?![\d-])")
@@ -111,52 +119,22 @@ _REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def _id_digits(run: str) -> str | None:
-    """Digits of an order id from a run that may contain spaces ("261 1340", "2 611 340")."""
-    parts = re.split(r"[ -]+", run.strip())
-    if len(parts[0]) >= 6:
-        return parts[0]
-    acc = ""
-    for part in parts:
-        acc += part
-        if len(acc) == STORE_ID_DIGITS:
-            return acc
-        if len(acc) > STORE_ID_DIGITS:
-            return None
-    return None
+def plain_text(text: str) -> str:
+    """``text`` without markup: tags become spaces (they separate words), character
+    references their characters ("&amp;" -> "&"); done twice so escaped markup goes too."""
+    if "<" not in text and "&" not in text:
+        return text
+    for _ in range(2):
+        text = _TAG.sub(" ", html.unescape(text))
+    return text
 
 
-def _is_id_keyword(word: str) -> bool:
-    if any(k in word for k in _ID_KEYWORDS):
-        return True  # glued forms: "oforder", "thisorder"
-    # Typos are common in ids' context ("oredr", "pucrhase").
-    return any(SequenceMatcher(None, word, k).ratio() >= 0.7 for k in _ID_KEYWORDS[:2])
-
-
-def _order_context(prefix: str) -> bool:
-    words = _WORD.findall(prefix.lower())[-4:]
-    while words and words[-1] in _ID_FILLERS:
-        words.pop()
-    return bool(words) and _is_id_keyword(words[-1])
-
-
-def order_id_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, "#W<digits>") for each order id; spans let other extractors skip them."""
-    out: list[tuple[int, int, str]] = []
-    for m in _DIGIT_RUN.finditer(text):
-        run = m.group(0)
-        prefix = text[max(0, m.start() - 30) : m.start()]
-        digits: str | None = None
-        if _W_PREFIX.search(prefix) or _order_context(prefix):
-            digits = _id_digits(run)
-        elif _HASH_PREFIX.search(prefix) or (" " not in run and "-" not in run):
-            # A bare 7-digit number is the store's id format ("it's 2611340").
-            compact = run if (" " not in run and "-" not in run) else ""
-            if len(compact) == STORE_ID_DIGITS:
-                digits = compact
-        if digits:
-            out.append((m.start(), m.end(), f"#W{digits}"))
-    return out
+def order_id_spans(
+    text: str, order_format: OrderNumberFormat = DEMO_ORDER_NUMBERS, awaiting: str | None = None
+) -> list[tuple[int, int, str]]:
+    """(start, end, the store's name) for each order id; spans let other extractors skip
+    them. ``awaiting``: what the agent asked for last (``Context.awaiting``)."""
+    return order_number_spans(text, order_format, awaiting=awaiting)
 
 
 def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
@@ -256,15 +234,24 @@ def cancel_reason(text: str) -> str | None:
     return None
 
 
-def extract(text: str, catalogue: Catalogue | None = None) -> Entities:
+def extract(
+    text: str,
+    catalogue: Catalogue | None = None,
+    *,
+    order_format: OrderNumberFormat = DEMO_ORDER_NUMBERS,
+    awaiting: str | None = None,
+) -> Entities:
     """Entities of ``text``; items are matched against ``catalogue``, the tenant's own (the
-    demo store's seed when none is given: offline tools and tests, which have no tenant)."""
-    text = text[:MAX_CHARS]
-    ids = order_id_spans(text)
+    demo store's seed when none is given: offline tools and tests, which have no tenant), and
+    order ids read in ``order_format``, the tenant's store's (the demo store's by default).
+    ``awaiting`` is what the agent asked for last: a bare number answers "order_id"."""
+    text = plain_text(text[:MAX_CHARS])
+    ids = order_id_spans(text, order_format, awaiting)
     taken = [(s, e) for s, e, _ in ids]
     taken += [(m.start(), m.end()) for m in _EMAIL.finditer(text)]
     phone = phone_spans(text, taken)
     taken += [(s, e) for s, e, _ in phone]
+    catalogue = demo_catalogue() if catalogue is None else catalogue
     return Entities(
         order_ids=list(dict.fromkeys(v for _, _, v in ids)),
         emails=emails(text),
@@ -273,5 +260,35 @@ def extract(text: str, catalogue: Catalogue | None = None) -> Entities:
         person_names=person_names(text),
         amounts=amounts(text, taken),
         cancel_reason=cancel_reason(text),
-        items=match_items(text, demo_catalogue() if catalogue is None else catalogue),
+        # Options no variant has: no variant rather than a wrong one (absent_options.py).
+        items=without_absent_options(text, catalogue, match_items(text, catalogue)),
     )
+
+
+def with_order_numbers(
+    understanding: Understanding,
+    text: str,
+    order_format: OrderNumberFormat,
+    awaiting: str | None = None,
+) -> Understanding:
+    """``understanding`` of ``text`` with its order ids read in ``order_format`` (the tenant's
+    store's) and with ``awaiting`` in mind.
+
+    Engines read order ids in the demo store's format without the conversation's context; the
+    understand activity, which knows the tenant, calls this on their answer. The ids the
+    engine's rules found are replaced by this store's; an id the engine added otherwise (an LLM
+    reading the text) stays when it is written as one of this store's names. A zip code that is
+    now an order number's digits is dropped."""
+    text = plain_text(text[:MAX_CHARS])
+    spans = order_id_spans(text, order_format, awaiting)
+    found = list(dict.fromkeys(name for _, _, name in spans))
+    by_rules = {name for _, _, name in order_id_spans(text)}
+    ents = understanding.entities
+    added = [i for i in ents.order_ids if i not in by_rules and order_format.is_name(i)]
+    order_ids = list(dict.fromkeys(found + added))
+    claimed = {re.sub(r"\D", "", text[s:e]) for s, e, _ in spans}
+    zips = [z for z in ents.zip_codes if z not in claimed]
+    if order_ids == ents.order_ids and zips == ents.zip_codes:
+        return understanding
+    entities = ents.model_copy(update={"order_ids": order_ids, "zip_codes": zips})
+    return understanding.model_copy(update={"entities": entities})

@@ -1,9 +1,9 @@
 """The demo store behind the store port.
 
 ``StoreClient`` already has every operation of ``StoreOperations`` with the port's signatures;
-it lacks only ``capabilities``, ``tracking`` and ``list_products``, which this subclass adds.
-Everything else (holds and the cancel saga, payment and item changes, returns, exchanges) stays
-available.
+it lacks only ``capabilities``, ``tracking``, ``list_products`` and ``order_naming``, which this
+subclass adds. Everything else (holds and the cancel saga, payment and item changes, returns,
+exchanges) stays available.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import asyncio
 from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.port import (
     ALL_CAPABILITIES,
+    DEMO_ORDER_NAMING,
     Capability,
     Doc,
+    OrderNaming,
     TrackingInfo,
     tracking_from_order,
 )
@@ -36,6 +38,9 @@ class DemoStoreAdapter(StoreClient):
         view = cls.__new__(cls)
         view._http = client._http
         return view
+
+    async def order_naming(self) -> OrderNaming:
+        return DEMO_ORDER_NAMING  # the seed's ids, and every order the store creates
 
     async def tracking(self, order_id: str) -> list[TrackingInfo] | None:
         order = await self.get_order(order_id)

@@ -76,6 +76,10 @@ Q_CUSTOMERS = (
     " customers(first: 10, query: $query) { nodes { ...SupportCustomer } } }" + CUSTOMER_FIELDS
 )
 Q_JOB = "query SupportJob($id: ID!) { job(id: $id) { id done } }"
+# The shop's order names (Settings > General > Order ID format): prefix + number + suffix.
+Q_SHOP_ORDER_NAMING = (
+    "query SupportShopOrderNaming { shop { orderNumberFormatPrefix orderNumberFormatSuffix } }"
+)
 
 
 def _order_cancel(name: str, refund_variable: str, refund_argument: str) -> str:

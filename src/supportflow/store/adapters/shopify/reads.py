@@ -1,7 +1,9 @@
 """Reads from a shop: orders, customers, tracking and the catalogue.
 
-``get_order`` takes the order's name (``#1001``), its number (``1001``) or its GID; Shopify's
-search is fuzzy, so every search result is checked for an exact match before it is used.
+``get_order`` takes the order's name (``#1001``, or ``SF-1001-EU`` in a shop with its own
+prefix and suffix), its number (``1001``) or its GID; Shopify's search is fuzzy, so every search
+result is checked for an exact match before it is used. ``order_naming`` reads the shop's
+order name format, which understanding uses to read order numbers in customers' messages.
 """
 
 from __future__ import annotations
@@ -38,15 +40,18 @@ from supportflow.store.adapters.shopify.queries import (
     Q_CUSTOMERS,
     Q_ORDER,
     Q_ORDERS,
+    Q_SHOP_ORDER_NAMING,
 )
 from supportflow.store.adapters.shopify.transport import ShopifyGraphql
 from supportflow.store.errors import StoreNotFound, StoreRejected
-from supportflow.store.port import StoreThrottled, TrackingInfo
+from supportflow.store.port import OrderNaming, StoreThrottled, TrackingInfo
 
 log = logging.getLogger(__name__)
 
 # Shopify pages through at most 25,000 objects of a connection: 100 pages of 250 variants.
 MAX_CATALOGUE_PAGES = 100
+# Shopify's order names unless the merchant changed them: "#1001", "#1002", ...
+SHOPIFY_ORDER_NAMING = OrderNaming(prefix="#")
 # The catalogue's pages come one after another: a throttle half way is waited out (a few
 # times, each wait capped) rather than thrown away with the pages already read.
 _THROTTLE_WAITS = 5
@@ -104,6 +109,26 @@ class ShopifyReads(ShopifyGraphql):
                 found.append(map_customer(node))
         return found
 
+    async def order_naming(self) -> OrderNaming:
+        """The shop's order names: its order number prefix and suffix, numbers counting up.
+        Settings the shop will not show (a denied or unknown field, refused credentials) or an
+        odd answer mean Shopify's default ``#``, an answer like any other; a shop out of reach
+        is raised, so the caller asks again soon."""
+        try:
+            data = await self.graphql(Q_SHOP_ORDER_NAMING, {})
+        except StoreRejected as exc:
+            log.info(
+                "order name format of %s unreadable (%s); using '#'",
+                self.base_url,
+                type(exc).__name__,
+            )
+            return SHOPIFY_ORDER_NAMING
+        prefix = path(data.get("shop"), "orderNumberFormatPrefix")
+        suffix = path(data.get("shop"), "orderNumberFormatSuffix")
+        if not isinstance(prefix, str) or not isinstance(suffix, str | None):
+            return SHOPIFY_ORDER_NAMING
+        return OrderNaming(prefix=prefix.strip(), suffix=(suffix or "").strip())
+
     async def tracking(self, order_id: str) -> list[TrackingInfo] | None:
         node = await self._order_node(order_id)
         if node is None:
@@ -159,13 +184,22 @@ class ShopifyReads(ShopifyGraphql):
         if order_id.startswith(ORDER_GID):
             node = (await self.graphql(Q_ORDER, {"id": order_id})).get("order")
             return node if isinstance(node, dict) else None
-        name = order_id if order_id.startswith("#") else f"#{order_id}"
-        if not re.fullmatch(r"#[\w-]{1,40}", name):
-            return None
-        data = await self.graphql(Q_ORDERS, {"query": f"name:{name}"})
-        for node in nodes(data.get("orders")):
-            if fold(node.get("name")) == fold(name):  # search is fuzzy: exact match only
-                return node
+        # The name as the shop prints it ("#1001", "SF-1001-EU"); a bare number is first
+        # Shopify's default "#" name, then itself (a shop without a prefix); another name
+        # without its "#" gets it back ("W1001" -> "#W1001"). Misses only cost a second search.
+        if order_id.startswith("#"):
+            names = [order_id]
+        elif order_id.isdigit():
+            names = [f"#{order_id}", order_id]
+        else:
+            names = [order_id, f"#{order_id}"]
+        for name in names:
+            if not re.fullmatch(r"#?[\w-]{1,40}", name):
+                return None
+            data = await self.graphql(Q_ORDERS, {"query": f"name:{name}"})
+            for node in nodes(data.get("orders")):
+                if fold(node.get("name")) == fold(name):  # search is fuzzy: exact match only
+                    return node
         return None
 
     async def _require_order(self, order_id: str) -> Doc:
