@@ -168,13 +168,13 @@ class VariantChoice:
 def _value_mentioned(key: str, value: str, text: str) -> bool:
     v = value.lower()
     if v in ("yes", "no", "none"):
-        # "waterproof: no" is said as "not waterproof" / "non-waterproof" / "without ...".
-        negated = re.search(
-            rf"(?:\b(?:not|non|no|without)|n't)[\s-]+{re.escape(key.lower())}", text
-        )
-        if v == "no":
-            return negated is not None
-        return v == "yes" and key.lower() in text and negated is None
+        # "waterproof: no" is said as "not waterproof" / "non-waterproof" / "without ...";
+        # "backlight: none" as "no backlight", "without backlight" or "backlight: none".
+        k = re.escape(key.lower())
+        negated = re.search(rf"(?:\b(?:not|non|no|without)|n't)[\s-]+(?:\w+\s+)?{k}\b", text)
+        if v in ("no", "none"):
+            return negated is not None or re.search(rf"\b{k}\s*:?\s*{v}\b", text) is not None
+        return key.lower() in text and negated is None
     return re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", text) is not None
 
 

@@ -23,8 +23,15 @@ def _compact(s: str) -> str:
 def _option_matches(key: str, value: str, text: str, compact: str) -> bool:
     v = value.lower()
     if v in _YES_NO:
-        # "waterproof: yes" is said as "waterproof"; "no" options are rarely mentioned.
-        return v == "yes" and key.lower() in text and f"not {key.lower()}" not in text
+        if v == "yes":
+            # "waterproof: yes" is said as "waterproof".
+            return key.lower() in text and f"not {key.lower()}" not in text
+        # "backlight: none" is said as "no backlight", "without backlight", "backlight: none".
+        k = re.escape(key.lower())
+        return bool(
+            re.search(rf"\b(?:no|without|not|non)[\s-]+(?:\w+\s+)?{k}\b", text)
+            or re.search(rf"\b{k}\s*:?\s*(?:none|no)\b", text)
+        )
     if len(v) <= 3 and v.isalpha() and key.lower() == "size":
         # Letter sizes (S, M, L, XL) only count next to the word "size", or when written as an
         # unambiguous size token (XL, XXL).
