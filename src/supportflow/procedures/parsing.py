@@ -20,6 +20,7 @@ from supportflow.procedures.facts import (
     Variant,
 )
 from supportflow.understanding.contract import ItemMatch, Understanding
+from supportflow.understanding.entities import plain_text
 
 _MISTAKE = re.compile(r"\bmistake|\bby accident|\baccidental|\bwrong(ly)? order", re.I)
 _NOT_NEEDED = re.compile(
@@ -51,7 +52,9 @@ _STREET_START = re.compile(r"\d+[A-Za-z]?\s+\S")
 
 def parse_address(text: str) -> Address | None:
     """A US-style address written as "street[, apt], city, ST zip[, country]"; None if the
-    text holds no such address (the agent then asks in that format)."""
+    text holds no such address (the agent then asks in that format). Markup is dropped first:
+    an address pasted as "<b>12 Main St</b>" must not keep its tags."""
+    text = plain_text(text)
     parts = [p.strip(" .") for p in re.split(r"[,\n;]+", text) if p.strip(" .")]
     if len(parts) < 3:
         return None
