@@ -60,6 +60,10 @@ class AiActivities:
         # The words for facts the procedures state bare (an order's status), so the
         # phraser is held to the same facts the template was rendered from.
         facts = reply_facts(inp.facts)
+        if inp.template == "ask_order_id" and "order_example" not in facts:
+            # "like #W1234567" on the demo store, "like #1001" on a Shopify shop.
+            example = self._catalogues.order_format_for(inp.tenant_id).example
+            facts = {**facts, "order_example": example}
         text = self._render(inp, facts)
         if self._phraser is not None:
             text = self._phraser.phrase(inp.template, facts, text).text

@@ -16,7 +16,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "account so I can find your orders.",
     "identity_not_found": "I couldn't find an account with that email address. Could you "
     "check it, or give the email you used when ordering?",
-    "ask_order_id": "Which order is it about? Please give the order number, like #W1234567.",
+    "ask_order_id": "Which order is it about? Please give the order number, like "
+    "{{ order_example | default('#W1234567') }}.",
     "order_status": "Order {{ order_id }} is {{ status_phrase }}."
     "{% if items %} It contains {{ items | join(', ') }}.{% endif %}"
     "{% if tracking_ids %} Tracking number{{ 's' if tracking_ids | length > 1 else '' }}: "

@@ -90,6 +90,11 @@ class OrderNumberFormat:
         """The store's name for the order number ``digits``."""
         return f"{self.prefix}{digits}{self.suffix}"
 
+    @property
+    def example(self) -> str:
+        """An order name as this store prints them, for "please give the number, like ..."."""
+        return self.name("1234567"[: self.width] if self.width else "1001")
+
     @cached_property
     def _name_pattern(self) -> re.Pattern[str]:
         # As read: a fixed-width id with its prefix may be longer (see _lenient_digits).
