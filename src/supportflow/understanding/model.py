@@ -80,12 +80,17 @@ class IntentModel:
         self.thresholds = Thresholds(clarify_below=0.0, out_of_scope_below=0.0, temperature=1.0)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> IntentModel:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        weights: Sequence[float] | None = None,
+    ) -> IntentModel:
         normed = [normalise(t) for t in texts]
         vectorizers = build_vectorizers()
         x = sp.hstack([v.fit_transform(normed) for v in vectorizers]).tocsr()
         svm = LinearSVC(C=SVM_C, random_state=SEED)
-        svm.fit(x, list(labels))
+        svm.fit(x, list(labels), sample_weight=None if weights is None else np.asarray(weights))
         # float32 halves the memory of the weight matrix; scores need no double precision.
         coef = np.asarray(svm.coef_, dtype=np.float32)
         blocks, start = [], 0
