@@ -15,25 +15,19 @@ constant for the demo store, one small query for Shopify), and each tenant's ans
   is served, and the read is tried again after ``retry_after`` seconds;
 - the default is the demo store's format, the one the engines have always read.
 
-Like ``catalogue_cache.CatalogueCache`` (which owns one of these and hands it to the understand
-activity): ``order_format_for`` serves the synchronous understand activity's thread, async code
-awaits ``get``; the map is guarded by a lock held only for dictionary updates.
+The mechanics are ``tenant_cache.TenantCache``'s, shared with the item catalogue (whose cache
+owns one of these and hands it to the understand activity).
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from supportflow.async_closing import AsyncClosing
-from supportflow.store.errors import StoreError
+from supportflow.activities.tenant_cache import TenantCache
+from supportflow.store.port import StorePort
 from supportflow.store.registry import PortSource
 from supportflow.understanding.order_numbers import DEMO_ORDER_NUMBERS, OrderNumberFormat
 
@@ -53,13 +47,16 @@ class OrderFormatSource(Protocol):
     def order_format_for(self, tenant_id: str) -> OrderNumberFormat: ...
 
 
-@dataclass(frozen=True)
-class _Entry:
-    order_format: OrderNumberFormat
-    due: float  # clock time after which the format is read again
+async def _read_format(port: StorePort) -> OrderNumberFormat:
+    naming = await port.order_naming()
+    try:
+        return OrderNumberFormat(prefix=naming.prefix, suffix=naming.suffix, width=naming.width)
+    except ValueError:  # an answer, if not a usable one: kept for the ttl
+        log.warning("a store's order name format is unusable; using the default")
+        return DEFAULT_FORMAT
 
 
-class OrderFormatCache(AsyncClosing):
+class OrderFormatCache(TenantCache[OrderNumberFormat]):
     """Per-tenant order-number formats from ``ports``. Build it inside the event loop that
     owns the ports; close it before that loop ends."""
 
@@ -73,118 +70,19 @@ class OrderFormatCache(AsyncClosing):
         wait: float = WAIT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl <= 0 or retry_after <= 0 or wait <= 0 or max_tenants < 1:
-            raise ValueError("ttl, retry_after and wait must be positive, max_tenants >= 1")
-        self._ports = ports
-        self._ttl = ttl
-        self._retry_after = retry_after
-        self._max = max_tenants
-        self._wait = wait
-        self._clock = clock
-        self._loop = asyncio.get_running_loop()
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loads: dict[str, asyncio.Task[OrderNumberFormat]] = {}  # on the loop only
-
-    async def aclose(self) -> None:
-        loads = list(self._loads.values())
-        for task in loads:
-            task.cancel()
-        await asyncio.gather(*loads, return_exceptions=True)
-
-    async def get(self, tenant_id: str) -> OrderNumberFormat:
-        """The tenant's format: the cached one (refreshed in the background once due), or
-        read now, waiting at most ``wait`` seconds. Never raises for a store's failure."""
-        entry = self._lookup(tenant_id)
-        if entry is not None and self._clock() < entry.due:
-            return entry.order_format
-        if asyncio.get_running_loop() is not self._loop:
-            raise RuntimeError("use the cache on the event loop it was built on")
-        task = self._loads.get(tenant_id)
-        if task is None:
-            task = self._loop.create_task(self._load(tenant_id))
-            self._loads[tenant_id] = task
-            task.add_done_callback(lambda done: self._forget_load(tenant_id, done))
-        if entry is not None:
-            return entry.order_format  # due for a refresh, still good meanwhile
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), self._wait)
-        except TimeoutError:
-            log.info("order number format of tenant %s still loading; default this turn", tenant_id)
-            return _format_of(self._lookup(tenant_id))
+        super().__init__(
+            ports,
+            _read_format,
+            default=DEFAULT_FORMAT,
+            what="order number format",
+            log=log,
+            ttl=ttl,
+            retry_after=retry_after,
+            max_tenants=max_tenants,
+            wait=wait,
+            clock=clock,
+        )
 
     def order_format_for(self, tenant_id: str) -> OrderNumberFormat:
-        """``get`` for a worker thread: waits in the calling thread while the loop reads."""
-        entry = self._lookup(tenant_id)
-        if entry is not None and self._clock() < entry.due:
-            return entry.order_format
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            raise RuntimeError("order_format_for would block the event loop: await get() there")
-        try:
-            future = asyncio.run_coroutine_threadsafe(self.get(tenant_id), self._loop)
-        except RuntimeError:  # the loop has closed: the worker is stopping
-            return _format_of(entry)
-        try:
-            return future.result(timeout=self._wait + 1.0)
-        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-            future.cancel()
-            return _format_of(self._lookup(tenant_id))
-
-    async def _load(self, tenant_id: str) -> OrderNumberFormat:
-        try:
-            port = await self._ports.port_for(tenant_id)
-            naming = await port.order_naming()
-        except Exception as err:  # any failure: the previous or default format, never a failed turn
-            previous = self._lookup(tenant_id)
-            log.warning(
-                "order number format of tenant %s not read (%s); using the %s one, trying "
-                "again in %gs",
-                tenant_id,
-                _reason(err),
-                "previous" if previous is not None else "default",
-                self._retry_after,
-            )
-            order_format = _format_of(previous)
-            self._put(tenant_id, _Entry(order_format, self._clock() + self._retry_after))
-            return order_format
-        try:
-            order_format = OrderNumberFormat(
-                prefix=naming.prefix, suffix=naming.suffix, width=naming.width
-            )
-        except ValueError:  # an answer, if not a usable one: kept for the ttl
-            log.warning("order name format of tenant %s unusable; using the default", tenant_id)
-            order_format = DEFAULT_FORMAT
-        self._put(tenant_id, _Entry(order_format, self._clock() + self._ttl))
-        return order_format
-
-    def _lookup(self, tenant_id: str) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(tenant_id)
-            if entry is not None:
-                self._entries.move_to_end(tenant_id)
-            return entry
-
-    def _put(self, tenant_id: str, entry: _Entry) -> None:
-        with self._lock:
-            self._entries[tenant_id] = entry
-            self._entries.move_to_end(tenant_id)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def _forget_load(self, tenant_id: str, done: asyncio.Task[OrderNumberFormat]) -> None:
-        if self._loads.get(tenant_id) is done:
-            del self._loads[tenant_id]
-
-
-def _format_of(entry: _Entry | None) -> OrderNumberFormat:
-    return DEFAULT_FORMAT if entry is None else entry.order_format
-
-
-def _reason(err: Exception) -> str:
-    """The error's type and status, nothing a message text might carry."""
-    status = err.status_code if isinstance(err, StoreError) else None
-    return type(err).__name__ + (f" {status}" if status else "")
+        """The tenant's format, for a worker thread (the synchronous understand activity)."""
+        return self.get_blocking(tenant_id)
