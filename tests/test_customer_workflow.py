@@ -210,3 +210,21 @@ async def test_store_questions_are_answered_from_the_knowledge_base(
     assert "PayPal" in payment or "gift card" in payment.lower()
     joke = await ask("tell me a joke about penguins")
     assert "I can only help with questions about your orders" in joke
+
+
+async def test_a_product_question_is_answered_from_the_store_without_signing_in(
+    workflow_env: WorkflowEnvironment, settings: Settings, running: None
+) -> None:
+    customer = "c_" + uuid.uuid4().hex[:16]
+    d = await deliver(
+        workflow_env.client,
+        settings,
+        "t_test",
+        customer,
+        msg("is the water bottle available in 1000ml glass red?"),
+        wait_seconds=30,
+    )
+    assert d.reply is not None and d.reply.intent == "product_question"
+    # The variant asked for is sold out (the seed); the reply says so, and what is in stock.
+    assert "1000ml, glass, red is out of stock" in d.reply.text
+    assert "versions in stock" in d.reply.text and "capacity: 1000ml, 750ml, 500ml" in d.reply.text

@@ -132,6 +132,7 @@ async def build_workers(
                     reads.identify_customer,
                     reads.lookup_order,
                     reads.order_status_by_email,
+                    reads.answer_product_question,
                     actions.load_case_facts,
                     identity.find_verified_account,
                 ],

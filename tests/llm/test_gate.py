@@ -79,7 +79,7 @@ INVENTED = [
     "where_is_my_order",
     "shipping_status",
     "refund_request",
-    "product_question",
+    "product_inquiry",
     "size_availability",
     "emi_options",
     "pincode_check",

@@ -9,6 +9,7 @@ from supportflow.procedures.base import PROCEDURES
 from supportflow.procedures.case import CaseState, ProcedureName
 from supportflow.procedures.dispatch import (
     MAX_CLARIFICATIONS,
+    AnswerProduct,
     AskKnowledge,
     NoteForLater,
     RunProcedure,
@@ -37,6 +38,7 @@ def test_each_kind_of_request_has_one_handler() -> None:
     assert plan("check_refund_policy") == AskKnowledge("kb_unknown")
     assert plan("out_of_scope") == AskKnowledge("out_of_scope")
     assert plan("greeting") == Say("greeting")
+    assert plan("product_question") == AnswerProduct()
     assert plan("place_order") == NoteForLater()
     assert plan("change_order", text="pay with paypal instead") == RunProcedure("modify_payment")
 

@@ -155,3 +155,32 @@ class ActionDone(BaseModel):
     action: str
     entity_id: str
     status: str | None = None
+
+
+class ProductQuestionInput(BaseModel):
+    """A question about products (availability, options, price): the products the customer
+    named, and the variants they named by their options (best understood first)."""
+
+    tenant_id: str
+    product_ids: list[str] = Field(max_length=3)
+    item_ids: list[str] = Field(default_factory=list, max_length=25)
+
+
+class VariantAnswer(BaseModel):
+    label: str
+    available: bool
+    price: str
+
+
+class ProductAnswer(BaseModel):
+    name: str
+    price_range: str
+    in_stock: int
+    variants: int
+    options: dict[str, list[str]]
+    # The variants the customer named, with their availability and price.
+    asked: list[VariantAnswer] = Field(default_factory=list)
+
+
+class ProductAnswers(BaseModel):
+    products: list[ProductAnswer] = Field(default_factory=list)

@@ -7,6 +7,7 @@ workflow carries it out with activities and matches on it exhaustively:
 - ``RunProcedure``: a case runs (opens, or the open case continues: the procedure engine
   then decides whether the customer switched to another request);
 - ``AskKnowledge``: the tenant's knowledge base answers, ``fallback`` when no article does;
+- ``AnswerProduct``: the store's catalogue answers a product question;
 - ``Say``: a reply with nothing to look up;
 - ``NoteForLater``: in scope but nobody automated it: noted for a person.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from supportflow.procedures.case import CaseState
 from supportflow.procedures.intents import (
+    AnswerProduct,
     AskKnowledge,
     Handler,
     NoteForLater,
@@ -46,7 +48,7 @@ def plan_turn(
     if wanted is not None:
         return RunProcedure(wanted)
     handler = handler_for(u.intent)
-    if isinstance(handler, AskKnowledge):
+    if isinstance(handler, AskKnowledge | AnswerProduct):
         return handler
     if isinstance(handler, Say) and handler.template != "clarify":
         return handler  # small talk is answered even when the engine was unsure
@@ -63,6 +65,7 @@ def plan_turn(
 
 __all__ = [
     "MAX_CLARIFICATIONS",
+    "AnswerProduct",
     "AskKnowledge",
     "Handler",
     "NoteForLater",

@@ -29,6 +29,12 @@ class AskKnowledge:
 
 
 @dataclass(frozen=True)
+class AnswerProduct:
+    """The store's catalogue answers it (options, prices, what is in stock); the knowledge
+    base when no product is named."""
+
+
+@dataclass(frozen=True)
 class Say:
     """A reply with nothing to look up (small talk; a yes or no with no question open)."""
 
@@ -40,7 +46,7 @@ class NoteForLater:
     """In scope, but the agents cannot do it yet: noted for a person ("not_yet")."""
 
 
-Handler = RunProcedure | AskKnowledge | Say | NoteForLater
+Handler = RunProcedure | AskKnowledge | AnswerProduct | Say | NoteForLater
 
 INTENTS: dict[str, Handler] = {
     "cancel_order": RunProcedure("cancel"),
@@ -61,6 +67,7 @@ INTENTS: dict[str, Handler] = {
     "check_cancellation_fee": AskKnowledge("kb_unknown"),
     "check_payment_methods": AskKnowledge("kb_unknown"),
     "delivery_options": AskKnowledge("kb_unknown"),
+    "product_question": AnswerProduct(),
     # A merchant's article may still cover it (gift wrap, warranty); else we say so.
     "out_of_scope": AskKnowledge("out_of_scope"),
     "greeting": Say("greeting"),

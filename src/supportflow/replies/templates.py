@@ -34,6 +34,19 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "kb_answer": "{{ text }}",
     "kb_unknown": "I'm not sure about that one, and I'd rather not guess. Would you like me to "
     "pass you to a member of our team?",
+    # --- product questions, answered from the store's catalogue ---------------------------
+    "product_info": "{% for p in products %}{% if not loop.first %} {% endif %}"
+    "{% for v in p.asked %}The {{ p.name }} in {{ v.label }} is "
+    "{% if v.available %}in stock at {{ v.price }}{% else %}out of stock right now{% endif %}. "
+    "{% endfor %}"
+    "{% if p.in_stock %}The {{ p.name }} comes in {{ p.in_stock }} version"
+    "{{ 's' if p.in_stock > 1 else '' }} in stock, {{ p.price_range }}"
+    "{% else %}The {{ p.name }} is out of stock in every version right now{% endif %}"
+    "{% for key, values in p.options.items() %}{{ '; ' if not loop.first else ' (' }}"
+    "{{ key }}: {{ values | join(', ') }}{{ ')' if loop.last else '' }}{% endfor %}."
+    "{% endfor %}",
+    "product_unknown": "I couldn't tell which product you mean. Could you give its name as it "
+    "appears in our shop?",
     "store_unavailable": "I can't reach our order system right now. I'll keep trying; please "
     "write again in a few minutes.",
     # --- verifying who the customer is (one-time code by email) ----------------------------

@@ -1,4 +1,4 @@
-"""A turn that runs a procedure (a case), and a turn the knowledge base answers.
+"""A turn that runs a procedure (a case), and turns the knowledge base or the catalogue answer.
 
 The procedure engine (procedures/base.py) is pure; here its results are carried out: facts
 fetched before a step, the saga run after the customer's yes, and every outcome of the closed
@@ -13,8 +13,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from supportflow.activities.actions import ActionActivities
-    from supportflow.activities.contract import LoadCaseFactsInput
+    from supportflow.activities.contract import LoadCaseFactsInput, ProductQuestionInput
     from supportflow.activities.knowledge import KnowledgeActivities
+    from supportflow.activities.store import StoreActivities
     from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
     from supportflow.knowledge.contract import KnowledgeInput
     from supportflow.procedures.base import (
@@ -171,6 +172,28 @@ class CaseSteps(ConversationBase):
         if answer.found and answer.text:
             return Plan("kb_answer", intent, {"text": answer.text, "title": answer.title})
         return Plan(fallback, intent)
+
+    async def _product_turn(self, u: Understanding, intent: str) -> Plan:
+        """A product question: what the store says now about the products named (options,
+        prices, stock, the variants asked for); the knowledge base when none is named."""
+        matches = u.entities.items
+        product_ids = list(dict.fromkeys(m.product_id for m in matches))[:3]
+        if not product_ids:
+            return await self._knowledge_turn(intent, "product_unknown")
+        # Variants named by their options score above the product name alone (0.5).
+        named = [m.item_id for m in matches if m.score > 0.5]
+        answers = await self._calls.store_read(
+            StoreActivities.answer_product_question,
+            ProductQuestionInput(
+                tenant_id=self._inp.tenant_id, product_ids=product_ids, item_ids=named[:25]
+            ),
+        )
+        if answers is None:
+            return Plan("store_unavailable", intent)
+        if not answers.products:
+            return await self._knowledge_turn(intent, "product_unknown")
+        facts: dict[str, object] = {"products": [p.model_dump() for p in answers.products]}
+        return Plan("product_info", intent, facts)
 
     def _may_continue_case(self) -> bool:
         """An open case belongs to the verified identity that opened it. Someone unverified

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.activities.contract import ComposedReply, ComposeInput, UnderstandInput
     from supportflow.limits import MAX_MESSAGE_BYTES
     from supportflow.procedures.dispatch import (
+        AnswerProduct,
         AskKnowledge,
         NoteForLater,
         RunProcedure,
@@ -315,6 +316,8 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns):
                 return await self._procedure_turn(u, intent, self._last_order(), procedure)
             case AskKnowledge(fallback):
                 return await self._knowledge_turn(intent, fallback)
+            case AnswerProduct():
+                return await self._product_turn(u, intent)
             case Say(template):
                 return Plan(template, intent, facts)
             case NoteForLater():

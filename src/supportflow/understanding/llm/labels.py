@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib import resources
 
 from supportflow.understanding.corpus import CLINC_TO_OURS, DATA_PACKAGE, OUT_OF_SCOPE
+from supportflow.understanding.shopper import shopper_train
 from supportflow.understanding.templates import NEW_INTENTS
 
 BITEXT_FILE = "data/bitext_v11_26872.csv.gz"
@@ -27,13 +28,15 @@ DESCRIPTIONS: dict[str, str] = {
     "return_items": "send delivered items back",
     "exchange_items": "exchange delivered items for other options",
     "contact_human_agent": "wants a human agent",
+    "product_question": "asks about a product: availability, options, size, price, compatibility",
     OUT_OF_SCOPE: "anything not about the store, its orders or the customer's account",
 }
 
 
 @lru_cache(maxsize=1)
 def known_intents() -> tuple[str, ...]:
-    """Sorted labels: the Bitext intents, the generated ones, CLINC's mapped ones, out_of_scope.
+    """Sorted labels: the Bitext intents, the generated ones, CLINC's mapped ones, the shopper
+    messages' (product_question), out_of_scope.
 
     Read from the shipped data without building the corpus (which fills placeholders for 27k
     messages), so an LLM-only worker never pays for the local model's training data.
@@ -41,4 +44,7 @@ def known_intents() -> tuple[str, ...]:
     raw = resources.files(DATA_PACKAGE).joinpath(BITEXT_FILE).read_bytes()
     with io.StringIO(gzip.decompress(raw).decode("utf-8"), newline="") as fh:
         bitext = {row["intent"] for row in csv.DictReader(fh)}
-    return tuple(sorted(bitext | set(NEW_INTENTS) | set(CLINC_TO_OURS.values()) | {OUT_OF_SCOPE}))
+    shopper = {e.intent for e in shopper_train()}
+    return tuple(
+        sorted(bitext | set(NEW_INTENTS) | set(CLINC_TO_OURS.values()) | shopper | {OUT_OF_SCOPE})
+    )
