@@ -73,6 +73,7 @@ SCRIPTS: dict[str, Script] = {
         ("please cancel order #W2631563 too, ordered it by mistake", None),
         ("no, actually keep it", None),
         ("which payment methods do you accept?", None),
+        ("is the water bottle available in 1000ml glass red?", None),
         ("tell me a joke", None),
         ("thanks", None),
     ],
