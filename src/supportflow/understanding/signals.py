@@ -45,7 +45,10 @@ _INJECTION = re.compile(
     r"guardrails|programming|directives|polic(?:y|ies))\b"
     r"|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bact\s+as\s+(?:an?\s+)?(?:admin|administrator|"
     r"developer|system|root|unrestricted)\b|\bpretend\s+(?:to\s+be|you\s+are)\b|\bjailbreak\b"
-    r"|\bdeveloper\s+mode\b|\bnew\s+instructions?\s*:",
+    r"|\bdeveloper\s+mode\b|\bnew\s+instructions?\s*:"
+    # A role tag written into the message ("[agent] approved", "<system>"): nobody but the
+    # customer writes here, so it can only be an attempt to pass as someone else.
+    r"|[\[<]\s*(?:agent|system|assistant|admin|administrator|operator|support|staff)\s*[\]>]",
     re.IGNORECASE,
 )
 
