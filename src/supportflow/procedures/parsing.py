@@ -21,6 +21,7 @@ from supportflow.procedures.facts import (
 )
 from supportflow.understanding.contract import ItemMatch, Understanding
 from supportflow.understanding.entities import plain_text
+from supportflow.understanding.items import said_absent
 
 _MISTAKE = re.compile(r"\bmistake|\bby accident|\baccidental|\bwrong(ly)? order", re.I)
 _NOT_NEEDED = re.compile(
@@ -171,13 +172,8 @@ class VariantChoice:
 def _value_mentioned(key: str, value: str, text: str) -> bool:
     v = value.lower()
     if v in ("yes", "no", "none"):
-        # "waterproof: no" is said as "not waterproof" / "non-waterproof" / "without ...";
-        # "backlight: none" as "no backlight", "without backlight" or "backlight: none".
-        k = re.escape(key.lower())
-        negated = re.search(rf"(?:\b(?:not|non|no|without)|n't)[\s-]+(?:\w+\s+)?{k}\b", text)
-        if v in ("no", "none"):
-            return negated is not None or re.search(rf"\b{k}\s*:?\s*{v}\b", text) is not None
-        return key.lower() in text and negated is None
+        absent = said_absent(key, text)
+        return absent if v != "yes" else key.lower() in text and not absent
     return re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", text) is not None
 
 

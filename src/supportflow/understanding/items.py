@@ -20,18 +20,25 @@ def _compact(s: str) -> str:
     return re.sub(r"[\s\-_]+", "", s.lower())
 
 
+def said_absent(key: str, text: str) -> bool:
+    """Whether lowercased ``text`` asks for an option to be absent: "backlight: none" or
+    "waterproof: no" is said as "no backlight", "without backlight", "not waterproof",
+    "non-waterproof", "isn't waterproof" or "backlight: none". Item matching and the
+    procedures' variant choice both read options this way."""
+    k = re.escape(key.lower())
+    return bool(
+        re.search(rf"(?:\b(?:not|non|no|without)|n't)[\s-]+(?:\w+\s+)?{k}\b", text)
+        or re.search(rf"\b{k}\s*:?\s*(?:none|no)\b", text)
+    )
+
+
 def _option_matches(key: str, value: str, text: str, compact: str) -> bool:
     v = value.lower()
     if v in _YES_NO:
         if v == "yes":
             # "waterproof: yes" is said as "waterproof".
             return key.lower() in text and f"not {key.lower()}" not in text
-        # "backlight: none" is said as "no backlight", "without backlight", "backlight: none".
-        k = re.escape(key.lower())
-        return bool(
-            re.search(rf"\b(?:no|without|not|non)[\s-]+(?:\w+\s+)?{k}\b", text)
-            or re.search(rf"\b{k}\s*:?\s*(?:none|no)\b", text)
-        )
+        return said_absent(key, text)
     if len(v) <= 3 and v.isalpha() and key.lower() == "size":
         # Letter sizes (S, M, L, XL) only count next to the word "size", or when written as an
         # unambiguous size token (XL, XXL).
