@@ -15,7 +15,9 @@ from supportflow.settings import Settings
 from supportflow.temporal.upgrade import UpgradeReport, upgrade_conversations
 from supportflow.workflows.contract import customer_workflow_id
 from supportflow.workflows.customer import CustomerWorkflow
-from supportflow.workflows.versions import PATCH_DISPATCH
+from supportflow.workflows.versions import PATCHES
+
+NEWEST = PATCHES[-1]
 from tests.helpers import running_workers
 from tests.test_customer_workflow import JAMES, msg
 
@@ -37,7 +39,7 @@ async def test_a_new_run_records_only_the_newest_patch(
         and e.marker_recorded_event_attributes.marker_name == "core_patch"
     ]
     recorded = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
-    assert recorded == [PATCH_DISPATCH]
+    assert recorded == [NEWEST]
 
 
 async def test_an_upgrade_request_continues_the_conversation_in_a_new_run(
@@ -99,7 +101,7 @@ async def _moves_on_only_when_older(dev_env: WorkflowEnvironment, customer: str)
         # Visibility is eventually consistent: wait until the run shows with its patch.
         for _ in range(100):
             report = await upgrade_conversations(dev_env.client, dry_run=True)
-            if report.by_version.get(PATCH_DISPATCH):
+            if report.by_version.get(NEWEST):
                 return report
             await asyncio.sleep(0.1)
         raise AssertionError("the conversation never appeared in visibility")

@@ -55,6 +55,13 @@ INTENT_PHRASES: dict[str, str] = {
     "pause_subscription": "pausing a subscription",
     "review": "leaving a review",
     "contact_customer_service": "contacting customer service",
+    "track_order": "where an order is",
+    "check_order_status": "an order's status",
+    "delivery_period": "when an order arrives",
+    "contact_human_agent": "talking to a person",
+    "complaint": "your complaint",
+    "product_question": "a product question",
+    "out_of_scope": "a question about the store",
 }
 
 Action = Literal[

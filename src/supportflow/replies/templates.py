@@ -32,6 +32,10 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "out_of_scope": "I can only help with questions about your orders and our store. Is there "
     "something about an order I can do for you?",
     "kb_answer": "{{ text }}",
+    # --- several requests in one message, taken one after another ---------------------------
+    "several_requests": "I see {{ requests | length }} requests in your message "
+    "({{ requests | join('; ') }}). I'll take them one at a time, in that order.",
+    "next_request": "Next, {{ request }}:",
     "kb_unknown": "I'm not sure about that one, and I'd rather not guess. Would you like me to "
     "pass you to a member of our team?",
     # --- product questions, answered from the store's catalogue ---------------------------

@@ -15,7 +15,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
 from supportflow.workflows.customer import CustomerWorkflow
-from supportflow.workflows.versions import PATCH_DISPATCH
+from supportflow.workflows.versions import PATCHES
 
 CHANGE_VERSION = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
 OPEN_CONVERSATIONS = "WorkflowType = 'CustomerWorkflow' AND ExecutionStatus = 'Running'"
@@ -41,7 +41,7 @@ class UpgradeReport:
 
 
 async def upgrade_conversations(
-    client: Client, *, dry_run: bool = False, current: str = PATCH_DISPATCH
+    client: Client, *, dry_run: bool = False, current: str = PATCHES[-1]
 ) -> UpgradeReport:
     """Signal every open conversation not on ``current`` (``dry_run``: only count them)."""
     report = UpgradeReport()

@@ -50,6 +50,23 @@ class Understanding(BaseModel):
     needs_clarification: bool = False
     # Notable observations, e.g. "prompt_injection", "empty", "truncated".
     flags: list[str] = Field(default_factory=list)
+    # A message holding several requests ("cancel #1201 and change the address on #1202"),
+    # one part per request in the customer's order; empty for a single request. The fields
+    # above describe ``parts[0]`` (its intent and entities; sentiment and flags are the whole
+    # message's). A leading yes/no or change of mind ("Actually, don't cancel it. ...") is a
+    # part of its own, with intent confirm/decline.
+    parts: list[RequestPart] = Field(default_factory=list)
+
+
+class RequestPart(BaseModel):
+    """One request of a message with several: its text (with the clauses that give it
+    details) and its own understanding (whose ``parts`` is empty)."""
+
+    text: str
+    understanding: Understanding
+
+
+Understanding.model_rebuild()
 
 
 class Engine(Protocol):

@@ -102,7 +102,8 @@ class Case(BaseModel):
 
 
 class PendingRequest(BaseModel):
-    """A request that needs the customer's account, kept while they verify who they are."""
+    """A request kept for later: one that needs the customer's account while they verify who
+    they are, or one of several in a message, waiting for the one before it."""
 
     text: str
     understanding: Understanding
@@ -139,6 +140,9 @@ class ConversationState(BaseModel):
     # Senders (ChannelIdentity.key) that proved it with a one-time code in this conversation.
     verified_senders: list[str] = Field(default_factory=list)
     pending_request: PendingRequest | None = None
+    # The later requests of a message that held several, in the customer's order: each is
+    # taken when the one before it no longer waits for the customer.
+    queued: list[PendingRequest] = Field(default_factory=list)
 
 
 class TaskQueues(BaseModel):

@@ -49,6 +49,9 @@ class ConversationBase:
         self._trusted = False
         # The text the turn acts on: the message's, or a request that waited for verification.
         self._text = ""
+        # The understanding of the request the turn is serving (requests-v1 runs): the
+        # message's, or one of its parts, or a request taken from the queue.
+        self._serving: Understanding | None = None
         # Turns run one at a time, in arrival order, so replies never interleave.
         self._turn_lock = asyncio.Lock()
         self._run_version: RunVersion | None = None
@@ -137,6 +140,12 @@ class ConversationBase:
             )
         )
 
+    def _note_case(self, plan: Plan) -> None:
+        """Record the case a plan answered without one of its own (a request noted for a
+        person, a hand-over)."""
+        if plan.records_case:
+            self._record_case(plan.intent, plan.template, plan.order_id, reason=plan.reason)
+
     def _should_continue_as_new(self) -> bool:
         """Time to continue-as-new: history is long, or an upgrade was asked for."""
         info = workflow.info()
@@ -155,4 +164,8 @@ class ConversationBase:
         raise NotImplementedError
 
     async def _close_unanswered_case(self) -> None:
+        raise NotImplementedError
+
+    async def _one_request(self, u: Understanding, intent: str, first_name: str | None) -> Plan:
+        """One request, planned once by the dispatcher and carried out."""
         raise NotImplementedError

@@ -45,25 +45,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from supportflow.workflows.legacy import LegacyTurns
     from supportflow.workflows.plan import Plan
+    from supportflow.workflows.requests import RequestQueue
     from supportflow.workflows.verification import VerificationSteps
     from supportflow.workflows.waiting import Waiting
 
-# After these replies the agent waits for a detail; a message supplying it continues the request.
-_AWAITING_AFTER = {
-    "ask_order_id": "order_id",
-    "ask_identity": "identity",
-    "identity_not_found": "identity",
-    "kb_unknown": "handoff_offer",
-    # Verifying who the customer is (trust runs).
-    "ask_verification": "identity",
-    "code_sent": "verification_code",
-    "code_wrong": "verification_code",
-    "code_expired": "identity",
-    "code_locked": "identity",
-    "code_rate_limited": "verification_code",
-    "case_not_yours": "identity",
-    "no_account": "identity",
-}
 # Said when even the reply could not be composed (its activity failed for good).
 _FALLBACK_APOLOGY = (
     "Sorry, something went wrong on our side while I was working on your message. I've passed "
@@ -75,7 +60,7 @@ MAX_TEXT_BYTES = MAX_MESSAGE_BYTES
 
 
 @workflow.defn
-class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns):
+class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
     @workflow.init
     def __init__(self, inp: CustomerWorkflowInput) -> None:
         super().__init__(inp)
@@ -224,10 +209,9 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns):
         )
         s.replies[msg.message_id] = reply
         s.last_intent = plan.intent
-        s.awaiting = plan.awaiting if plan.from_procedure else _AWAITING_AFTER.get(plan.template)
+        s.awaiting = plan.waits_for
         s.clarifications = s.clarifications + 1 if plan.template == "clarify" else 0
-        if plan.records_case:
-            self._record_case(plan.intent, plan.template, plan.order_id, reason=plan.reason)
+        self._note_case(plan)
         s.turns += 1
         _trim(s)
         return reply
@@ -264,6 +248,8 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns):
             parts = []
             if plan.prefix is not None:
                 parts.append((await self._compose(*plan.prefix)).text)
+            for template, facts in plan.before:
+                parts.append((await self._compose(template, facts)).text)
             parts.append((await self._compose(plan.template, plan.facts)).text)
             return " ".join(parts)
         except GAVE_UP as err:
@@ -303,7 +289,14 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns):
         the dispatcher, carried out here."""
         if not self._version.dispatch:
             return await self._route_by_router(msg, u, intent, first_name)
+        if not self._version.requests:
+            return await self._one_request(u, intent, first_name)
+        return await self._requests_in_turn(u, intent, first_name)
+
+    async def _one_request(self, u: Understanding, intent: str, first_name: str | None) -> Plan:
+        """One request, planned once by the dispatcher and carried out here."""
         s = self._s
+        self._serving = u
         if intent != u.intent:
             u = u.model_copy(update={"intent": intent})
         handler = plan_turn(s.case, u, text=self._text, clarifications=s.clarifications)

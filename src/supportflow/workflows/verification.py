@@ -77,7 +77,10 @@ class VerificationSteps(ConversationBase):
             if self._trusted:
                 plan = replace(plan, template="no_account", awaiting="identity")
             else:
-                s.pending_request = PendingRequest(text=self._text, understanding=u)
+                # The request being served: one part of a message with several (the others
+                # are queued), or the whole message.
+                serving = self._serving if self._version.requests else u
+                s.pending_request = PendingRequest(text=self._text, understanding=serving)
                 plan = replace(plan, template="ask_verification", awaiting="identity")
         return replace(plan, prefix=gate.prefix)
 

@@ -38,6 +38,9 @@ PATCH_TRUST = "trust-v1"
 # One dispatcher: a turn is planned once (procedures/dispatch.py), order status and hand-overs
 # run as procedures like every other request. Implies every patch above.
 PATCH_DISPATCH = "dispatch-v1"
+# Several requests in one message are taken one after another (a queue of the requests still
+# to do, carried in the conversation). Implies every patch above.
+PATCH_REQUESTS = "requests-v1"
 
 # Oldest first. docs/versioning.md says when each is retired.
 PATCHES = (
@@ -47,6 +50,7 @@ PATCHES = (
     PATCH_LOCAL_READS,
     PATCH_TRUST,
     PATCH_DISPATCH,
+    PATCH_REQUESTS,
 )
 
 
@@ -57,9 +61,12 @@ class RunVersion:
     local_reads: bool
     trust: bool
     dispatch: bool
+    requests: bool = False
 
     @classmethod
     def decide(cls) -> RunVersion:
+        if workflow.patched(PATCH_REQUESTS):
+            return cls(local_reads=True, trust=True, dispatch=True, requests=True)
         if workflow.patched(PATCH_DISPATCH):
             return cls(local_reads=True, trust=True, dispatch=True)
         local_reads = workflow.patched(PATCH_LOCAL_READS)

@@ -134,3 +134,6 @@ class Waiting(ConversationBase):
                 self._s.case = r.state
                 self._track_case(r.state)
             self._s.awaiting = None
+            # The customer went away: requests queued behind this one are not taken up later
+            # out of the blue (they can ask again).
+            self._s.queued = []
