@@ -48,7 +48,9 @@ def cancel_reason(u: Understanding, text: str) -> CancelReason | None:
 _ZIP = re.compile(r"\b(\d{5}(?:-\d{4})?)\b")
 _STATE_ZIP = re.compile(r"^([A-Za-z][A-Za-z .]{1,30}?)\s+(\d{5}(?:-\d{4})?)$")
 _COUNTRIES = {"usa": "USA", "us": "USA", "u.s.": "USA", "u.s.a.": "USA", "united states": "USA"}
-_STREET_START = re.compile(r"\d+[A-Za-z]?\s+\S")
+# A house number: not the digits of an order number ("#W4776164 to 44 Elm Street" starts at
+# 44), and not followed by "to" (the order's number, then where it should go).
+_STREET_START = re.compile(r"(?<![#\w])\d+[A-Za-z]?\s+(?!to\b)\S")
 
 
 def parse_address(text: str) -> Address | None:

@@ -26,6 +26,7 @@ from supportflow.understanding.order_numbers import (
     OrderNumberFormat,
     order_number_spans,
 )
+from supportflow.understanding.part_orders import inherit_order_ids
 from supportflow.understanding.store_catalogue import demo_catalogue, store_sample
 
 # Entities sit near the start of real messages; the cap bounds work on pasted 16 KB text.
@@ -278,7 +279,13 @@ def with_order_numbers(
     understand activity, which knows the tenant, calls this on their answer. The ids the
     engine's rules found are replaced by this store's; an id the engine added otherwise (an LLM
     reading the text) stays when it is written as one of this store's names. A zip code that is
-    now an order number's digits is dropped."""
+    now an order number's digits is dropped.
+
+    A message with several requests has each part re-read from its own text (``awaiting`` for
+    the first only), parts naming no order take the one they refer to (``part_orders.py``), and
+    the top level stays the first part's."""
+    if understanding.parts:
+        return _parts_with_order_numbers(understanding, order_format, awaiting)
     text = plain_text(text[:MAX_CHARS])
     spans = order_id_spans(text, order_format, awaiting)
     found = list(dict.fromkeys(name for _, _, name in spans))
@@ -292,3 +299,25 @@ def with_order_numbers(
         return understanding
     entities = ents.model_copy(update={"order_ids": order_ids, "zip_codes": zips})
     return understanding.model_copy(update={"entities": entities})
+
+
+# --- several requests in one message (understanding/requests.py) ---------------------------------
+def _parts_with_order_numbers(
+    understanding: Understanding, order_format: OrderNumberFormat, awaiting: str | None
+) -> Understanding:
+    read = [
+        with_order_numbers(p.understanding, p.text, order_format, awaiting if i == 0 else None)
+        for i, p in enumerate(understanding.parts)
+    ]
+    # Copies: with_order_numbers returns its input unchanged when nothing moved.
+    ents = [u.entities.model_copy(deep=True) for u in read]
+    inherit_order_ids(
+        [(u.intent, p.text, e) for u, p, e in zip(read, understanding.parts, ents, strict=True)]
+    )
+    parts = [
+        p.model_copy(update={"understanding": u.model_copy(update={"entities": e})})
+        for p, u, e in zip(understanding.parts, read, ents, strict=True)
+    ]
+    return understanding.model_copy(
+        update={"entities": parts[0].understanding.entities, "parts": parts}
+    )

@@ -83,6 +83,11 @@ class NaturalReport:
     multi_size: int
     multi_primary_accuracy: float | None
     multi_any_accuracy: float | None
+    # Rows with several labelled requests whose every request the engine took, in order, as
+    # parts (``all_requests_taken``); None when the set has none.
+    multi_all_taken: float | None
+    # Share of single-request rows that the engine split into 2+ parts (``spurious_parts``).
+    single_spurious: float | None
     per_intent: list[IntentRow]
     confused: list[tuple[str, str, int]]
     per_register: list[RegisterRow]
@@ -119,6 +124,25 @@ def acts_on_wrong_intent(u: Understanding, gold: NaturalExample) -> bool:
     wrong). Out-of-scope answers and clarification questions are not actions, so they never
     count; they show up in the in-scope -> out_of_scope rate and the clarify rate instead."""
     return u.intent != OUT_OF_SCOPE and not u.needs_clarification and u.intent not in gold.intents
+
+
+def request_intents(u: Understanding) -> list[str]:
+    """The requests the engine took from a message: its parts' intents, or its one intent."""
+    return [p.understanding.intent for p in u.parts] or [u.intent]
+
+
+def all_requests_taken(u: Understanding, gold: NaturalExample) -> bool:
+    """Every labelled request (``gold.intents``) is among the engine's parts, in the labelled
+    order (a subsequence: an extra part, e.g. a leading yes, is allowed; a missing or swapped
+    request is not)."""
+    taken = iter(request_intents(u))
+    return all(any(t == want for t in taken) for want in gold.intents)
+
+
+def spurious_parts(u: Understanding, gold: NaturalExample) -> bool:
+    """A single-request message split into several parts: the customer would be asked about
+    something they did not ask."""
+    return len(gold.intents) == 1 and len(u.parts) >= 2
 
 
 def _mean(flags: list[bool]) -> float | None:
@@ -214,6 +238,7 @@ def evaluate_natural(
     oos = [i for i, g in enumerate(gold) if not g.in_scope]
     known = [i for i in ins if gold[i].intent in engine_labels]
     multi = [i for i, g in enumerate(gold) if len(g.intents) > 1]
+    single = [i for i, g in enumerate(gold) if len(g.intents) == 1]
     wrong = [acts_on_wrong_intent(u, g) for u, g in zip(got, gold, strict=True)]
     kept = [i for i, u in enumerate(got) if u.intent != OUT_OF_SCOPE]
 
@@ -250,6 +275,8 @@ def evaluate_natural(
         multi_size=len(multi),
         multi_primary_accuracy=_mean([pred[i] == y[i] for i in multi]),
         multi_any_accuracy=_mean([pred[i] in gold[i].intents for i in multi]),
+        multi_all_taken=_mean([all_requests_taken(got[i], gold[i]) for i in multi]),
+        single_spurious=_mean([spurious_parts(got[i], gold[i]) for i in single]),
         per_intent=rows,
         confused=confused,
         per_register=_register_rows(gold, pred, wrong),
@@ -303,7 +330,9 @@ def print_natural_report(report: NaturalReport, console: Console | None = None) 
     con.print(
         f"Several requests in one message ({report.multi_size}): primary intent "
         f"{_pct(report.multi_primary_accuracy)}, any of its intents "
-        f"{_pct(report.multi_any_accuracy)}"
+        f"{_pct(report.multi_any_accuracy)}, all requests taken as parts in order "
+        f"{_pct(report.multi_all_taken)}; single-request messages split into parts "
+        f"(spurious) {_pct(report.single_spurious)}"
     )
 
     table = Table(title="Per intent (natural set)")

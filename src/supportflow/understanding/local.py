@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +16,14 @@ from supportflow.understanding.corpus import OUT_OF_SCOPE
 from supportflow.understanding.entities import extract
 from supportflow.understanding.guards import bounded, nothing_said, overrule
 from supportflow.understanding.model import Decision, IntentModel
+from supportflow.understanding.request_parts import build_parts
+from supportflow.understanding.requests import (
+    DECLINE,
+    RULE_ANSWER_CONFIDENCE,
+    Reading,
+    group_requests,
+    negates,
+)
 from supportflow.understanding.signals import read_signals
 from supportflow.understanding.train import load_or_train
 
@@ -73,6 +82,20 @@ class LocalEngine:
             p = p / p.sum()
         return self.model.decide_row(p)
 
+    def _reader(self, context: Context) -> Callable[[Sequence[tuple[int, str]]], list[Reading]]:
+        """Reads a message's clauses; the first with the context's yes/no prior (a clause
+        after it is not a reply to the question). One fast single-text call per clause: the
+        batch path (scikit-learn's transform) costs more than a few single calls."""
+
+        def read(clauses: Sequence[tuple[int, str]]) -> list[Reading]:
+            out = []
+            for i, t in clauses:
+                d = self._decide(t, context) if i == 0 else self.model.decide_one(t)
+                out.append(Reading(d.intent, d.confidence))
+            return out
+
+        return read
+
     def _understand(
         self, message: str, context: Context, catalogue: Catalogue | None
     ) -> Understanding:
@@ -80,8 +103,29 @@ class LocalEngine:
         if not text.strip():
             return nothing_said(ENGINE, flags)
         th = self.thresholds
-        decision = self._decide(text, context)
         sig = read_signals(text, th.anger_below)
+        # Several requests in one message (requests.py): the top-level fields describe the
+        # first. Text that tries to steer us is not split: none of it is trusted.
+        groups = [] if sig.injection else group_requests(text, self._reader(context))
+        if groups:
+            parts = build_parts(
+                text,
+                groups,
+                catalogue=catalogue,
+                clarify_below=th.clarify_below,
+                engine=ENGINE,
+                sentiment=sig.sentiment,
+                urgent=sig.urgent,
+            )
+            asks_human = any(p.understanding.needs_human for p in parts)
+            return parts[0].understanding.model_copy(
+                update={
+                    "needs_human": sig.wants_human or asks_human or sig.anger <= th.anger_below,
+                    "flags": flags,
+                    "parts": parts,
+                }
+            )
+        decision = self._decide(text, context)
         intent, confidence = overrule(
             decision.intent,
             decision.confidence,
@@ -89,10 +133,13 @@ class LocalEngine:
             wants_human=sig.wants_human,
             flags=flags,
         )
+        if negates(text, intent):
+            # "No need to return it anymore" read as return_items: a no, never that action.
+            intent, confidence = DECLINE, RULE_ANSWER_CONFIDENCE
+        wants_human = sig.wants_human or intent == "contact_human_agent"
         # Extracted whatever the intent: an out-of-scope turn may still give an id or an email
         # the next turn needs.
         entities = extract(text, catalogue)
-        wants_human = sig.wants_human or intent == "contact_human_agent"
         return Understanding(
             intent=intent,
             confidence=float(min(1.0, max(0.0, confidence))),

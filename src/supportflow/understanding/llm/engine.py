@@ -305,8 +305,11 @@ class LlmEngine:
             wants_human=wants_human,
             flags=flags,
         )
-        # The local engine failing leaves no entities to build on: extract them here.
-        rules = extract(text, catalogue) if "engine_error" in local.flags else local.entities
+        # The local engine failing leaves no entities to build on: extract them here. When it
+        # split the message into requests its entities are the first request's only, and the
+        # model read the whole message: extract the whole message's too.
+        whole = "engine_error" in local.flags or bool(local.parts)
+        rules = extract(text, catalogue) if whole else local.entities
         return Understanding(
             intent=intent,
             confidence=confidence,
