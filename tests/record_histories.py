@@ -14,6 +14,7 @@ with the one-time code the agent mails (read back from the SMTP server's Maildir
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 import tempfile
@@ -31,12 +32,17 @@ from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
 from supportflow.tenants.service import create_tenant
 from supportflow.workflows.contract import (
+    ApprovalDecision,
     Channel,
     ChannelIdentity,
+    Claim,
     InboundMessage,
+    OperatorMessage,
+    Release,
     VerifiedIdentity,
     customer_workflow_id,
 )
+from supportflow.workflows.customer import CustomerWorkflow
 from tests.conftest import _run_store
 from tests.helpers import (
     TEMPORAL_CLI,
@@ -51,14 +57,19 @@ from tests.helpers import (
 from tests.test_procedures_workflow import tenant_with_policy
 
 HERE = Path(__file__).parent / "histories"
+# Beside the recordings: file stem -> the workflow id it was recorded under.
+WORKFLOW_IDS = "workflow_ids.json"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v7"
+VERSION = "v8"
 
 # A script is (text, email) turns. An email signs the customer in with a signed identity
 # token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
 # agent mailed to EMAIL.
 Script = list[tuple[str, str | None]]
 _CODE_TURN = re.compile(r"<code:(.+)>")
+# An operator's update: "<claim:OP>", "<reply:OP:text>", "<release:OP>", "<approve:OP>",
+# "<deny:OP:note>" (the approval waiting in the conversation).
+_OPERATOR_TURN = re.compile(r"<(claim|reply|release|approve|deny):([\w-]+)(?::(.*))?>")
 
 # Enough turns to cross a continue-as-new threshold of 100 events.
 LONG: Script = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
@@ -91,12 +102,51 @@ SCRIPTS: dict[str, Script] = {
         ("I want to cancel my order", None),
         ("let me talk to a human", None),
     ],
+    # Several requests in one message (people-v1): taken one after another; one of them
+    # waiting for the sign-in code; a change of mind at the yes/no step.
+    "several_requests": [
+        (
+            "Hi, please cancel order #W6711349, I ordered it by mistake. Also change the "
+            "shipping address on #W6731310 to 44 Elm Street, Apt 2, Portland, OR 97201",
+            "ethan.smith2338@example.com",
+        ),
+        ("yes", None),
+        ("yes", None),
+    ],
+    "several_requests_verified_by_code": [
+        ("what payment methods do you accept? and where is my order #W9903153", None),
+        ("emma.santos7683@example.com", None),
+        ("<code:emma.santos7683@example.com>", None),
+        ("cancel #W1620235, I ordered it by mistake", None),
+        (
+            "Actually, don't cancel it. I need to change the shipping address to 44 Elm "
+            "Street, Apt 2, Portland, OR 97201",
+            None,
+        ),
+        ("yes", None),
+    ],
 }
+
+
+# People behind the agents (people-v1): an approval decided by an operator, a hand-over,
+# an operator holding the conversation, replying and handing it back.
+PEOPLE_POLICY: dict[str, object] = {"approval_above": 500}
+PEOPLE_SCRIPT: Script = [
+    ("cancel order #W1974181, I no longer need it", "olivia.smith9793@example.com"),
+    ("yes", None),
+    ("<approve:op-sup>", None),
+    ("I want to talk to a human", None),
+    ("<claim:op-a>", None),
+    ("hello? anyone there", None),
+    ("<reply:op-a:Hi, I'm Dana from the team. How can I help?>", None),
+    ("<release:op-a>", None),
+    ("thanks", None),
+]
 
 
 # A tenant whose cases wait 2 seconds for an answer: an answer moves the deadline on, then
 # silence closes the case (the confirmation timer's fire, rest and timeout all recorded).
-TIMEOUT_POLICY = {"confirmation_timeout": 2}
+TIMEOUT_POLICY: dict[str, object] = {"confirmation_timeout": 2}
 TIMEOUT_SCRIPT: Script = [
     ("I want to cancel my order #W3361211", "aarav.lee6460@example.com"),
     ("~1.5", None),
@@ -120,6 +170,9 @@ async def record_conversation(
         if text.startswith("~"):  # a pause, in seconds
             await asyncio.sleep(float(text[1:]))
             continue
+        if op := _OPERATOR_TURN.fullmatch(text):
+            await _operator_turn(client, customer_workflow_id(tenant_id, customer), *op.groups())
+            continue
         if code := _CODE_TURN.fullmatch(text):
             text = read_code(maildir, code.group(1))
         if email is not None:
@@ -136,6 +189,34 @@ async def record_conversation(
     # A duplicate delivery is part of every recording: de-duplication must replay too.
     await deliver(client, settings, tenant_id, customer, sent[0], wait_seconds=60)
     return customer_workflow_id(tenant_id, customer)
+
+
+async def _operator_turn(
+    client: Client, workflow_id: str, what: str, operator: str, text: str | None
+) -> None:
+    handle = client.get_workflow_handle_for(CustomerWorkflow.run, workflow_id)
+    if what == "claim":
+        await handle.execute_update(CustomerWorkflow.claim, Claim(operator_id=operator))
+    elif what == "release":
+        await handle.execute_update(CustomerWorkflow.release, Release(operator_id=operator))
+    elif what == "reply":
+        await handle.execute_update(
+            CustomerWorkflow.operator_reply,
+            OperatorMessage(operator_id=operator, reply_id=uuid.uuid4().hex, text=text or ""),
+        )
+    else:
+        view = await handle.query(CustomerWorkflow.transcript)
+        pending = next(a for a in view.approvals if a.status == "pending")
+        await handle.execute_update(
+            CustomerWorkflow.decide_approval,
+            ApprovalDecision(
+                approval_id=pending.approval_id,
+                operator_id=operator,
+                decision="approve" if what == "approve" else "deny",
+                note=text or "",
+                share_note=bool(text),
+            ),
+        )
 
 
 def coded_tenant(settings: Settings) -> str:
@@ -180,6 +261,12 @@ async def main(out_dir: Path = HERE) -> None:
             tenant = coded_tenant(settings)
             runs = [(name, script, tenant) for name, script in SCRIPTS.items()]
             runs.append(("case_timeout", TIMEOUT_SCRIPT, timeout_tenant))
+            people_tenant = tenant_with_policy(settings, "Staffed Shop", PEOPLE_POLICY)
+            runs.append(("people", PEOPLE_SCRIPT, people_tenant))
+            # The workflow id of each recording: it is part of ids the workflow derives (an
+            # approval's id), so a replay must run under the same one.
+            ids_file = out_dir / WORKFLOW_IDS
+            ids: dict[str, str] = json.loads(ids_file.read_text()) if ids_file.exists() else {}
             for name, script, tenant_id in runs:
                 wf_id = await record_conversation(
                     env.client, settings, script, tenant_id, smtp.maildir_dir
@@ -189,8 +276,12 @@ async def main(out_dir: Path = HERE) -> None:
                     history = await env.client.get_workflow_handle(
                         wf_id, run_id=run.run_id
                     ).fetch_history()
+                    if len(history.events) < 3:
+                        continue  # a new run whose first task has not run yet: nothing to replay
                     out = out_dir / f"{name}-{VERSION}-run{len(history.events):04d}.json"
                     out.write_text(history.to_json(), "utf-8")
+                    ids[out.stem] = wf_id
+            ids_file.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
         await smtp.stop()
         next(store, None)
 

@@ -276,6 +276,29 @@ class Settings(BaseSettings):
 
     # --- end bounded anonymous use --------------------------------------------------------------
 
+    # --- Operators (issue 12 item 1; supportflow/operators, api/routers/auth.py) ---------------
+    # A console session ends this long after login (sign in again after).
+    operator_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # The session cookie's Secure flag. Unset: Secure unless the API listens on loopback
+    # (`up`, plain http://127.0.0.1). Set false only for plain HTTP on a trusted network.
+    session_cookie_secure: bool | None = None
+    # Login attempts (right or wrong) per tenant+email, and per client address.
+    rate_limit_login_per_account: str = "10 per 15 minutes"
+    rate_limit_login_per_address: str = "30 per 15 minutes"
+
+    @field_validator("rate_limit_login_per_account", "rate_limit_login_per_address")
+    @classmethod
+    def _login_rate_limit(cls, v: str) -> str:
+        return cls._rate_limit(v)
+
+    @property
+    def session_cookie_is_secure(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.api_host not in ("127.0.0.1", "localhost", "::1")
+
+    # --- end operators --------------------------------------------------------------------------
+
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
         if bool(self.temporal_tls_client_cert_path) != bool(self.temporal_tls_client_key_path):

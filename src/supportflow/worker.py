@@ -22,12 +22,14 @@ from supportflow.activities.ai import AiActivities
 from supportflow.activities.catalogue_cache import CatalogueCache
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
+from supportflow.activities.people import PeopleActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
 from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.identity.mailer import code_mailer
+from supportflow.inbox.store import InboxStore
 from supportflow.knowledge.base import KnowledgeBase
 from supportflow.mail.sender import MailSender
 from supportflow.policy.store import PolicyStore
@@ -95,7 +97,8 @@ async def build_workers(
             store = await stack.enter_async_context(StoreRegistry.from_settings(settings, sessions))
         if Queue.AGENTS in queues or Queue.INTEGRATIONS in queues:
             assert sessions is not None and store is not None
-            reads, actions = StoreActivities(store), ActionActivities(store)
+            # The app database too: each store write appends its audit entry (issue 12).
+            reads, actions = StoreActivities(store), ActionActivities(store, sessions)
             keyring = await asyncio.to_thread(load_keyring, settings)
             identity = IdentityActivities(
                 sessions, keyring, store, code_mailer(MailSender(settings), settings)
@@ -123,11 +126,13 @@ async def build_workers(
             # worker: no task-queue hop, and one billable action per workflow task for all of
             # them. Writes stay ordinary activities on the integrations queue.
             tenant = TenantActivities(PolicyStore(sessions))
+            people = PeopleActivities(InboxStore(sessions), PolicyStore(sessions))
             add(
                 settings.task_queue_agents,
                 workflows(),
                 [
                     tenant.load_policy,
+                    people.update_inbox,
                     *ai_reads,
                     reads.identify_customer,
                     reads.lookup_order,

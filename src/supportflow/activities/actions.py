@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from types import MethodType
 from typing import Any, TypeVar, assert_never
 
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from supportflow.activities.audit_writes import audit_store_write
 from supportflow.activities.contract import (
     NOT_CUSTOMERS_ORDER,
     ActionDone,
@@ -80,8 +82,12 @@ def _done(action: StoreAction, doc: Doc, entity_id: str) -> ActionDone:
 
 
 class ActionActivities:
-    def __init__(self, store: StoreClient | PortSource) -> None:
+    def __init__(
+        self, store: StoreClient | PortSource, sessions: sessionmaker[Session] | None = None
+    ) -> None:
         self._ports = port_source(store)
+        # The app database, for the audit entry of each write (none: writes are not audited).
+        self._sessions = sessions
 
     async def _port(self, tenant_id: str, *needs: Capability) -> StorePort:
         port = await _call(self._ports.port_for(tenant_id))
@@ -154,7 +160,9 @@ class ActionActivities:
     ) -> ActionDone:
         """``write`` on the customer's own order, once the backend can do ``action``."""
         store = await self._owned(inp, ACTIONS[action].capability)
-        return _done(action, await _call(write(store)), inp.order_id)
+        done = _done(action, await _call(write(store)), inp.order_id)
+        await audit_store_write(self._sessions, action, inp, done)
+        return done
 
     @activity.defn(name=StoreAction.HOLD_ORDER.value)
     async def hold_order(self, inp: HoldOrderInput) -> ActionDone:
@@ -261,7 +269,9 @@ class ActionActivities:
         doc = await _call(
             store.modify_user_address(inp.store_user_id, inp.address, inp.idempotency_key)
         )
-        return _done(action, doc, inp.store_user_id)
+        done = _done(action, doc, inp.store_user_id)
+        await audit_store_write(self._sessions, action, inp, done)
+        return done
 
 
 # -- each store write's activity ------------------------------------------------------------

@@ -15,13 +15,17 @@ from temporalio.service import RPCError
 from supportflow.api.headers import SecurityHeaders
 from supportflow.api.limits import BodySizeLimit
 from supportflow.api.ratelimit import RateLimits
+from supportflow.api.request_context import RequestIdMiddleware  # audit trail (issue 12)
+from supportflow.api.routers import audit as audit_router  # audit trail (issue 12)
 from supportflow.api.routers import (
+    auth,
     chat,
     codec,
     conversations,
     dev_mail,
     health,
     knowledge,
+    operators,
     policy,
     store_connection,
     templates,
@@ -69,6 +73,9 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
         # The UI asks the codec server to decode many payloads at once (encrypted, base64).
         larger={"/codec/": 4 * 1024 * 1024},
     )
+    # --- audit trail (issue 12 item 6): each request's X-Request-ID, read by audit entries ---
+    app.add_middleware(RequestIdMiddleware)
+    # --- end audit trail ---
     # --- bounded anonymous use (issue 9 item 4): chat rate limits, security headers ---------
     app.state.ratelimits = RateLimits(settings)
     # Added last, so it wraps everything: even a 413 from the size limit carries the headers.
@@ -81,6 +88,12 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(policy.router)
     app.include_router(store_connection.router)
     app.include_router(knowledge.router)
+    # --- operators and roles (issue 12 item 1): console sign-in, operator accounts ---
+    app.include_router(auth.router)
+    app.include_router(operators.router)
+    # --- audit trail (issue 12 item 6): GET /v1/audit, /v1/audit/export ---
+    app.include_router(audit_router.router)
+    # --- end audit trail ---
     # Encryption at rest: the codec server the Temporal UI decodes payloads through.
     app.include_router(codec.router)
     # --- dev endpoints: only `supportflow up` turns them on (mail: issue 9 sign-in codes) ---

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, status
+from fastapi import Cookie, Depends, Header, HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from supportflow.api.operator_auth import resolve_principal
 from supportflow.api.state import ApiState
+from supportflow.operators.permissions import Permission
+from supportflow.operators.principal import Principal
 from supportflow.tenants.service import tenant_for_api_key, tenant_for_chat_key
 
 
@@ -51,3 +54,39 @@ async def merchant_tenant(
 
 ChatTenant = Annotated[str, Depends(chat_tenant)]
 MerchantTenant = Annotated[str, Depends(merchant_tenant)]
+
+
+# --- Operators and roles (issue 12 item 1; api/operator_auth.py, operators/permissions.py) ----
+# Every merchant-side action names the permission it needs; the API key acts as an admin.
+async def principal(
+    conn: HTTPConnection,
+    state: StateDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+    x_csrf_token: Annotated[str | None, Header()] = None,
+    sf_session: Annotated[str | None, Cookie()] = None,
+) -> Principal:
+    return await resolve_principal(conn, state, x_api_key, authorization, sf_session, x_csrf_token)
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: the principal, when its role has ``permission`` (403 otherwise)."""
+
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.can(permission):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"your role ({who.role}) does not have the {permission} permission",
+            )
+        return who
+
+    return check
+
+
+# Any operator of the tenant (or its API key): reading the merchant's settings.
+TenantReader = Annotated[Principal, Depends(principal)]
+CanEditPolicy = Annotated[Principal, Depends(require(Permission.EDIT_POLICY))]
+CanEditTemplates = Annotated[Principal, Depends(require(Permission.EDIT_TEMPLATES))]
+CanEditKnowledge = Annotated[Principal, Depends(require(Permission.EDIT_KNOWLEDGE))]
+CanManageOperators = Annotated[Principal, Depends(require(Permission.MANAGE_OPERATORS))]
+# --- end operators and roles ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ X-Forwarded-For. IPv6 clients are counted per /64, which one subscriber usually 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -101,6 +102,9 @@ class RateLimits:
             ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies
         ]
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # --- operator logins (issue 12 item 1; api/routers/auth.py) ---
+        self.login_account = parse(settings.rate_limit_login_per_account)
+        self.login_address = parse(settings.rate_limit_login_per_address)
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -142,6 +146,25 @@ class RateLimits:
                 (self.new_visitors, "new conversations from your address", ("new", address))
             )
         return await self._spend(checks)
+
+    async def login_attempt(self, tenant_id: str, email: str, address: str) -> Refusal | None:
+        """A password check (login, password change): per client address, then per account.
+        The account is counted by a hash of tenant and email, so the store holds no email."""
+        account = hashlib.sha256(f"{tenant_id}\n{email.strip().lower()}".encode()).hexdigest()
+        return await self._spend(
+            [
+                (
+                    self.login_address,
+                    "sign-in attempts from your address",
+                    ("login-address", address),
+                ),
+                (
+                    self.login_account,
+                    "sign-in attempts for this account",
+                    ("login-account", account),
+                ),
+            ]
+        )
 
     async def _spend(
         self, checks: Sequence[tuple[RateLimitItem, str, tuple[str, ...]]]

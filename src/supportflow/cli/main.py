@@ -38,6 +38,16 @@ app.add_typer(encryption_keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(conversations_app, name="conversations")
 # --- end encryption at rest ---
+# --- audit trail (issue 12 item 6): `audit verify|export` (cli/audit.py) ---
+from supportflow.cli.audit import audit_app  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+# --- end audit trail ---
+# --- operators (issue 12 item 1): `operators create|list|disable|token|revoke-token` ---
+from supportflow.cli.operators import operators_app  # noqa: E402
+
+app.add_typer(operators_app, name="operators")
+# --- end operators ---
 
 
 @app.command()

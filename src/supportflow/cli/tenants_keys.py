@@ -37,6 +37,8 @@ def keys_rotate(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a new API key (printed once, as JSON); the old ones expire after the grace."""
+    from supportflow.audit.entry import ActorKind, NewEntry
+    from supportflow.audit.log import append
     from supportflow.tenants.api_keys import MAX_GRACE, rotate
 
     grace = timedelta(hours=grace_hours)
@@ -46,6 +48,11 @@ def keys_rotate(
     engine, sessions, _ = open_sessions(data_dir)
     try:
         issued = rotate(sessions, resolve_tenant_id(sessions, tenant), grace)
+        # Audit trail (issue 12): the person at the server's shell acts as the system.
+        append(
+            sessions,
+            NewEntry(issued.tenant_id, ActorKind.SYSTEM, "cli", "api_key.rotate", issued.key_id),
+        )
     finally:
         engine.dispose()
     typer.echo(
@@ -67,6 +74,8 @@ def keys_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Stop one API key at once (a leaked key); prints what is left valid."""
+    from supportflow.audit.entry import ActorKind, NewEntry
+    from supportflow.audit.log import append
     from supportflow.tenants.api_keys import UnknownKey, list_keys, revoke
 
     engine, sessions, _ = open_sessions(data_dir)
@@ -74,6 +83,7 @@ def keys_revoke(
         tenant_id = resolve_tenant_id(sessions, tenant)
         try:
             revoked = revoke(sessions, tenant_id, key_id)
+            append(sessions, NewEntry(tenant_id, ActorKind.SYSTEM, "cli", "api_key.revoke", key_id))
         except UnknownKey as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,  # operators' approval limits
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -157,3 +167,123 @@ class TenantApiKey(Base):
 
 
 # --- end API keys -------------------------------------------------------------------------------
+
+
+# --- audit trail (issue 12 item 6; supportflow/audit, migration 0008) --------------------------
+class AuditLogRow(Base):
+    """One entry of a tenant's append-only audit trail, chained to the one before it by hash
+    (``audit/chain.py``). ``details`` holds ids and amounts only, never personal data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq", name="uq_audit_tenant_seq"),
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_audit_tenant_key"),
+        Index("ix_audit_tenant_at", "tenant_id", "at"),
+        Index("ix_audit_tenant_action", "tenant_id", "action", "seq"),
+        Index("ix_audit_tenant_workflow", "tenant_id", "workflow_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    # No foreign key: the trail outlives a tenant's rows, and agents' tenants need none.
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255), default=None)
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    workflow_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- end audit trail ---------------------------------------------------------------------------
+
+
+# --- Operators (issue 12 item 1; supportflow/operators, migration 0009) ------------------------
+class Operator(Base):
+    """A person on the merchant's support team. Signs in to the console with a password
+    (argon2id hash only) or acts through personal API tokens. Never deleted: disabling keeps
+    the row, so the audit trail still names who did what."""
+
+    __tablename__ = "operators"
+    __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_operator_email"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))  # lower-cased
+    role: Mapped[str] = mapped_column(String(16))  # operators/permissions.py Role
+    # Largest amount this operator may approve; NULL: see permissions.may_approve.
+    approval_limit: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), default=None)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OperatorToken(Base):
+    """A personal API token (Authorization: Bearer). Only its SHA-256 is kept."""
+
+    __tablename__ = "operator_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    last4: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class OperatorSession(Base):
+    """A console sign-in (the sf_session cookie). Only hashes of the session id and of its
+    CSRF token are kept; it ends at ``expires_at``, on logout, or when the operator is
+    disabled."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- end operators ------------------------------------------------------------------------------
+
+
+# --- inbox (issue 12; inbox/store.py, migration 0010) -------------------------------------------
+class InboxRow(Base):
+    """One conversation that needs (or has) a person, as its workflow last reported it. No
+    message text or customer details: the console reads those from the conversation."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_tenant_since", "tenant_id", "since"),
+        Index("ix_inbox_tenant_approval", "tenant_id", "approval_id"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    detail: Mapped[str | None] = mapped_column(String(200), default=None)
+    held_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    channel: Mapped[str | None] = mapped_column(String(16), default=None)
+    approval_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    order_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    approval: Mapped[str | None] = mapped_column(Text, default=None)  # InboxApproval JSON
+    sla_breaches: Mapped[str] = mapped_column(String(100), default="[]")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- end inbox ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from supportflow.policy.hours import SupportHours
 from supportflow.store.actions import POLICY_ACTIONS, PolicyAction
 
 # Every store write a policy rule governs (``store.actions``).
@@ -46,6 +47,19 @@ class TenantPolicy(BaseModel):
     # its status and tracking (nothing else: no address, items or payment). Off by default:
     # both can be on a stolen receipt.
     status_by_order_email: bool = False
+    # --- people behind the agents ---------------------------------------------------------
+    # When the tenant's people answer (None: no hours set, and no time is promised).
+    support_hours: SupportHours | None = None
+    # An approval nobody decided goes to supervisors after this long, and after twice this
+    # long it is denied politely and the conversation handed to a person.
+    approval_timeout: timedelta = timedelta(hours=4)
+    # A store write interrupted mid-plan (the store stopped answering) is retried with the
+    # same idempotency keys until this long after it began, then handed to a person.
+    action_retry_deadline: timedelta = timedelta(hours=2)
+    # A handed-over conversation's first answer by a person, and its resolution, are due
+    # within these (durable timers; a breach shows as "sla" in the inbox).
+    sla_first_response: timedelta = timedelta(hours=1)
+    sla_resolution: timedelta = timedelta(hours=24)
 
     @model_validator(mode="after")
     def _coherent(self) -> TenantPolicy:
@@ -65,6 +79,12 @@ class TenantPolicy(BaseModel):
             raise ValueError("confirmation_timeout must be positive")
         if self.confirmation_timeout > timedelta(days=30):
             raise ValueError("confirmation_timeout must be at most 30 days")
+        for name in ("approval_timeout", "action_retry_deadline", "sla_first_response"):
+            value: timedelta = getattr(self, name)
+            if not timedelta(minutes=1) <= value <= timedelta(days=30):
+                raise ValueError(f"{name} must be between 1 minute and 30 days")
+        if not self.sla_first_response <= self.sla_resolution <= timedelta(days=90):
+            raise ValueError("sla_resolution must be at least sla_first_response, at most 90 days")
         return self
 
     def allows(self, agent: AgentName, action: PolicyAction) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import TenantPolicyRow
-from supportflow.policy.load import parse_policy
+from supportflow.policy.load import PolicyError, parse_policy
 from supportflow.policy.model import TenantPolicy
 
 
@@ -25,6 +25,11 @@ class PolicyStore:
     def put(self, tenant_id: str, doc: Mapping[str, Any]) -> TenantPolicy:
         """Validate (PolicyError names what is wrong) and store; nothing changes on error."""
         policy = parse_policy(doc)
+        if policy.support_hours is not None:
+            try:
+                policy.support_hours.check_zone()
+            except ValueError as err:
+                raise PolicyError(f"invalid tenant policy: support_hours.timezone: {err}") from err
         document = policy.model_dump_json()
         with self._sessions.begin() as s:
             row = s.get(TenantPolicyRow, tenant_id)

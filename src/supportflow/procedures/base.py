@@ -376,7 +376,8 @@ def _advance(
             policy=decision,
         )
     if decision.verdict == "needs_approval" and not approved:
-        return _await_approval(state, proposal.action, decision, now)
+        amount = max(proposal.refund_amount, proposal.charge_amount) or None
+        return _await_approval(state, proposal.action, decision, now, amount=amount)
     attempt = state.attempt + 1
     running = state.model_copy(
         update={
@@ -417,7 +418,12 @@ def _plan_actions(steps: list[ActionStep]) -> list[StoreAction]:
 
 
 def _await_approval(
-    state: CaseState, action: Any, decision: PolicyDecision, now: datetime
+    state: CaseState,
+    action: Any,
+    decision: PolicyDecision,
+    now: datetime,
+    *,
+    amount: float | None,
 ) -> StepResult:
     waiting = state.model_copy(
         update={
@@ -444,6 +450,7 @@ def _await_approval(
             rule_id=decision.rule_id,
             summary=state.confirmation or {},
             requested_at=now,
+            amount=amount,
         ),
         policy=decision,
     )

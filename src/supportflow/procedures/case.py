@@ -127,6 +127,20 @@ class ApprovalRequest(BaseModel):
     rule_id: str
     summary: dict[str, Any]
     requested_at: datetime
+    # --- the decision (operators, issue 12); defaults keep older records readable ----------
+    status: Literal["pending", "approved", "denied", "expired"] = "pending"
+    # Money the action moves (refund or charge): what an operator's approval limit is
+    # checked against.
+    amount: float | None = None
+    escalated_at: datetime | None = None  # sent on to supervisors after no decision
+    decided_by: str | None = None  # operator id, or "timeout"
+    decided_at: datetime | None = None
+    note: str | None = None
+
+    @property
+    def approval_id(self) -> str:
+        """Stable and opaque: names the approval in the API without the workflow id."""
+        return "ap_" + hashlib.sha256(self.case_id.encode()).hexdigest()[:24]
 
 
 Outcome = Literal[

@@ -24,7 +24,12 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "{{ tracking_ids | join(', ') }}.{% endif %}",
     "order_not_found": "I couldn't find order {{ order_id }} on your account. Could you check "
     "the number?",
-    "handoff": "I'm passing you to a member of our support team; they'll reply here shortly.",
+    "handoff": "I'm passing you to a member of our support team.",
+    # Said after every hand-over (people-v1 runs): the truth about when a person will answer.
+    "person_availability": "{% if status == 'open' %}Someone from our team is in now and "
+    "will answer here.{% elif status == 'closed' %}Our team is away right now; they'll answer "
+    "here when they're back, from {{ opens }}.{% else %}They'll answer here as soon as they "
+    "can.{% endif %}",
     "not_yet": "I've noted your request ({{ intent_phrase }}). A member of our team will pick it "
     "up and reply here.",
     "clarify": "Sorry, I'm not sure I understood. Could you tell me a bit more about what you "
@@ -240,7 +245,13 @@ DEFAULT_TEMPLATES.update(
         "approval_pending": "Your request to {{ action }} is still waiting for approval from "
         "our team. I'll let you know here as soon as there's an answer.",
         "approval_denied": "I'm sorry, our team couldn't approve the request to {{ action }}. "
+        "{% if note is defined and note %}They said: \"{{ note }}\". {% endif %}"
         "Nothing was changed. Is there anything else I can help with?",
+        "approval_expired": "I'm sorry, I couldn't get an approval to {{ action }} in time, so "
+        "nothing was changed. I've passed your request to a member of our team.",
+        "action_stuck": "I'm sorry: our order system still isn't answering, so I couldn't "
+        "finish your request to {{ action }}. I've passed it to a member of our team, who will "
+        "finish it; nothing will be done twice.",
         # changes of mind, timeouts and failures
         "case_abandoned": "No problem, I won't {{ action }}; nothing was changed. Is there "
         "anything else I can help with?",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from supportflow.crypto.keyring import KeyRing
 from supportflow.identity.secrets import UnknownTenant as NoSuchTenant
 from supportflow.identity.secrets import rotate_identity_secret
+from supportflow.operators.accounts import OperatorExists, create_operator
+from supportflow.operators.accounts import UnknownTenant as UnknownOperatorTenant
 from supportflow.store.connection_store import StoreConnectionStore, UnknownTenant
 from supportflow.tenants.service import create_tenant
 
 DEMO_TENANT_NAME = "Demo Store"
+# The demo admin operator's login (issue 12): a person can open the console at once.
+DEMO_OPERATOR_EMAIL = "admin@demo-store.example"
+
+log = logging.getLogger(__name__)
 
 
 def ensure_demo_tenant(
@@ -27,7 +34,8 @@ def ensure_demo_tenant(
     The keys are kept in a 0600 file in the data directory: the API key is stored only as a
     hash in the database, so this file is the operator's one copy of it. With a key ring,
     the file also holds the tenant's ``identity_secret`` (for signing shoppers' identity
-    tokens when trying the product).
+    tokens when trying the product), and the demo admin operator's login (``operator_email``,
+    ``operator_password``, ``operator_api_token``), created once.
     """
     path = data_dir / "demo-tenant.json"
     if path.exists():
@@ -40,6 +48,9 @@ def ensure_demo_tenant(
                     sessions, keyring, saved["tenant_id"], grace=timedelta(0)
                 )
                 _write_private(path, saved, replace=True)
+        if "operator_email" not in saved and _add_demo_operator(sessions, saved):
+            # A data dir from before operators: give the demo tenant its admin.
+            _write_private(path, saved, replace=True)
         return saved
     created = create_tenant(sessions, DEMO_TENANT_NAME, keyring=keyring)
     _use_demo_store(sessions, created.tenant_id)
@@ -50,8 +61,32 @@ def ensure_demo_tenant(
     }
     if created.identity_secret is not None:
         keys["identity_secret"] = created.identity_secret
+    _add_demo_operator(sessions, keys)
     _write_private(path, keys, replace=False)
     return keys
+
+
+def _add_demo_operator(sessions: sessionmaker[Session], keys: dict[str, str]) -> bool:
+    """Create the demo admin operator and put its login (shown nowhere else) in ``keys``.
+    False when it cannot be made: the tenant is not in this database, or an operator with the
+    demo email exists already (its password was never saved here)."""
+    try:
+        made = create_operator(
+            sessions, keys["tenant_id"], DEMO_OPERATOR_EMAIL, "admin", actor="up"
+        )
+    except OperatorExists:
+        log.warning(
+            "the demo operator exists but its login is not in demo-tenant.json; "
+            "create another with `supportflow operators create`"
+        )
+        return False
+    except UnknownOperatorTenant:
+        return False  # a keys file left from another database
+    keys["operator_id"] = made.operator.operator_id
+    keys["operator_email"] = made.operator.email
+    keys["operator_password"] = made.password
+    keys["operator_api_token"] = made.api_token
+    return True
 
 
 def _write_private(path: Path, keys: dict[str, str], *, replace: bool) -> None:

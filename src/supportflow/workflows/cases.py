@@ -148,15 +148,17 @@ class CaseSteps(ConversationBase):
                     finish(r.state, r.plan, outcome, now=workflow.now()), user
                 )
             case "awaiting_approval":
-                # Recorded in the conversation (queryable, audited); who approves comes with
-                # the operators (issue 12).
+                # Recorded in the conversation; an operator decides it with the
+                # `decide_approval` update, and the inbox lists it (people.py).
                 if r.approval is not None:
                     self._s.approvals.append(r.approval)
                 return r
             case "retry_later":
                 # The store stopped answering mid-plan: the case stays "executing" and the
-                # customer hears it is delayed; running the same plan again later (same keys)
-                # comes with the operators' work (issue 12).
+                # customer hears it is delayed. From PATCH_PEOPLE on, the same plan (same
+                # keys) runs again on a durable timer, then goes to a person (people.py).
+                if self._version.people and r.plan is not None and user is not None:
+                    self._schedule_retry(r.plan, user)
                 return r
             case "not_handled" | "continue" | "done" | "refused" | "escalated" | "abandoned":
                 return r

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from supportflow.policy.model import TenantPolicy
-from supportflow.procedures.case import ApprovalRequest, CaseState
+from supportflow.procedures.case import ActionPlan, ApprovalRequest, CaseState
 from supportflow.understanding.contract import Understanding
 
 # Bound on what one conversation carries through continue-as-new: the full record belongs to
@@ -78,10 +78,12 @@ class Reply(BaseModel):
     duplicate: bool = False
     # Who sent the message answered: a reply is shown only to its own sender.
     to: str | None = None
+    # An operator holds the conversation: the agent said nothing (the operator will answer).
+    held: bool = False
 
 
 class TranscriptEntry(BaseModel):
-    role: Literal["customer", "agent"]
+    role: Literal["customer", "agent", "operator"]
     channel: Channel
     message_id: str
     text: str
@@ -89,6 +91,14 @@ class TranscriptEntry(BaseModel):
     intent: str | None = None
     # On a customer's message: how its sender was verified then ("token", "code") or None.
     verified_by: str | None = None
+    # The conversation's running number of this entry (0: recorded before numbering), what a
+    # channel's "messages after N" reads.
+    seq: int = 0
+    # On an operator's message: the operator's id.
+    author: str | None = None
+    # On a message the agent or an operator sent outside a reply: the sender it is for
+    # (ChannelIdentity.key), so that it is shown only to them.
+    to: str | None = None
 
 
 class Case(BaseModel):
@@ -99,6 +109,33 @@ class Case(BaseModel):
     opened_at: datetime
     # Why a case went to a person (e.g. "activity_failed: understand"), for the inbox.
     reason: str | None = None
+
+
+HandoverReason = Literal["handoff", "approval", "stuck"]
+
+
+class Handover(BaseModel):
+    """The conversation waits for a person (the inbox lists it) until one releases it."""
+
+    reason: HandoverReason
+    since: datetime
+    # Why, for the person: a policy rule, "activity_failed: ...", the action that is stuck.
+    detail: str | None = None
+    # When a person first answered (the first-response SLA stops), and the SLA breaches seen.
+    first_response_at: datetime | None = None
+    breaches: list[Literal["first_response", "resolution"]] = Field(default_factory=list)
+
+
+class ActionRetry(BaseModel):
+    """A store write the store stopped answering mid-plan: the same plan (same idempotency
+    keys) runs again at ``next_at`` until ``give_up_at``, then a person takes it."""
+
+    plan: ActionPlan
+    store_user_id: str
+    started_at: datetime
+    next_at: datetime
+    give_up_at: datetime
+    tries: int = 1
 
 
 class PendingRequest(BaseModel):
@@ -143,6 +180,62 @@ class ConversationState(BaseModel):
     # The later requests of a message that held several, in the customer's order: each is
     # taken when the one before it no longer waits for the customer.
     queued: list[PendingRequest] = Field(default_factory=list)
+    # --- people behind the agents (PATCH_PEOPLE) -----------------------------------------
+    # Waiting for a person, and why (None: the agent handles it).
+    handover: Handover | None = None
+    # The operator holding the conversation: while set, the agent does not answer by itself.
+    held_by: str | None = None
+    retry: ActionRetry | None = None
+    # The number of the last transcript entry (TranscriptEntry.seq) and of the last inbox
+    # write, so that later writes never lose to earlier ones.
+    seq: int = 0
+    inbox_version: int = 0
+
+
+# --- what operators send a conversation (updates with validators) ----------------------------
+
+
+class Claim(BaseModel):
+    operator_id: str = Field(min_length=1, max_length=100)
+    # A supervisor may take a conversation another operator holds.
+    take_over: bool = False
+
+
+class Release(BaseModel):
+    operator_id: str = Field(min_length=1, max_length=100)
+    # A supervisor may release a conversation another operator holds.
+    force: bool = False
+
+
+class OperatorMessage(BaseModel):
+    operator_id: str = Field(min_length=1, max_length=100)
+    # The caller's id for this reply: the same id twice is one reply.
+    reply_id: str = Field(min_length=1, max_length=200)
+    text: str
+
+
+class ApprovalDecision(BaseModel):
+    approval_id: str = Field(min_length=1, max_length=100)
+    operator_id: str = Field(min_length=1, max_length=100)
+    decision: Literal["approve", "deny"]
+    note: str = Field(default="", max_length=2000)
+    # Whether the customer hears the note (a denial's reason), or only the colleagues.
+    share_note: bool = False
+    # The most the operator may approve (None: no limit); the API checks it first.
+    approval_limit: float | None = None
+
+
+class MessagesAfter(BaseModel):
+    seq: int = Field(default=0, ge=0)
+    sender: str | None = None
+
+
+class HoldView(BaseModel):
+    """Who holds the conversation after an operator's update."""
+
+    held_by: str | None
+    handover: Handover | None
+    seq: int
 
 
 class TaskQueues(BaseModel):

@@ -10,12 +10,15 @@ dispatcher answered) and ``customer.py`` (the workflow: handlers, one turn, the 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from supportflow.activities.ai import AiActivities
+    from supportflow.activities.contract import ComposedReply, ComposeInput
     from supportflow.policy.model import DEFAULT_POLICY, TenantPolicy
-    from supportflow.procedures.case import CaseState
+    from supportflow.procedures.case import ActionPlan, CaseState
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.calls import ActivityCalls
     from supportflow.workflows.contract import (
@@ -24,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerWorkflowInput,
         InboundMessage,
     )
+    from supportflow.workflows.dues import Due
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.versions import RunVersion
 
@@ -49,7 +53,7 @@ class ConversationBase:
         self._trusted = False
         # The text the turn acts on: the message's, or a request that waited for verification.
         self._text = ""
-        # The understanding of the request the turn is serving (requests-v1 runs): the
+        # The understanding of the request the turn is serving (people-v1 runs): the
         # message's, or one of its parts, or a request taken from the queue.
         self._serving: Understanding | None = None
         # Turns run one at a time, in arrival order, so replies never interleave.
@@ -58,6 +62,8 @@ class ConversationBase:
         # Set by the `request_upgrade` signal: end this run at the next quiet moment.
         self._upgrade_requested = False
         self._run_calls: ActivityCalls | None = None
+        # An interrupted store write is being run again (people.py): its timer is not due.
+        self._retrying = False
 
     # --- the run's version, decided in its first activation ---------------------------------
 
@@ -108,6 +114,12 @@ class ConversationBase:
 
     def _last_order(self) -> str | None:
         return next((c.order_id for c in reversed(self._s.cases) if c.order_id), None)
+
+    async def _compose(self, template: str, facts: dict[str, object]) -> ComposedReply:
+        return await self._calls.ai(
+            AiActivities.compose_reply,
+            ComposeInput(tenant_id=self._inp.tenant_id, template=template, facts=facts),
+        )
 
     # --- the record of cases -----------------------------------------------------------------
 
@@ -168,4 +180,15 @@ class ConversationBase:
 
     async def _one_request(self, u: Understanding, intent: str, first_name: str | None) -> Plan:
         """One request, planned once by the dispatcher and carried out."""
+        raise NotImplementedError
+
+    def _schedule_retry(self, plan: ActionPlan, user: str) -> None:
+        """Run an interrupted plan again later (people.py)."""
+        raise NotImplementedError
+
+    def _people_dues(self) -> list[tuple[datetime, Due]]:
+        """When each of the people timers is due (people.py)."""
+        raise NotImplementedError
+
+    async def _fire_people_dues(self) -> None:
         raise NotImplementedError

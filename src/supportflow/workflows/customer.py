@@ -17,8 +17,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from supportflow.activities.ai import AiActivities
-    from supportflow.activities.contract import ComposedReply, ComposeInput, UnderstandInput
+    from supportflow.activities.contract import UnderstandInput
     from supportflow.limits import MAX_MESSAGE_BYTES
+    from supportflow.procedures.case import ApprovalRequest
     from supportflow.procedures.dispatch import (
         AnswerProduct,
         AskKnowledge,
@@ -34,9 +35,15 @@ with workflow.unsafe.imports_passed_through():
         ENQUEUE_MESSAGE_SIGNAL,
         SEEN_MESSAGE_WINDOW,
         TRANSCRIPT_WINDOW,
+        ApprovalDecision,
+        Claim,
         ConversationState,
         CustomerWorkflowInput,
+        HoldView,
         InboundMessage,
+        MessagesAfter,
+        OperatorMessage,
+        Release,
         Reply,
         ReplyLookup,
         ReplyStatus,
@@ -44,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         TranscriptView,
     )
     from supportflow.workflows.legacy import LegacyTurns
+    from supportflow.workflows.people import People
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.requests import RequestQueue
     from supportflow.workflows.verification import VerificationSteps
@@ -60,7 +68,7 @@ MAX_TEXT_BYTES = MAX_MESSAGE_BYTES
 
 
 @workflow.defn
-class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
+class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue, People):
     @workflow.init
     def __init__(self, inp: CustomerWorkflowInput) -> None:
         super().__init__(inp)
@@ -133,6 +141,65 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
         if len(msg.text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
             raise ValueError(f"message text is over {MAX_TEXT_BYTES} bytes")
 
+    # --- operators (people-v1 runs; workflows/people.py) -----------------------------------
+
+    @workflow.update
+    async def claim(self, c: Claim) -> HoldView:
+        """An operator takes the conversation: the agent stops answering on its own."""
+        return await self._claim(c)
+
+    @claim.validator
+    def _validate_claim(self, c: Claim) -> None:
+        self._operators_supported()
+        self._check_claim(c)
+
+    @workflow.update
+    async def release(self, r: Release) -> HoldView:
+        """The operator hands the conversation back to the agent."""
+        return await self._release(r)
+
+    @release.validator
+    def _validate_release(self, r: Release) -> None:
+        self._operators_supported()
+        self._check_release(r)
+
+    @workflow.update
+    async def operator_reply(self, m: OperatorMessage) -> TranscriptEntry:
+        """The holding operator's message to the customer (the same reply_id twice: once)."""
+        return await self._operator_reply(m)
+
+    @operator_reply.validator
+    def _validate_operator_reply(self, m: OperatorMessage) -> None:
+        self._operators_supported()
+        if not any(e.message_id == f"operator:{m.reply_id}" for e in self._s.transcript):
+            self._check_operator_message(m)
+
+    @workflow.update
+    async def decide_approval(self, d: ApprovalDecision) -> ApprovalRequest:
+        """An operator approves (the action runs) or denies (the customer is told)."""
+        return await self._decide(d)
+
+    @decide_approval.validator
+    def _validate_decision(self, d: ApprovalDecision) -> None:
+        self._operators_supported()
+        self._check_decision(d)
+
+    def _operators_supported(self) -> None:
+        if not self._version.people:
+            # Rejected updates leave no trace; the run moves to the newest version when it is
+            # next quiet (`supportflow conversations upgrade`).
+            raise ValueError("this conversation runs an older version without operators")
+
+    @workflow.query
+    def messages_after(self, after: MessagesAfter) -> list[TranscriptEntry]:
+        """What the agent and operators said after entry ``after.seq`` to ``after.sender``
+        (replies and messages outside replies), for the customer's channel to show."""
+        return [
+            e
+            for e in self._s.transcript
+            if e.seq > after.seq and e.role != "customer" and e.to in (None, after.sender)
+        ]
+
     @workflow.query
     def transcript(self) -> TranscriptView:
         return TranscriptView(
@@ -172,6 +239,7 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
             self._trusted = self._sender_verified(msg)
         if msg.sender not in s.identities:
             s.identities.append(msg.sender)
+        people = self._version.people
         s.transcript.append(
             TranscriptEntry(
                 role="customer",
@@ -180,13 +248,25 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
                 text=msg.text,
                 at=workflow.now(),
                 verified_by=self._verified_by(msg),
+                seq=self._next_seq() if people else 0,
             )
         )
+        if people and s.held_by is not None:
+            # An operator has the conversation: they answer, not the agent.
+            reply = Reply(
+                message_id=msg.message_id, text="", intent="held", to=msg.sender.key, held=True
+            )
+            s.replies[msg.message_id] = reply
+            s.turns += 1
+            _trim(s)
+            return reply
         if self._trust:
             try:
                 plan = await self._act(msg, await self._understand(msg))
             except GAVE_UP as err:
                 plan = self._gave_up(err)
+            if people:
+                plan = await self._after_turn(plan)
             text = await self._compose_or_apologise(plan)
         else:
             plan = await self._act(msg, await self._understand(msg))
@@ -205,6 +285,8 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
                 text=reply.text,
                 at=workflow.now(),
                 intent=plan.intent,
+                seq=self._next_seq() if people else 0,
+                to=reply.to if people else None,
             )
         )
         s.replies[msg.message_id] = reply
@@ -235,12 +317,6 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
             ),
         )
 
-    async def _compose(self, template: str, facts: dict[str, object]) -> ComposedReply:
-        return await self._calls.ai(
-            AiActivities.compose_reply,
-            ComposeInput(tenant_id=self._inp.tenant_id, template=template, facts=facts),
-        )
-
     async def _compose_or_apologise(self, plan: Plan) -> str:
         """The reply's text; if even composing fails for good, a fixed apology (the case was
         handed over, or is handed over now), never silence."""
@@ -251,6 +327,8 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
             for template, facts in plan.before:
                 parts.append((await self._compose(template, facts)).text)
             parts.append((await self._compose(plan.template, plan.facts)).text)
+            for template, facts in plan.then:
+                parts.append((await self._compose(template, facts)).text)
             return " ".join(parts)
         except GAVE_UP as err:
             if plan.template != "technical_handoff":
@@ -299,6 +377,10 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue):
         self._serving = u
         if intent != u.intent:
             u = u.model_copy(update={"intent": intent})
+        if self._version.people and self._asks_for_person_while_busy(u):
+            # "Talk to a human" always works: a write in progress goes on (its retries too),
+            # and the conversation goes to a person at once.
+            return Plan("handoff", "contact_human_agent", records_case=True, reason="asked")
         handler = plan_turn(s.case, u, text=self._text, clarifications=s.clarifications)
         facts: dict[str, object] = {
             "first_name": first_name,

@@ -39,6 +39,8 @@ class Plan:
     # Replies said after the prefix and before this one: the earlier requests of a message
     # that held several (template, facts each), in order.
     before: tuple[tuple[str, dict[str, object]], ...] = ()
+    # Replies said after this one (when a person will answer, after a hand-over).
+    then: tuple[tuple[str, dict[str, object]], ...] = ()
     # Answered without a case of its own but recorded as one (a request noted for a person,
     # a hand-over, a router's order status), with the order it is about.
     records_case: bool = False
@@ -61,4 +63,6 @@ class Proceed:
     # Replies said after the prefix and before this one: the earlier requests of a message
     # that held several (template, facts each), in order.
     before: tuple[tuple[str, dict[str, object]], ...] = ()
+    # Replies said after this one (when a person will answer, after a hand-over).
+    then: tuple[tuple[str, dict[str, object]], ...] = ()
     first_name: str | None = None

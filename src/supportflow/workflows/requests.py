@@ -1,4 +1,4 @@
-"""Several requests in one message, taken one after another (runs from PATCH_REQUESTS on).
+"""Several requests in one message, taken one after another (runs from PATCH_PEOPLE on).
 
 "Cancel #1201 and change the address on #1202 to ..." is two requests. The understanding splits
 the message into parts (``Understanding.parts``); the first is served now and the others wait

@@ -38,9 +38,12 @@ PATCH_TRUST = "trust-v1"
 # One dispatcher: a turn is planned once (procedures/dispatch.py), order status and hand-overs
 # run as procedures like every other request. Implies every patch above.
 PATCH_DISPATCH = "dispatch-v1"
-# Several requests in one message are taken one after another (a queue of the requests still
-# to do, carried in the conversation). Implies every patch above.
-PATCH_REQUESTS = "requests-v1"
+# Several requests in one message taken one after another (a queue carried in the
+# conversation), and the people behind the agents: operators claim, reply and release;
+# approvals are decided by an update and time out; an interrupted store write is retried
+# durably, then handed over; the inbox is told when a person is needed; SLA timers. Both
+# came in one release, so they are one generation. Implies every patch above.
+PATCH_PEOPLE = "people-v1"
 
 # Oldest first. docs/versioning.md says when each is retired.
 PATCHES = (
@@ -50,7 +53,7 @@ PATCHES = (
     PATCH_LOCAL_READS,
     PATCH_TRUST,
     PATCH_DISPATCH,
-    PATCH_REQUESTS,
+    PATCH_PEOPLE,
 )
 
 
@@ -62,11 +65,12 @@ class RunVersion:
     trust: bool
     dispatch: bool
     requests: bool = False
+    people: bool = False
 
     @classmethod
     def decide(cls) -> RunVersion:
-        if workflow.patched(PATCH_REQUESTS):
-            return cls(local_reads=True, trust=True, dispatch=True, requests=True)
+        if workflow.patched(PATCH_PEOPLE):
+            return cls(local_reads=True, trust=True, dispatch=True, requests=True, people=True)
         if workflow.patched(PATCH_DISPATCH):
             return cls(local_reads=True, trust=True, dispatch=True)
         local_reads = workflow.patched(PATCH_LOCAL_READS)

@@ -26,7 +26,7 @@ class Waiting(ConversationBase):
         """Serve until history needs continue-as-new, closing cases nobody answered. Returns
         True when a never-verified conversation has been idle long enough to end."""
         while not self._should_continue_as_new():
-            due = deadline(self._s.case, self._policy)
+            due = self._due()
             if due is None and self._idle_applies():
                 if await self._idle_for_long():
                     return True
@@ -35,7 +35,7 @@ class Waiting(ConversationBase):
                 await workflow.wait_condition(
                     lambda: (
                         self._should_continue_as_new()
-                        or deadline(self._s.case, self._policy) is not None
+                        or self._due() is not None
                         or self._idle_applies()
                     )
                 )
@@ -46,10 +46,21 @@ class Waiting(ConversationBase):
                     timeout=max(timedelta(0), due - workflow.now()),
                 )
             except TimeoutError:
-                now_due = deadline(self._s.case, self._policy)
+                now_due = self._due()
                 if now_due is not None and now_due <= workflow.now():
-                    await self._close_unanswered_case()
+                    if self._version.people:
+                        await self._fire_people_dues()
+                    else:
+                        await self._close_unanswered_case()
         return False
+
+    def _due(self) -> datetime | None:
+        """The earliest thing the run waits for: before PATCH_PEOPLE, only the deadline of a
+        case waiting for the customer; from it on, approvals, retries and SLAs too."""
+        if not self._version.people:
+            return deadline(self._s.case, self._policy)
+        dues = self._people_dues()
+        return min(when for when, _ in dues) if dues else None
 
     def _idle_applies(self) -> bool:
         """Whether the idle timer runs: trust runs, after the first turn (so a verified
@@ -78,7 +89,7 @@ class Waiting(ConversationBase):
                 lambda: (
                     self._should_continue_as_new()
                     or not self._idle_may_end()
-                    or deadline(self._s.case, self._policy) is not None
+                    or self._due() is not None
                 ),
                 timeout=max(timedelta(0), until - workflow.now()),
             )
@@ -94,7 +105,7 @@ class Waiting(ConversationBase):
         with a deadline earlier than `due` (a new case with a shorter timeout)."""
 
         def over() -> bool:
-            now_due = deadline(self._s.case, self._policy)
+            now_due = self._due()
             return self._should_continue_as_new() or now_due is None or now_due < due
 
         return over

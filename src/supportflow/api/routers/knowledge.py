@@ -1,5 +1,6 @@
-"""The merchant's knowledge base: list, write, edit and delete articles, and try a search
-(API key). Another tenant's article is never visible: its id is simply not found."""
+"""The merchant's knowledge base: list, write, edit and delete articles, and try a search.
+The API key or any operator of the tenant reads; writing needs the edit_knowledge permission.
+Another tenant's article is never visible: its id is simply not found."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from supportflow.api.deps import MerchantTenant, StateDep, get_state
+from supportflow.api.audit_trail import audit_change
+from supportflow.api.deps import CanEditKnowledge, StateDep, TenantReader, get_state
 from supportflow.api.state import ApiState
 from supportflow.knowledge.articles import (
     MAX_BODY_CHARS,
@@ -136,25 +138,25 @@ KnowledgeDep = Annotated[KnowledgeBase, Depends(knowledge_base)]
 
 
 @router.get("/v1/knowledge", response_model=ArticleList)
-async def list_articles(tenant_id: MerchantTenant, state: StateDep) -> ArticleList:
+async def list_articles(who: TenantReader, state: StateDep) -> ArticleList:
     store = KnowledgeStore(state.sessions)
-    own = await run_in_threadpool(store.own, tenant_id)
+    own = await run_in_threadpool(store.own, who.tenant_id)
     if own:
         return ArticleList(articles=[_out(a) for a in own], using_defaults=False)
-    defaults = await run_in_threadpool(store.effective, tenant_id)
+    defaults = await run_in_threadpool(store.effective, who.tenant_id)
     return ArticleList(articles=[_out(a) for a in defaults], using_defaults=True)
 
 
 # Declared before the /{article_id} routes so "search" is never taken for an id.
 @router.get("/v1/knowledge/search", response_model=SearchOut)
 async def search_articles(
-    tenant_id: MerchantTenant,
+    who: TenantReader,
     kb: KnowledgeDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     k: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> SearchOut:
     try:
-        hits = await run_in_threadpool(kb.search, tenant_id, q, k)
+        hits = await run_in_threadpool(kb.search, who.tenant_id, q, k)
     except IndexWarming as err:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -182,49 +184,47 @@ async def search_articles(
     response_model=ArticleList,
     status_code=status.HTTP_201_CREATED,
 )
-async def import_defaults(
-    tenant_id: MerchantTenant, state: StateDep, kb: KnowledgeDep
-) -> ArticleList:
+async def import_defaults(who: CanEditKnowledge, state: StateDep, kb: KnowledgeDep) -> ArticleList:
     """Copy the default set into the tenant's own articles, to edit it from there."""
     try:
-        made = await run_in_threadpool(_store(state).import_defaults, tenant_id)
+        made = await run_in_threadpool(_store(state).import_defaults, who.tenant_id)
     except AlreadyHasArticles as err:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "this tenant already has knowledge articles"
         ) from err
     except KnowledgeBaseFull as err:
         raise _full(err) from err
-    kb.written(tenant_id)
+    kb.written(who.tenant_id)
+    await audit_change(state, who, "knowledge.import_defaults", details={"articles": len(made)})
     return ArticleList(articles=[_out(a) for a in made], using_defaults=False)
 
 
 @router.post("/v1/knowledge", response_model=ArticleOut, status_code=status.HTTP_201_CREATED)
 async def create_article(
     body: ArticleIn,
-    tenant_id: MerchantTenant,
+    who: CanEditKnowledge,
     state: StateDep,
     kb: KnowledgeDep,
     response: Response,
 ) -> ArticleOut:
     try:
-        made = await run_in_threadpool(_store(state).create, tenant_id, body.draft())
+        made = await run_in_threadpool(_store(state).create, who.tenant_id, body.draft())
     except InvalidArticle as err:
         raise _invalid(err) from err
     except KnowledgeBaseFull as err:
         raise _full(err) from err
     # Indexed on write, off the request: searches meanwhile use the last good index.
-    kb.written(tenant_id)
+    kb.written(who.tenant_id)
+    await audit_change(state, who, "knowledge.create", target=made.id)
     response.headers["Location"] = f"/v1/knowledge/{made.id}"
     return _out(made)
 
 
 @router.get("/v1/knowledge/{article_id}", response_model=ArticleOut)
-async def get_article(
-    article_id: ArticleId, tenant_id: MerchantTenant, state: StateDep
-) -> ArticleOut:
+async def get_article(article_id: ArticleId, who: TenantReader, state: StateDep) -> ArticleOut:
     try:
         return _out(
-            await run_in_threadpool(KnowledgeStore(state.sessions).get, tenant_id, article_id)
+            await run_in_threadpool(KnowledgeStore(state.sessions).get, who.tenant_id, article_id)
         )
     except ArticleNotFound as err:
         raise _not_found(article_id) from err
@@ -234,29 +234,33 @@ async def get_article(
 async def update_article(
     article_id: ArticleId,
     body: ArticleIn,
-    tenant_id: MerchantTenant,
+    who: CanEditKnowledge,
     state: StateDep,
     kb: KnowledgeDep,
 ) -> ArticleOut:
     try:
-        done = await run_in_threadpool(_store(state).update, tenant_id, article_id, body.draft())
+        done = await run_in_threadpool(
+            _store(state).update, who.tenant_id, article_id, body.draft()
+        )
     except ArticleNotFound as err:
         raise _not_found(article_id) from err
     except InvalidArticle as err:
         raise _invalid(err) from err
     except KnowledgeBaseFull as err:
         raise _full(err) from err
-    kb.written(tenant_id)
+    kb.written(who.tenant_id)
+    await audit_change(state, who, "knowledge.update", target=article_id)
     return _out(done)
 
 
 @router.delete("/v1/knowledge/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_article(
-    article_id: ArticleId, tenant_id: MerchantTenant, state: StateDep, kb: KnowledgeDep
+    article_id: ArticleId, who: CanEditKnowledge, state: StateDep, kb: KnowledgeDep
 ) -> Response:
     try:
-        await run_in_threadpool(_store(state).delete, tenant_id, article_id)
+        await run_in_threadpool(_store(state).delete, who.tenant_id, article_id)
     except ArticleNotFound as err:
         raise _not_found(article_id) from err
-    kb.written(tenant_id)
+    kb.written(who.tenant_id)
+    await audit_change(state, who, "knowledge.delete", target=article_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""The merchant's policy: what agents may do, money limits, approvals (API key)."""
+"""The merchant's policy: what agents may do, money limits, approvals. The API key or any
+operator of the tenant reads it; changing it needs the edit_policy permission."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
-from supportflow.api.deps import MerchantTenant, StateDep
+from supportflow.api.audit_trail import audit_change
+from supportflow.api.deps import CanEditPolicy, StateDep, TenantReader
 from supportflow.policy.load import PolicyError
 from supportflow.policy.store import PolicyStore
 
@@ -15,18 +17,19 @@ router = APIRouter(tags=["policy"])
 
 
 @router.get("/v1/policy")
-async def get_policy(tenant_id: MerchantTenant, state: StateDep) -> dict[str, Any]:
-    policy = await run_in_threadpool(PolicyStore(state.sessions).get, tenant_id)
+async def get_policy(who: TenantReader, state: StateDep) -> dict[str, Any]:
+    policy = await run_in_threadpool(PolicyStore(state.sessions).get, who.tenant_id)
     return policy.model_dump(mode="json")
 
 
 @router.put("/v1/policy")
 async def put_policy(
-    tenant_id: MerchantTenant, state: StateDep, doc: Annotated[dict[str, Any], Body()]
+    who: CanEditPolicy, state: StateDep, doc: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Replace the policy. Applies to cases opened from now on; open cases keep theirs."""
     try:
-        policy = await run_in_threadpool(PolicyStore(state.sessions).put, tenant_id, doc)
+        policy = await run_in_threadpool(PolicyStore(state.sessions).put, who.tenant_id, doc)
     except PolicyError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+    await audit_change(state, who, "policy.update", target=who.tenant_id)
     return policy.model_dump(mode="json")

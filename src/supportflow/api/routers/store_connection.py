@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
+from supportflow.api.audit_trail import audit_change
 from supportflow.api.deps import MerchantTenant, StateDep
 from supportflow.api.schemas import Problem
 from supportflow.store.connection import NoStoreConnection, StoreConnection, StoreConnectionError
@@ -54,6 +55,7 @@ async def put_store_connection(
         connection = await run_in_threadpool(store.put, tenant_id, doc, check=_merchant_may_set)
     except StoreConnectionError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+    await audit_change(state, tenant_id, "store_connection.update", target=tenant_id)
     return connection.public_view(tenant_id)
 
 
