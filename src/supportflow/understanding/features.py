@@ -11,6 +11,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 MAX_CHARS = 600
 
 _ORDER_ID = re.compile(r"#?\s?\bw?\s?\d[\d ]{5,}\d\b", re.IGNORECASE)
+# Shopify prints order numbers as "#1001": a hash before digits is an order number even when short
+# (plain "1001" stays a number; "order 1001" is learnt from its neighbour word).
+_HASH_NUMBER = re.compile(r"#\s?\d{3,}\b")
 _EMAIL = re.compile(r"\S+@\S+")
 _MONEY = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -43,6 +46,7 @@ def normalise(text: str) -> str:
         text = text.replace(emoji, word)
     text = _EMAIL.sub(" emailaddr ", text)
     text = _ORDER_ID.sub(" ordernum ", text)
+    text = _HASH_NUMBER.sub(" ordernum ", text)
     text = _MONEY.sub(" money ", text)
     text = _NUMBER.sub(" num ", text)
     return _SPACE.sub(" ", text).strip()

@@ -14,6 +14,9 @@ from importlib import resources
 from supportflow.understanding.corpus import DATA_PACKAGE, Example
 
 SHOPPER_FILE = "data/shopper_messages.txt"
+# Every shipped file of shopper messages, in the same format; families are named per file so they
+# never merge (the second file's start with "b5").
+SHOPPER_FILES = (SHOPPER_FILE, "data/shopper_messages_2.txt")
 SOURCE = "shopper"
 
 
@@ -49,8 +52,13 @@ def parse(lines: list[str], source: str = SHOPPER_FILE) -> tuple[list[Example], 
 
 @lru_cache(maxsize=1)
 def _load() -> tuple[tuple[Example, ...], tuple[Example, ...]]:
-    text = resources.files(DATA_PACKAGE).joinpath(SHOPPER_FILE).read_text(encoding="utf-8")
-    train, val = parse(text.splitlines())
+    train: list[Example] = []
+    val: list[Example] = []
+    for name in SHOPPER_FILES:
+        text = resources.files(DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+        t, v = parse(text.splitlines(), source=name)
+        train += t
+        val += v
     return tuple(train), tuple(val)
 
 

@@ -43,11 +43,18 @@ _CODE_MODULES = (
 # Hand-written shopper messages are few next to the template and CLINC text: each weighs more
 # and is also seen with typos. CLINC's out-of-scope examples weigh more than the templates, so the
 # extra in-scope weight does not pull everyday requests of other kinds into scope. Chosen on the
-# shopper validation families, with the template test split checked (see PROVENANCE.md).
-SHOPPER_WEIGHT = 16.0
-SHOPPER_TYPO_COPIES = 6
+# shopper validation families, with the template test split checked (see PROVENANCE.md). With the
+# fifth batch (twice the messages) weight 8 and three copies read validation as well as 16 and six
+# did, and train in about half the time.
+SHOPPER_WEIGHT = 8.0
+SHOPPER_TYPO_COPIES = 3
 OOS_WEIGHT = 4.0
-_DATA_FILES = ("bitext_v11_26872.csv.gz", "clinc150_train_val.json.gz", "shopper_messages.txt")
+_DATA_FILES = (
+    "bitext_v11_26872.csv.gz",
+    "clinc150_train_val.json.gz",
+    "shopper_messages.txt",
+    "shopper_messages_2.txt",
+)
 
 
 def fingerprint() -> str:
@@ -112,8 +119,15 @@ def calibrate(
     # read off the template curve: on the shopper messages, a 2% wrong-action rate needed ~0.96.
     kept_mask = (top != model.oos_index) & (conf >= oos_below) & ~is_natural & in_scope
     clarify = calibration.choose_clarify_below(conf[kept_mask], correct[kept_mask])
+    # On natural text the template curve's threshold lets confident mistakes through (a wrong
+    # action on 6% of natural messages, issue 11): raise it until acting on a wrong intent is rare
+    # on the held-out shopper messages, out-of-scope ones included, up to a cap.
+    acted_wrong = (top != model.oos_index) & (conf >= oos_below) & ~correct
+    natural_clarify = calibration.choose_clarify_for_wrong_action(
+        conf[is_natural], acted_wrong[is_natural]
+    )
     return calibration.Thresholds(
-        clarify_below=max(clarify, oos_below),
+        clarify_below=max(clarify, natural_clarify, oos_below),
         out_of_scope_below=oos_below,
         temperature=temperature,
         # Anger and calibration figures stay on the calibration split, comparable with before.
