@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     temporal_tls_server_ca_cert_path: Path | None = None
     temporal_tls_server_name: str | None = None
     temporal_ui_port: int = 8233
+    # Where operators open a conversation's workflow (the console links to it); empty: the
+    # embedded UI on this machine, http://127.0.0.1:<temporal_ui_port>.
+    temporal_ui_url: str = ""
     # The embedded dev server's SQLite durability: NORMAL (WAL, survives process crashes) or
     # FULL (fsync every commit, also survives power loss, several times slower).
     temporal_sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"

@@ -17,17 +17,19 @@ from supportflow.api.limits import BodySizeLimit
 from supportflow.api.ratelimit import RateLimits
 from supportflow.api.request_context import RequestIdMiddleware  # audit trail (issue 12)
 from supportflow.api.routers import audit as audit_router  # audit trail (issue 12)
-from supportflow.api.routers import (
+from supportflow.api.routers import (  # people behind the agents (issue 12)
     auth,
     chat,
     codec,
     conversations,
     dev_mail,
     health,
+    inbox,
     knowledge,
     operators,
     policy,
     store_connection,
+    takeover,
     templates,
 )
 from supportflow.api.schemas import Problem
@@ -36,6 +38,7 @@ from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
+from supportflow.store.registry import StoreRegistry
 from supportflow.temporal.client import connect
 
 log = logging.getLogger(__name__)
@@ -48,15 +51,19 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
         await run_in_threadpool(upgrade, url)
         engine = make_engine(url)
         client = temporal or await connect(settings)
+        sessions = make_session_factory(engine)
+        stores = StoreRegistry.from_settings(settings, sessions)
         app.state.supportflow = ApiState(
             settings=settings,
-            sessions=make_session_factory(engine),
+            sessions=sessions,
             temporal=client,
             keyring=await run_in_threadpool(load_keyring, settings),
+            stores=stores,
         )
         try:
             yield
         finally:
+            await stores.aclose()
             engine.dispose()
 
     app = FastAPI(
@@ -93,6 +100,9 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(operators.router)
     # --- audit trail (issue 12 item 6): GET /v1/audit, /v1/audit/export ---
     app.include_router(audit_router.router)
+    # --- people behind the agents (issue 12 items 2-3): inbox, takeover, approvals ---
+    app.include_router(inbox.router)
+    app.include_router(takeover.router)
     # --- end audit trail ---
     # Encryption at rest: the codec server the Temporal UI decodes payloads through.
     app.include_router(codec.router)

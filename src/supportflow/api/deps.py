@@ -89,4 +89,10 @@ CanEditPolicy = Annotated[Principal, Depends(require(Permission.EDIT_POLICY))]
 CanEditTemplates = Annotated[Principal, Depends(require(Permission.EDIT_TEMPLATES))]
 CanEditKnowledge = Annotated[Principal, Depends(require(Permission.EDIT_KNOWLEDGE))]
 CanManageOperators = Annotated[Principal, Depends(require(Permission.MANAGE_OPERATORS))]
+# People behind the agents (issue 12 items 2-3): the inbox, takeover, replies, approvals.
+CanReadInbox = Annotated[Principal, Depends(require(Permission.READ_INBOX))]
+CanTakeOver = Annotated[Principal, Depends(require(Permission.TAKE_OVER))]
+CanReply = Annotated[Principal, Depends(require(Permission.REPLY))]
+CanApprove = Annotated[Principal, Depends(require(Permission.APPROVE))]
+CanReadAudit = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
 # --- end operators and roles ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -31,6 +32,26 @@ class ChatReplyOut(BaseModel):
     # meanwhile (their message is safe and will be answered).
     reply_url: str | None = None
     holding: str | None = None
+    # A person holds the conversation: the agent said nothing, the person will answer (the
+    # answer arrives through /v1/chat/updates or the WebSocket).
+    held: bool = False
+
+
+class ChatUpdate(BaseModel):
+    """Something the agent or a person said: a reply, or a message sent outside one."""
+
+    seq: int
+    role: Literal["agent", "operator"]
+    text: str
+    at: datetime
+    # For a reply: the id of the customer's message it answers.
+    message_id: str
+
+
+class ChatUpdatesOut(BaseModel):
+    messages: list[ChatUpdate]
+    # Ask for messages after this next time.
+    last_seq: int
 
 
 class Problem(BaseModel):

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from supportflow.crypto.keyring import KeyRing
 from supportflow.settings import Settings
+from supportflow.store.registry import StoreRegistry
 
 
 @dataclass
@@ -18,3 +19,6 @@ class ApiState:
     temporal: Client
     # Opens sealed app secrets (tenants' identity secrets); the codec server uses it too.
     keyring: KeyRing
+    # Each tenant's store, for what operators see of a customer (profile, orders); None in
+    # apps built for one router's tests.
+    stores: StoreRegistry | None = None

@@ -20,8 +20,10 @@ from sklearn.metrics import f1_score
 
 from supportflow.understanding.contract import Context, Engine, Understanding
 from supportflow.understanding.corpus import OUT_OF_SCOPE, Example, build_corpus
+from supportflow.understanding.entities import with_order_numbers
 from supportflow.understanding.evaluate import IntentRow, intent_metrics
 from supportflow.understanding.natural_set import NaturalExample, load_natural_set
+from supportflow.understanding.order_numbers import SHOPIFY_ORDER_NUMBERS
 from supportflow.understanding.splits import Splits, split_by_family
 
 # Issue 11's targets on the natural set.
@@ -161,6 +163,9 @@ def _entity_rows(
         if g.order_ids:
             styles = {"#W (tau)" if i.startswith("#W") else "#1001 (Shopify)" for i in g.order_ids}
             kind = styles.pop() if len(styles) == 1 else "mixed"
+            if kind == "#1001 (Shopify)":
+                # As the understand activity reads them for a Shopify tenant: in its format.
+                u = with_order_numbers(u, g.text, SHOPIFY_ORDER_NUMBERS)
             checks.setdefault(f"order id {kind}", []).append(
                 _digits(g.order_ids) == _digits(u.entities.order_ids)
             )

@@ -268,6 +268,9 @@ class TranscriptView(BaseModel):
     runs: int
     approvals: list[ApprovalRequest] = Field(default_factory=list)
     verification: VerifiedIdentity | None = None
+    # Who holds the conversation, and whether (and why) it waits for a person.
+    held_by: str | None = None
+    handover: Handover | None = None
 
 
 class ReplyLookup(BaseModel):

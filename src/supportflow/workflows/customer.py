@@ -213,6 +213,8 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue, Pe
             runs=self._s.runs,
             approvals=self._s.approvals,
             verification=self._s.verification,
+            held_by=self._s.held_by,
+            handover=self._s.handover,
         )
 
     @workflow.query

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from supportflow.api.deps import MerchantTenant, StateDep
+from supportflow.api.deps import CanReadAudit, StateDep
 from supportflow.api.schemas import Problem
 from supportflow.audit.entry import ActorKind, AuditEntry
 from supportflow.audit.query import MAX_PAGE, AuditFilter, InvalidFilter, page
@@ -97,7 +97,7 @@ UntilQ = Annotated[datetime | None, Query(description="Before this time (exclusi
 
 @router.get("/v1/audit", response_model=AuditPage, responses=_ERRORS)
 async def list_audit(
-    tenant_id: MerchantTenant,
+    who: CanReadAudit,
     state: StateDep,
     actor_kind: ActorKindQ = None,
     actor_id: Text255 = None,
@@ -112,7 +112,7 @@ async def list_audit(
 ) -> AuditPage:
     flt = _filter(actor_kind, actor_id, action, target, workflow_id, since, until)
     got = await run_in_threadpool(
-        lambda: page(state.sessions, tenant_id, flt, cursor=cursor, limit=limit, order=order)
+        lambda: page(state.sessions, who.tenant_id, flt, cursor=cursor, limit=limit, order=order)
     )
     return AuditPage(entries=[_out(e) for e in got.entries], next_cursor=got.next_cursor)
 
@@ -129,7 +129,7 @@ async def list_audit(
     response_class=StreamingResponse,
 )
 async def export_audit(
-    tenant_id: MerchantTenant,
+    who: CanReadAudit,
     state: StateDep,
     actor_kind: ActorKindQ = None,
     actor_id: Text255 = None,
@@ -150,7 +150,7 @@ async def export_audit(
             batch = await run_in_threadpool(
                 page,
                 state.sessions,
-                tenant_id,
+                who.tenant_id,
                 flt,
                 cursor=after,
                 limit=_EXPORT_BATCH,

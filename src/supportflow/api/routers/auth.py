@@ -12,13 +12,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from supportflow.api.audit_trail import audit_change, audit_sign_in
 from supportflow.api.deps import StateDep, TenantReader
 from supportflow.api.operator_auth import SESSION_COOKIE
 from supportflow.api.ratelimit import rate_limits
+from supportflow.api.schemas import Problem
 from supportflow.operators import sessions as operator_sessions
 from supportflow.operators.accounts import get_operator
 from supportflow.operators.credentials import MAX_PASSWORD_CHARS, csrf_token_for
@@ -67,8 +71,18 @@ def _too_many(retry_after: int, detail: str) -> HTTPException:
     )
 
 
-@router.post("/v1/auth/login", response_model=LoginOut)
-async def login(body: LoginIn, request: Request, response: Response, state: StateDep) -> LoginOut:
+@router.post(
+    "/v1/auth/login",
+    response_model=LoginOut,
+    responses={401: {"model": Problem, "description": "wrong email or password"}},
+)
+async def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    state: StateDep,
+    after: BackgroundTasks,
+) -> LoginOut | JSONResponse:
     limits = rate_limits(request)
     refusal = await limits.login_attempt(body.tenant_id, body.email, limits.client_address(request))
     if refusal is not None:
@@ -84,7 +98,18 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
             timedelta(hours=settings.operator_session_hours),
         )
     except operator_sessions.LoginFailed as err:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong email or password") from err
+        refused = JSONResponse(
+            {"detail": "wrong email or password"}, status_code=status.HTTP_401_UNAUTHORIZED
+        )
+        if err.operator_id is not None:
+            # After the answer is sent: a failure on a real account must take no longer to
+            # answer than one on no account, or the timing would tell which emails exist.
+            refused.background = BackgroundTask(
+                audit_sign_in, state, err.tenant_id, err.operator_id, err.reason
+            )
+        return refused
+    if done.principal.operator_id is not None:
+        after.add_task(audit_sign_in, state, done.principal.tenant_id, done.principal.operator_id)
     response.set_cookie(
         SESSION_COOKIE,
         done.session_id,
@@ -107,6 +132,8 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
 async def logout(who: TenantReader, state: StateDep) -> Response:
     """End this console session (a token or key has none to end: nothing changes)."""
     await run_in_threadpool(operator_sessions.logout, state.sessions, who)
+    if who.operator_id is not None:
+        await audit_change(state, who, "operator.logout", target=who.operator_id)
     done = Response(status_code=status.HTTP_204_NO_CONTENT)
     done.delete_cookie(
         SESSION_COOKIE,
@@ -163,6 +190,7 @@ async def change_password(
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the current password is wrong") from err
     except ValueError as err:  # too short, too long, unchanged
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+    await audit_change(state, who, "operator.password_changed", target=who.operator_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

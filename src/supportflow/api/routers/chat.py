@@ -18,7 +18,13 @@ from temporalio.service import RPCError
 
 from supportflow.api.deps import ChatTenant, StateDep
 from supportflow.api.ratelimit import ChatPollLimit, ChatSendLimit, ws_guard
-from supportflow.api.schemas import ChatMessageIn, ChatReplyOut, Problem
+from supportflow.api.schemas import (
+    ChatMessageIn,
+    ChatReplyOut,
+    ChatUpdate,
+    ChatUpdatesOut,
+    Problem,
+)
 from supportflow.api.state import ApiState
 from supportflow.channels.inbound import deliver, reply_status
 from supportflow.identity.secrets import identity_secrets
@@ -33,9 +39,12 @@ from supportflow.workflows.contract import (
     Channel,
     ChannelIdentity,
     InboundMessage,
+    MessagesAfter,
     Reply,
     VerifiedIdentity,
+    customer_workflow_id,
 )
+from supportflow.workflows.customer import CustomerWorkflow
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -111,7 +120,26 @@ def _out(reply: Reply | None, message_id: str, visitor_id: str, customer_id: str
         reply=reply.text,
         intent=reply.intent,
         duplicate=reply.duplicate,
+        held=reply.held,
     )
+
+
+async def _updates(
+    state: ApiState, tenant_id: str, customer_id: str, visitor_id: str, after: int
+) -> ChatUpdatesOut:
+    handle = state.temporal.get_workflow_handle_for(
+        CustomerWorkflow.run, customer_workflow_id(tenant_id, customer_id)
+    )
+    sender = ChannelIdentity(kind="chat", value=visitor_id).key
+    entries = await handle.query(
+        CustomerWorkflow.messages_after, MessagesAfter(seq=after, sender=sender)
+    )
+    shown = [
+        ChatUpdate(seq=e.seq, role=e.role, text=e.text, at=e.at, message_id=e.message_id)
+        for e in entries
+        if e.role != "customer" and e.text
+    ]
+    return ChatUpdatesOut(messages=shown, last_seq=max([after, *(m.seq for m in shown)]))
 
 
 @router.post(
@@ -183,6 +211,33 @@ async def get_reply(
     if found.reply is None:
         response.status_code = status.HTTP_202_ACCEPTED
     return _out(found.reply, message_id, visitor_id, customer_id)
+
+
+@router.get(
+    "/v1/chat/updates",
+    response_model=ChatUpdatesOut,
+    responses={404: {"model": Problem}, 429: {"model": Problem}},
+)
+async def get_updates(
+    visitor_id: Annotated[str, Query(min_length=1, max_length=200)],
+    tenant_id: ChatTenant,
+    state: StateDep,
+    _limited: ChatPollLimit,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> ChatUpdatesOut:
+    """What the agent and the store's people said to this visitor after message ``after``:
+    replies, and messages sent outside a reply (a person's answer, an approval's outcome)."""
+    customer_id = await run_in_threadpool(
+        find_customer, state.sessions, tenant_id, "chat", visitor_id
+    )
+    if customer_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no conversation for this visitor")
+    try:
+        return await _updates(state, tenant_id, customer_id, visitor_id, after)
+    except (WorkflowQueryFailedError, RPCError) as err:
+        # Not answerable now (no worker, or a run without numbered messages): nothing new.
+        log.warning("chat updates unavailable: %s", type(err).__name__)
+        return ChatUpdatesOut(messages=[], last_seq=after)
 
 
 @router.websocket("/v1/chat/stream")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from supportflow.api.audit_trail import audit_operator_change
 from supportflow.api.deps import CanManageOperators, StateDep
 from supportflow.operators import accounts
 from supportflow.operators.accounts import OperatorView, TokenView
@@ -120,6 +121,7 @@ async def create_operator(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
     except accounts.OperatorExists as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    await audit_operator_change(state, who, made.change)
     response.headers["Location"] = f"/v1/operators/{made.operator.operator_id}"
     response.headers.update(_NO_STORE)
     return CreatedOut(
@@ -152,13 +154,14 @@ async def disable_operator(
         # An admin locking themselves out by a slip; another admin or the API key can.
         raise HTTPException(status.HTTP_409_CONFLICT, "you cannot disable your own account")
     try:
-        view, _change = await run_in_threadpool(
+        view, change = await run_in_threadpool(
             lambda: accounts.disable_operator(
                 state.sessions, who.tenant_id, operator_id, actor=who.actor
             )
         )
     except accounts.UnknownOperator as err:
         raise _no_operator(operator_id) from err
+    await audit_operator_change(state, who, change)
     return _out(view)
 
 
@@ -194,6 +197,7 @@ async def issue_token(
         raise _no_operator(operator_id) from err
     except accounts.OperatorDisabled as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    await audit_operator_change(state, who, issued.change)
     response.headers.update(_NO_STORE)
     return IssuedOut(token=_token_out(issued.token), api_token=issued.api_token)
 
@@ -204,7 +208,7 @@ async def revoke_token(
 ) -> TokenOut:
     """End one token at once. Idempotent."""
     try:
-        view, _change = await run_in_threadpool(
+        view, change = await run_in_threadpool(
             lambda: accounts.revoke_token(
                 state.sessions, who.tenant_id, token_id, operator_id=operator_id, actor=who.actor
             )
@@ -213,4 +217,5 @@ async def revoke_token(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"operator {operator_id!r} has no token {token_id!r}"
         ) from err
+    await audit_operator_change(state, who, change)
     return _token_out(view)
