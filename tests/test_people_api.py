@@ -5,6 +5,7 @@ handing back, approvals within each operator's limit, and the audit entries they
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
@@ -234,3 +236,34 @@ async def test_sign_ins_and_operator_changes_are_in_the_audit_trail(desk: Desk) 
     assert ("operator.login", operator_id, operator_id) in got
     assert ("operator.login_failed", operator_id, operator_id) in got
     assert "new.agent@shop.example" not in page.text, "no emails in the audit trail"
+
+
+async def test_an_operators_reply_is_pushed_to_the_customers_open_chat_socket(desk: Desk) -> None:
+    agent = desk.operator("agent")
+    visitor = "v-" + uuid.uuid4().hex[:8]
+    ws_url = desk.settings.api_url.replace("http://", "ws://")
+    secret = desk.shop.identity_secret
+    assert secret is not None
+    async with websockets.connect(
+        f"{ws_url}/v1/chat/stream?chat_key={desk.shop.chat_key}&visitor_id={visitor}"
+    ) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "message_id": uuid.uuid4().hex,
+                    "text": "can I talk to a person please",
+                    "identity_token": sign_identity_token(secret, email=HUMAN),
+                }
+            )
+        )
+        answer = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        assert answer["type"] == "reply" and "support team" in answer["reply"]
+        base = f"/v1/conversations/{answer['customer_id']}"
+        assert (await desk.http.post(f"{base}/claim", json={}, headers=agent)).status_code == 200
+        r = await desk.http.post(
+            f"{base}/replies", json={"text": "Hello, Kim here."}, headers=agent
+        )
+        assert r.status_code == 201
+        pushed = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert pushed["type"] == "message" and pushed["role"] == "operator"
+        assert pushed["text"] == "Hello, Kim here." and pushed["seq"] == r.json()["seq"]

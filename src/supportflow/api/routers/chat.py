@@ -49,6 +49,8 @@ from supportflow.workflows.customer import CustomerWorkflow
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 
+# How often an open chat socket looks for messages a person sent.
+UPDATE_POLL_SECONDS = 2.0
 HOLDING_REPLY = (
     "Thanks, I've got your message and I'm working on it; I'll reply here as soon as I can."
 )
@@ -246,9 +248,12 @@ async def chat_stream(
     state: StateDep,
     chat_key: Annotated[str, Query()] = "",
     visitor_id: Annotated[str, Query(max_length=200)] = "",
+    after: Annotated[int, Query(ge=0)] = 0,
 ) -> None:
     """Browsers cannot set headers on a WebSocket, so the public chat key comes in the query.
-    Each frame sent is a message ({message_id, text, email?}); each reply is pushed back."""
+    Each frame sent is a message ({message_id, text, email?}); each reply is pushed back.
+    What the agent or a person says otherwise after entry ``after`` (the last the page
+    shows) is pushed as {"type": "message", seq, role, text, at, message_id}."""
     tenant_id = await run_in_threadpool(tenant_for_chat_key, state.sessions, chat_key)
     if tenant_id is None or not visitor_id:
         await websocket.close(code=1008, reason="unknown tenant or wrong key")
@@ -258,9 +263,16 @@ async def chat_stream(
     if guard is None:
         return
     followups: set[asyncio.Task[None]] = set()
+    # Messages this socket sent: their replies arrive as answers, never again as updates.
+    sent: set[str] = set()
+    followups.add(
+        asyncio.create_task(_push_updates(websocket, state, tenant_id, visitor_id, sent, after))
+    )
     try:
         while True:
             frame = await guard.receive_json()
+            if isinstance(frame, dict) and isinstance(frame.get("message_id"), str):
+                sent.add(frame["message_id"])
             out = await _ws_turn(state, tenant_id, visitor_id, frame)
             await websocket.send_json(out)
             if out.get("status") == "pending":
@@ -341,6 +353,37 @@ async def _push_when_ready(
                     }
                 )
                 return
+
+
+async def _push_updates(
+    websocket: WebSocket,
+    state: ApiState,
+    tenant_id: str,
+    visitor_id: str,
+    sent: set[str],
+    after: int,
+) -> None:
+    """Push what the agent or a person says to this visitor outside the answers to this
+    socket's own messages (an operator's reply, an approval's outcome), after entry
+    ``after`` (what the page already shows), while the socket is open."""
+    customer_id: str | None = None
+    while True:
+        await asyncio.sleep(UPDATE_POLL_SECONDS)
+        try:
+            if customer_id is None:
+                customer_id = await run_in_threadpool(
+                    find_customer, state.sessions, tenant_id, "chat", visitor_id
+                )
+                if customer_id is None:
+                    continue  # no conversation until the first message
+            got = await _updates(state, tenant_id, customer_id, visitor_id, after)
+        except (WorkflowQueryFailedError, RPCError) as err:
+            log.debug("chat updates unavailable: %s", type(err).__name__)
+            continue
+        for m in got.messages:
+            if m.message_id not in sent:
+                await websocket.send_json({"type": "message", **m.model_dump(mode="json")})
+        after = got.last_seq
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
