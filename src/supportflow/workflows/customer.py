@@ -19,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.activities.ai import AiActivities
     from supportflow.activities.contract import UnderstandInput
     from supportflow.limits import MAX_MESSAGE_BYTES
-    from supportflow.procedures.case import ApprovalRequest
     from supportflow.procedures.dispatch import (
         AnswerProduct,
         AskKnowledge,
@@ -30,20 +29,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from supportflow.procedures.router import intent_phrase
     from supportflow.understanding.contract import Context, Understanding
+    from supportflow.workflows.approvals import Approvals
     from supportflow.workflows.calls import GAVE_UP
     from supportflow.workflows.contract import (
         ENQUEUE_MESSAGE_SIGNAL,
         SEEN_MESSAGE_WINDOW,
         TRANSCRIPT_WINDOW,
-        ApprovalDecision,
-        Claim,
         ConversationState,
         CustomerWorkflowInput,
-        HoldView,
         InboundMessage,
         MessagesAfter,
-        OperatorMessage,
-        Release,
         Reply,
         ReplyLookup,
         ReplyStatus,
@@ -51,9 +46,10 @@ with workflow.unsafe.imports_passed_through():
         TranscriptView,
     )
     from supportflow.workflows.legacy import LegacyTurns
-    from supportflow.workflows.people import People
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.requests import RequestQueue
+    from supportflow.workflows.retries import Retries
+    from supportflow.workflows.takeover import Takeover
     from supportflow.workflows.verification import VerificationSteps
     from supportflow.workflows.waiting import Waiting
 
@@ -68,7 +64,9 @@ MAX_TEXT_BYTES = MAX_MESSAGE_BYTES
 
 
 @workflow.defn
-class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue, People):
+class CustomerWorkflow(
+    VerificationSteps, Waiting, LegacyTurns, RequestQueue, Takeover, Approvals, Retries
+):
     @workflow.init
     def __init__(self, inp: CustomerWorkflowInput) -> None:
         super().__init__(inp)
@@ -140,55 +138,6 @@ class CustomerWorkflow(VerificationSteps, Waiting, LegacyTurns, RequestQueue, Pe
             raise ValueError("message text is empty")
         if len(msg.text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
             raise ValueError(f"message text is over {MAX_TEXT_BYTES} bytes")
-
-    # --- operators (people-v1 runs; workflows/people.py) -----------------------------------
-
-    @workflow.update
-    async def claim(self, c: Claim) -> HoldView:
-        """An operator takes the conversation: the agent stops answering on its own."""
-        return await self._claim(c)
-
-    @claim.validator
-    def _validate_claim(self, c: Claim) -> None:
-        self._operators_supported()
-        self._check_claim(c)
-
-    @workflow.update
-    async def release(self, r: Release) -> HoldView:
-        """The operator hands the conversation back to the agent."""
-        return await self._release(r)
-
-    @release.validator
-    def _validate_release(self, r: Release) -> None:
-        self._operators_supported()
-        self._check_release(r)
-
-    @workflow.update
-    async def operator_reply(self, m: OperatorMessage) -> TranscriptEntry:
-        """The holding operator's message to the customer (the same reply_id twice: once)."""
-        return await self._operator_reply(m)
-
-    @operator_reply.validator
-    def _validate_operator_reply(self, m: OperatorMessage) -> None:
-        self._operators_supported()
-        if not any(e.message_id == f"operator:{m.reply_id}" for e in self._s.transcript):
-            self._check_operator_message(m)
-
-    @workflow.update
-    async def decide_approval(self, d: ApprovalDecision) -> ApprovalRequest:
-        """An operator approves (the action runs) or denies (the customer is told)."""
-        return await self._decide(d)
-
-    @decide_approval.validator
-    def _validate_decision(self, d: ApprovalDecision) -> None:
-        self._operators_supported()
-        self._check_decision(d)
-
-    def _operators_supported(self) -> None:
-        if not self._version.people:
-            # Rejected updates leave no trace; the run moves to the newest version when it is
-            # next quiet (`supportflow conversations upgrade`).
-            raise ValueError("this conversation runs an older version without operators")
 
     @workflow.query
     def messages_after(self, after: MessagesAfter) -> list[TranscriptEntry]:

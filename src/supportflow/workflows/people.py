@@ -17,47 +17,37 @@ the earliest, as for a case the customer stopped answering (waiting.py). Message
 an operator sends outside a reply are transcript entries with a running number (``seq``); the
 channels read them from there.
 
-This is a mixin: CustomerWorkflow supplies the updates' decorators and the turn.
+This module is the shared part (the inbox, saying things outside a reply, the timers); its
+parts are takeover.py, approvals.py and retries.py. CustomerWorkflow supplies the updates'
+decorators and the turn.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from supportflow.activities.actions import ActionActivities
-    from supportflow.activities.contract import LoadCaseFactsInput
     from supportflow.activities.people import PeopleActivities
-    from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
     from supportflow.inbox.model import InboxApproval, InboxItem, InboxReason
-    from supportflow.limits import MAX_MESSAGE_BYTES
     from supportflow.policy.hours import Availability
-    from supportflow.procedures.base import PROCEDURES, approve, deadline, finish
-    from supportflow.procedures.case import ActionPlan, ApprovalRequest, StepResult
+    from supportflow.procedures.base import deadline
+    from supportflow.procedures.case import ApprovalRequest
     from supportflow.procedures.intents import procedure_for
-    from supportflow.procedures.saga import run_saga
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.calls import GAVE_UP
     from supportflow.workflows.cases import CaseSteps
     from supportflow.workflows.contract import (
-        ActionRetry,
-        ApprovalDecision,
         Channel,
-        Claim,
         Handover,
-        HoldView,
-        OperatorMessage,
-        Release,
         TranscriptEntry,
     )
     from supportflow.workflows.dues import Due
     from supportflow.workflows.plan import Plan
-    from supportflow.workflows.saga_steps import ActionExecutor
 
 # Replies that hand the conversation to a person, and the inbox reason each gives.
 HANDING_OVER: dict[str, InboxReason] = {
@@ -71,9 +61,6 @@ HANDING_OVER: dict[str, InboxReason] = {
     "action_incomplete": "stuck",
     "action_stuck": "stuck",
 }
-# The first retry of an interrupted store write, and the longest wait between two.
-FIRST_RETRY = timedelta(minutes=1)
-MAX_RETRY_WAIT = timedelta(minutes=30)
 
 
 class People(CaseSteps):
@@ -150,6 +137,12 @@ class People(CaseSteps):
             return False
         return u.needs_human or procedure_for(u, self._text) == "handoff"
 
+    def _operators_supported(self) -> None:
+        if not self._version.people:
+            # Rejected updates leave no trace; the run moves to the newest version when it is
+            # next quiet (`supportflow conversations upgrade`).
+            raise ValueError("this conversation runs an older version without operators")
+
     # --- saying something outside a reply -------------------------------------------------
 
     def _next_seq(self) -> int:
@@ -198,89 +191,7 @@ class People(CaseSteps):
             )
         )
 
-    # --- operators ----------------------------------------------------------------------
-
-    def _hold_view(self) -> HoldView:
-        return HoldView(held_by=self._s.held_by, handover=self._s.handover, seq=self._s.seq)
-
-    def _check_claim(self, c: Claim) -> None:
-        held = self._s.held_by
-        if held is not None and held != c.operator_id and not c.take_over:
-            raise ValueError("another operator holds this conversation")
-
-    async def _claim(self, c: Claim) -> HoldView:
-        async with self._turn_lock:
-            try:
-                self._check_claim(c)  # again: another claim may have won meanwhile
-            except ValueError as err:
-                raise ApplicationError(
-                    str(err), type="AlreadyClaimed", non_retryable=True
-                ) from None
-            if self._s.held_by != c.operator_id:
-                self._s.held_by = c.operator_id
-                await self._sync_inbox()
-            return self._hold_view()
-
-    def _check_release(self, r: Release) -> None:
-        held = self._s.held_by
-        if held is None:
-            raise ValueError("nobody holds this conversation")
-        if held != r.operator_id and not r.force:
-            raise ValueError("another operator holds this conversation")
-
-    async def _release(self, r: Release) -> HoldView:
-        async with self._turn_lock:
-            try:
-                self._check_release(r)
-            except ValueError as err:
-                raise _refused(err, "NotHolder") from None
-            s = self._s
-            s.held_by = None
-            # Handed back: the person is done with it; an approval still waiting stays listed.
-            s.handover = (
-                Handover(reason="approval", since=workflow.now())
-                if self._pending_approval() is not None
-                else None
-            )
-            await self._sync_inbox()
-            return self._hold_view()
-
-    def _check_operator_message(self, m: OperatorMessage) -> None:
-        if not m.text.strip():
-            raise ValueError("reply text is empty")
-        if len(m.text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-            raise ValueError(f"reply text is over {MAX_MESSAGE_BYTES} bytes")
-        if self._s.held_by != m.operator_id:
-            raise ValueError("claim the conversation before replying")
-
-    async def _operator_reply(self, m: OperatorMessage) -> TranscriptEntry:
-        async with self._turn_lock:
-            s = self._s
-            message_id = f"operator:{m.reply_id}"
-            sent = next((e for e in s.transcript if e.message_id == message_id), None)
-            if sent is not None:
-                return sent  # the same reply sent twice (a retried request) is one reply
-            try:
-                self._check_operator_message(m)
-            except ValueError as err:
-                raise _refused(err, "NotHolder") from None
-            entry = TranscriptEntry(
-                role="operator",
-                channel=self._last_channel(),
-                message_id=message_id,
-                text=m.text,
-                at=workflow.now(),
-                seq=self._next_seq(),
-                author=m.operator_id,
-                to=self._last_sender(),
-            )
-            s.transcript.append(entry)
-            if s.handover is not None and s.handover.first_response_at is None:
-                s.handover = s.handover.model_copy(update={"first_response_at": workflow.now()})
-                await self._sync_inbox()
-            return entry
-
-    # --- approvals ----------------------------------------------------------------------
+    # --- the approval waiting in the conversation ------------------------------------------
 
     def _pending_approval(self) -> ApprovalRequest | None:
         case = self._s.case
@@ -298,76 +209,6 @@ class People(CaseSteps):
     def _pending_rule(self) -> str | None:
         pending = self._pending_approval()
         return pending.rule_id if pending is not None else None
-
-    def _check_decision(self, d: ApprovalDecision) -> ApprovalRequest:
-        pending = self._pending_approval()
-        if pending is None or pending.approval_id != d.approval_id:
-            raise ValueError("no such approval is waiting (already decided, expired or unknown)")
-        over = pending.amount is not None and d.approval_limit is not None
-        if d.decision == "approve" and over and (pending.amount or 0) > (d.approval_limit or 0):
-            raise ValueError("the amount is over this operator's approval limit")
-        return pending
-
-    async def _decide(self, d: ApprovalDecision) -> ApprovalRequest:
-        async with self._turn_lock:
-            try:
-                pending = self._check_decision(d)
-            except ValueError as err:
-                raise _refused(err, "NotPending") from None
-            s = self._s
-            case = s.case
-            assert case is not None  # a pending approval has its case waiting
-            approved = d.decision == "approve"
-            facts = await self._calls.store_read(
-                ActionActivities.load_case_facts,
-                LoadCaseFactsInput(
-                    tenant_id=self._inp.tenant_id,
-                    store_user_id=s.store_user_id or "",
-                    order_id=case.order_id,
-                ),
-            )
-            if facts is None:
-                # Nothing decided: the operator may try again when the store answers.
-                raise ApplicationError(
-                    "the store is not answering; nothing was decided", type="StoreUnavailable"
-                )
-            s.policy = await self._calls.ai(
-                TenantActivities.load_policy, LoadPolicyInput(tenant_id=self._inp.tenant_id)
-            )
-            decided = pending.model_copy(
-                update={
-                    "status": "approved" if approved else "denied",
-                    "decided_by": d.operator_id,
-                    "decided_at": workflow.now(),
-                    "note": d.note or None,
-                }
-            )
-            s.approvals = [decided if a is pending else a for a in s.approvals]
-            r = approve(case, facts, approved=approved, policy=self._policy, now=workflow.now())
-            r = await self._carry_out(r, s.store_user_id)
-            if r.state is not None:
-                s.case = r.state
-                self._track_case(r.state)
-            s.awaiting = r.awaiting
-            said = dict(r.facts)
-            if not approved and d.share_note and d.note.strip():
-                said["note"] = d.note.strip()
-            if s.handover is not None and s.handover.reason == "approval":
-                s.handover = None
-            then = None
-            reason = HANDING_OVER.get(r.template or "")
-            if reason is not None:
-                then = ("person_availability", await self._hand_over(reason, r.template))
-            else:
-                await self._sync_inbox()
-            await self._tell(
-                r.template or "approval_denied",
-                said,
-                message_id=f"approval:{pending.approval_id}",
-                intent=case.intent,
-                then=then,
-            )
-            return decided
 
     # --- timers -------------------------------------------------------------------------
 
@@ -425,108 +266,16 @@ class People(CaseSteps):
             workflow.logger.warning("SLA breached: %s", breach)
             await self._sync_inbox()
 
+    # --- supplied by the parts (approvals.py, retries.py) --------------------------------
+
     async def _expire_approval(self, pending: ApprovalRequest) -> None:
-        s = self._s
-        expired = pending.model_copy(
-            update={"status": "expired", "decided_by": "timeout", "decided_at": workflow.now()}
-        )
-        s.approvals = [expired if a is pending else a for a in s.approvals]
-        case = s.case
-        assert case is not None
-        s.case = case.model_copy(
-            update={"step": "escalated", "awaiting": None, "waiting_since": None}
-        )
-        self._track_case(s.case)
-        s.awaiting = None
-        s.handover = None
-        facts = await self._hand_over("handoff", "approval_expired")
-        await self._tell(
-            "approval_expired",
-            {"action": PROCEDURES[case.procedure].phrase(case)},
-            message_id=f"approval-expired:{pending.approval_id}",
-            intent=case.intent,
-            then=("person_availability", facts),
-        )
-
-    # --- an interrupted store write, retried ------------------------------------------------
-
-    def _schedule_retry(self, plan: ActionPlan, user: str) -> None:
-        now = workflow.now()
-        self._s.retry = ActionRetry(
-            plan=plan,
-            store_user_id=user,
-            started_at=now,
-            next_at=now + FIRST_RETRY,
-            give_up_at=now + self._policy.action_retry_deadline,
-        )
+        raise NotImplementedError
 
     async def _retry_action(self) -> None:
-        """Run the interrupted plan again. Not under the turn lock: the store may keep it
-        busy for minutes, and the customer must still be answered meanwhile (turns leave an
-        executing case as it is; "talk to a human" hands over at once)."""
-        s = self._s
-        retry, case = s.retry, s.case
-        if retry is None or case is None or case.step != "executing":
-            s.retry = None
-            return
-        executor = ActionExecutor(
-            tenant_id=self._inp.tenant_id,
-            store_user_id=retry.store_user_id,
-            workflow_id=workflow.info().workflow_id,
-            case_id=case.case_id,
-            attempt=retry.plan.attempt,
-            task_queue=self._inp.task_queues.integrations,
-        )
-        self._retrying = True
-        try:
-            outcome = await run_saga(retry.plan.steps, executor.execute)
-        finally:
-            self._retrying = False
-        async with self._turn_lock:
-            r = finish(case, retry.plan, outcome, now=workflow.now())
-            if r.outcome != "retry_later":
-                s.retry = None
-                await self._finished_later(r)
-                return
-            now = workflow.now()
-            if now < retry.give_up_at:
-                wait = min(FIRST_RETRY * 2**retry.tries, MAX_RETRY_WAIT)
-                s.retry = retry.model_copy(update={"tries": retry.tries + 1, "next_at": now + wait})
-                return
-            # Past our patience: a person finishes it (the case stays "executing", so nothing
-            # else starts on this order meanwhile).
-            s.retry = None
-            facts = await self._hand_over("stuck", f"{retry.plan.action}: store unavailable")
-            await self._tell(
-                "action_stuck",
-                {"action": PROCEDURES[case.procedure].phrase(case)},
-                message_id=f"retry:{case.case_id}:stuck",
-                intent=case.intent,
-                then=("person_availability", facts),
-            )
-
-    async def _finished_later(self, r: StepResult) -> None:
-        """A retried write came to an end: say how, as the turn would have."""
-        s = self._s
-        if r.state is not None:
-            s.case = r.state
-            self._track_case(r.state)
-        s.awaiting = r.awaiting
-        then = None
-        reason = HANDING_OVER.get(r.template or "")
-        if reason is not None:
-            then = ("person_availability", await self._hand_over(reason, r.template))
-        case = r.state
-        await self._tell(
-            r.template or "action_incomplete",
-            dict(r.facts),
-            message_id=f"retry:{case.case_id if case else 'case'}:{r.outcome}",
-            intent=case.intent if case else None,
-            then=then,
-        )
+        raise NotImplementedError
 
 
-def _refused(err: ValueError, kind: str) -> ApplicationError:
+def refused(err: ValueError, kind: str) -> ApplicationError:
     """A request the handler refuses after the validator let it in (another update won the
     race): the caller gets ``kind`` and the reason; nothing changed."""
     return ApplicationError(str(err), type=kind, non_retryable=True)
