@@ -99,6 +99,8 @@ class Stack:
     store: str
     # Identity tokens for the demo tenant's shoppers (identity_tokens).
     tokens: Callable[[str], str]
+    # The stack's data directory (demo-tenant.json: API key, demo operator's token).
+    data_dir: Path | None = None
 
 
 @contextlib.contextmanager
@@ -109,6 +111,8 @@ def fresh_stack(stop_timeout: float = 120) -> Iterator[Stack]:
         data_dir = Path(tmp) / "data"
         proc, ready_s, api, temporal, chat_key, store = start_stack(data_dir, log)
         try:
-            yield Stack(proc, ready_s, api, temporal, chat_key, store, identity_tokens(data_dir))
+            yield Stack(
+                proc, ready_s, api, temporal, chat_key, store, identity_tokens(data_dir), data_dir
+            )
         finally:
             stop_stack(proc, stop_timeout)

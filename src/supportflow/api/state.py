@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from supportflow.api.push import Nudges
 from supportflow.crypto.keyring import KeyRing
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
@@ -22,3 +23,5 @@ class ApiState:
     # Each tenant's store, for what operators see of a customer (profile, orders); None in
     # apps built for one router's tests.
     stores: StoreRegistry | None = None
+    # Open chat sockets waiting for an operator's message (api/push.py).
+    nudges: Nudges = field(default_factory=Nudges)

@@ -367,23 +367,26 @@ async def _push_updates(
     socket's own messages (an operator's reply, an approval's outcome), after entry
     ``after`` (what the page already shows), while the socket is open."""
     customer_id: str | None = None
-    while True:
+    while customer_id is None:
         await asyncio.sleep(UPDATE_POLL_SECONDS)
-        try:
-            if customer_id is None:
-                customer_id = await run_in_threadpool(
-                    find_customer, state.sessions, tenant_id, "chat", visitor_id
-                )
-                if customer_id is None:
-                    continue  # no conversation until the first message
-            got = await _updates(state, tenant_id, customer_id, visitor_id, after)
-        except (WorkflowQueryFailedError, RPCError) as err:
-            log.debug("chat updates unavailable: %s", type(err).__name__)
-            continue
-        for m in got.messages:
-            if m.message_id not in sent:
-                await websocket.send_json({"type": "message", **m.model_dump(mode="json")})
-        after = got.last_seq
+        customer_id = await run_in_threadpool(
+            find_customer, state.sessions, tenant_id, "chat", visitor_id
+        )  # no conversation until the first message
+    with state.nudges.listening(tenant_id, customer_id) as nudged:
+        while True:
+            # Woken at once by an operator's action in this process; else polled.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(nudged.wait(), UPDATE_POLL_SECONDS)
+            nudged.clear()
+            try:
+                got = await _updates(state, tenant_id, customer_id, visitor_id, after)
+            except (WorkflowQueryFailedError, RPCError) as err:
+                log.debug("chat updates unavailable: %s", type(err).__name__)
+                continue
+            for m in got.messages:
+                if m.message_id not in sent:
+                    await websocket.send_json({"type": "message", **m.model_dump(mode="json")})
+            after = got.last_seq
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)

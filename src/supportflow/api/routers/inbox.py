@@ -148,6 +148,7 @@ async def decide(
             ),
         )
     )
+    state.nudges.nudge(who.tenant_id, item.customer_id)
     await audit_change(
         state,
         who,

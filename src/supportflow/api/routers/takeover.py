@@ -235,6 +235,7 @@ async def reply(
             OperatorMessage(operator_id=operator_name(who), reply_id=reply_id, text=body.text),
         )
     )
+    state.nudges.nudge(who.tenant_id, customer_id)
     # The entry's number, never its text: the audit trail holds no message content.
     await audit_change(
         state,
