@@ -16,10 +16,10 @@ from supportflow.temporal.upgrade import UpgradeReport, upgrade_conversations
 from supportflow.workflows.contract import customer_workflow_id
 from supportflow.workflows.customer import CustomerWorkflow
 from supportflow.workflows.versions import PATCHES
-
-NEWEST = PATCHES[-1]
 from tests.helpers import running_workers
 from tests.test_customer_workflow import JAMES, msg
+
+NEWEST = PATCHES[-1]
 
 
 async def test_a_new_run_records_only_the_newest_patch(

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from supportflow.api.console import pages as console_pages  # console (issue 12 item 7)
 from supportflow.api.headers import SecurityHeaders
 from supportflow.api.limits import BodySizeLimit
 from supportflow.api.ratelimit import RateLimits
@@ -104,6 +105,9 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(inbox.router)
     app.include_router(takeover.router)
     # --- end audit trail ---
+    # --- operator console (issue 12 item 7): pages under /console ---
+    app.include_router(console_pages.router)
+    # --- end operator console ---
     # Encryption at rest: the codec server the Temporal UI decodes payloads through.
     app.include_router(codec.router)
     # --- dev endpoints: only `supportflow up` turns them on (mail: issue 9 sign-in codes) ---

@@ -72,11 +72,15 @@ async def run_update(call: Awaitable[T]) -> T:
         message = cause.message if isinstance(cause, ApplicationError) else str(err)
         if kind == "StoreUnavailable":
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, message) from err
-        if kind in _CONFLICTS or kind == "ValueError" or kind is None:
+        if kind in _CONFLICTS or kind == "ValueError":
             # The validator's or the handler's refusal: the conversation's state says no.
             raise HTTPException(status.HTTP_409_CONFLICT, message) from err
+        # Anything else is our failure: its message is for the logs, not the operator.
         log.warning("operator update failed: %s", kind)
-        raise HTTPException(status.HTTP_409_CONFLICT, message) from err
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            "the conversation could not take that action; nothing was changed",
+        ) from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no conversation") from err

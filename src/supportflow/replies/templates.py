@@ -245,7 +245,7 @@ DEFAULT_TEMPLATES.update(
         "approval_pending": "Your request to {{ action }} is still waiting for approval from "
         "our team. I'll let you know here as soon as there's an answer.",
         "approval_denied": "I'm sorry, our team couldn't approve the request to {{ action }}. "
-        "{% if note is defined and note %}They said: \"{{ note }}\". {% endif %}"
+        '{% if note is defined and note %}They said: "{{ note }}". {% endif %}'
         "Nothing was changed. Is there anything else I can help with?",
         "approval_expired": "I'm sorry, I couldn't get an approval to {{ action }} in time, so "
         "nothing was changed. I've passed your request to a member of our team.",

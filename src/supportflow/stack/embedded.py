@@ -147,7 +147,8 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 f"api={settings.api_url}  store={settings.resolved_store_url}  "
                 f"temporal_ui=http://{t_host}:{settings.temporal_ui_port}  "
                 f"chat={settings.api_url}/chat?key={demo['chat_key']}  "
-                f"mail={settings.api_url}/dev/mail",
+                f"mail={settings.api_url}/dev/mail  "
+                f"console={settings.api_url}/console/login?tenant={demo['tenant_id']}",
                 flush=True,
             )
             await stop.wait()

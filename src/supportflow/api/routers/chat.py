@@ -366,27 +366,30 @@ async def _push_updates(
     """Push what the agent or a person says to this visitor outside the answers to this
     socket's own messages (an operator's reply, an approval's outcome), after entry
     ``after`` (what the page already shows), while the socket is open."""
-    customer_id: str | None = None
-    while customer_id is None:
+    customer_id = await run_in_threadpool(
+        find_customer, state.sessions, tenant_id, "chat", visitor_id
+    )
+    while customer_id is None:  # no conversation until the first message
         await asyncio.sleep(UPDATE_POLL_SECONDS)
         customer_id = await run_in_threadpool(
             find_customer, state.sessions, tenant_id, "chat", visitor_id
-        )  # no conversation until the first message
+        )
     with state.nudges.listening(tenant_id, customer_id) as nudged:
         while True:
-            # Woken at once by an operator's action in this process; else polled.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(nudged.wait(), UPDATE_POLL_SECONDS)
             nudged.clear()
             try:
                 got = await _updates(state, tenant_id, customer_id, visitor_id, after)
             except (WorkflowQueryFailedError, RPCError) as err:
                 log.debug("chat updates unavailable: %s", type(err).__name__)
-                continue
-            for m in got.messages:
-                if m.message_id not in sent:
-                    await websocket.send_json({"type": "message", **m.model_dump(mode="json")})
-            after = got.last_seq
+            else:
+                for m in got.messages:
+                    if m.message_id not in sent:
+                        frame = {"type": "message", **m.model_dump(mode="json")}
+                        await websocket.send_json(frame)
+                after = got.last_seq
+            # Woken at once by an operator's action in this process; else polled.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(nudged.wait(), UPDATE_POLL_SECONDS)
 
 
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
