@@ -6,6 +6,7 @@ then handed over. What the customer is told and what the store holds are what co
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.inbox.model import InboxItem
 from supportflow.inbox.store import InboxStore
+from supportflow.mail.maildir_reader import list_messages
+from supportflow.mail.maildir_server import MaildirServer
+from supportflow.operators.accounts import create_operator
 from supportflow.settings import Settings
 from supportflow.workflows.contract import (
     ApprovalDecision,
@@ -246,12 +250,27 @@ async def test_a_denied_approval_tells_the_customer_the_shared_reason(
     assert ("cancel_order", "resolved") in await chat.cases()
 
 
+def supervisor_of(settings: Settings, tenant_id: str) -> str:
+    """A supervisor operator of the tenant (the one supervisors' mail goes to)."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        email = f"sup-{uuid.uuid4().hex[:6]}@shop.example"
+        create_operator(make_session_factory(engine), tenant_id, email, "supervisor", actor="t")
+        return email
+    finally:
+        engine.dispose()
+
+
 async def test_an_approval_nobody_decides_goes_to_supervisors_then_to_a_person(
-    skipping_env: WorkflowEnvironment, settings: Settings, inbox: InboxStore
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    inbox: InboxStore,
+    smtp_server: MaildirServer,
 ) -> None:
     tenant_id = tenant_with_policy(
         settings, "Slow Shop", {"approval_above": 500, "approval_timeout": "PT1H"}
     )
+    supervisor = supervisor_of(settings, tenant_id)
     chat = Chat(skipping_env, settings, tenant_id)
     async with running_workers(skipping_env.client, settings):
         await chat.say(
@@ -265,6 +284,9 @@ async def test_an_approval_nobody_decides_goes_to_supervisors_then_to_a_person(
         escalated = await inbox_line(inbox, chat)
         assert escalated is not None and escalated.approval is not None
         assert escalated.approval.escalated, "sent on to supervisors after the timeout"
+        mails = await _mail_to(smtp_server, supervisor)
+        assert len(mails) == 1 and "approval nobody decided" in mails[0]["subject"]
+        assert chat.customer in mails[0]["text"] and "@example.com" not in mails[0]["text"]
         await skipping_env.sleep(timedelta(hours=1))
         told = await later_messages(chat, after=seen)
         assert len(told) == 1 and "couldn't get an approval" in told[0].text
@@ -367,3 +389,45 @@ async def test_an_outage_past_patience_hands_over_and_a_human_is_always_reachabl
     finally:
         await _faulted(store_url, None)
         next(store, None)
+
+
+async def _mail_to(smtp: MaildirServer, to: str) -> list[dict[str, str]]:
+    for _ in range(100):
+        found = list_messages(smtp.maildir_dir, to=to)
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_a_late_first_answer_breaches_the_sla_and_tells_supervisors(
+    skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    inbox: InboxStore,
+    smtp_server: MaildirServer,
+) -> None:
+    tenant_id = tenant_with_policy(settings, "Timed Shop", {"sla_first_response": "PT30M"})
+    supervisor = supervisor_of(settings, tenant_id)
+    chat = Chat(skipping_env, settings, tenant_id)
+    async with running_workers(skipping_env.client, settings):
+        await chat.say("let me talk to a person", email="yara.li6570@example.com")
+        first = await inbox_line(inbox, chat)
+        assert first is not None and first.sla_breaches == []
+        await skipping_env.sleep(timedelta(minutes=31))
+        for _ in range(100):  # the timer's task and its inbox write come just after
+            late = await inbox_line(inbox, chat)
+            if late is not None and late.sla_breaches:
+                break
+            await asyncio.sleep(0.1)
+        assert late is not None and late.sla_breaches == ["first_response"]
+        mails = await _mail_to(smtp_server, supervisor)
+        assert len(mails) == 1 and "no answer in time" in mails[0]["subject"]
+        # A person answering stops nothing already breached, and claims it from the inbox.
+        handle = handle_of(chat)
+        await handle.execute_update(CustomerWorkflow.claim, Claim(operator_id="op_a"))
+        await handle.execute_update(
+            CustomerWorkflow.operator_reply,
+            OperatorMessage(operator_id="op_a", reply_id="r", text="Sorry for the wait!"),
+        )
+        answered = await inbox_line(inbox, chat)
+        assert answered is not None and answered.held_by == "op_a"

@@ -22,7 +22,7 @@ from supportflow.activities.ai import AiActivities
 from supportflow.activities.catalogue_cache import CatalogueCache
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
-from supportflow.activities.people import PeopleActivities
+from supportflow.activities.people import NoticeActivities, PeopleActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
 from supportflow.crypto.keyring import load_keyring
@@ -147,6 +147,8 @@ async def build_workers(
             add(settings.task_queue_ai, [], ai_reads)
         if Queue.INTEGRATIONS in queues:
             assert reads is not None and actions is not None and identity is not None
+            assert sessions is not None
+            notices = NoticeActivities(sessions, MailSender(settings), settings)
             add(
                 settings.task_queue_integrations,
                 [],
@@ -159,6 +161,7 @@ async def build_workers(
                     identity.send_verification_code,
                     identity.check_verification_code,
                     identity.link_verified_identity,
+                    notices.notify_supervisors,
                 ],
             )
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread

@@ -55,19 +55,17 @@ def _append(
         tenant_id = who.tenant_id if isinstance(who, Principal) else who
         kind = ActorKind.API_KEY
         actor_id = _key_id(sessions, tenant_id, request.api_key if request else None)
-    return append(
+    return _append_as(
         sessions,
-        NewEntry(
-            tenant_id=tenant_id,
-            actor_kind=kind,
-            actor_id=actor_id,
-            action=action,
-            target=target,
-            details=details,
-            request_id=request.request_id if request else None,
-            workflow_id=workflow_id,
-            idempotency_key=idempotency_key,
-        ),
+        tenant_id,
+        kind,
+        actor_id,
+        action,
+        target,
+        details,
+        request,
+        workflow_id=workflow_id,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -118,6 +116,9 @@ def _append_as(
     target: str | None,
     details: dict[str, Any],
     request: RequestContext | None,
+    *,
+    workflow_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> AuditEntry:
     return append(
         sessions,
@@ -129,6 +130,8 @@ def _append_as(
             target=target,
             details=details,
             request_id=request.request_id if request else None,
+            workflow_id=workflow_id,
+            idempotency_key=idempotency_key,
         ),
     )
 

@@ -16,6 +16,7 @@ once); two such appends racing meet on the unique (tenant_id, idempotency_key).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 
@@ -53,21 +54,9 @@ def entry_of(row: AuditLogRow) -> AuditEntry:
 
 def row_hash(row: AuditLogRow) -> str:
     """The hash ``row``'s content and link give (what its ``hash`` must be)."""
-    return entry_hash(
-        tenant_id=row.tenant_id,
-        seq=row.seq,
-        at=utc(row.at),
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        action=row.action,
-        target=row.target,
-        details=dict(row.details or {}),
-        workflow_id=row.workflow_id,
-        run_id=row.run_id,
-        request_id=row.request_id,
-        idempotency_key=row.idempotency_key,
-        prev_hash=row.prev_hash,
-    )
+    fields = dataclasses.asdict(entry_of(row))
+    del fields["hash"]
+    return entry_hash(**fields)
 
 
 def _lock_chain(s: Session, tenant_id: str) -> None:

@@ -32,7 +32,13 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from supportflow.activities.people import PeopleActivities
+    from supportflow.activities.people import (
+        NoticeActivities,
+        NoticeKind,
+        PeopleActivities,
+        SupervisorNotice,
+    )
+    from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
     from supportflow.inbox.model import InboxApproval, InboxItem, InboxReason
     from supportflow.policy.hours import Availability
     from supportflow.procedures.base import deadline
@@ -113,6 +119,14 @@ class People(CaseSteps):
         if s.handover is None or s.handover.reason != reason:
             since = s.handover.since if s.handover is not None else workflow.now()
             s.handover = Handover(reason=reason, since=since, detail=detail)
+        try:
+            # The tenant's SLA and approval timings as they are now (a hand-over may come
+            # before any case read the policy).
+            s.policy = await self._calls.ai(
+                TenantActivities.load_policy, LoadPolicyInput(tenant_id=self._inp.tenant_id)
+            )
+        except GAVE_UP as err:
+            workflow.logger.warning("policy not read at hand-over: %s", type(err).__name__)
         available = await self._sync_inbox()
         return _availability_facts(available)
 
@@ -142,6 +156,20 @@ class People(CaseSteps):
             # Rejected updates leave no trace; the run moves to the newest version when it is
             # next quiet (`supportflow conversations upgrade`).
             raise ValueError("this conversation runs an older version without operators")
+
+    async def _notify_supervisors(self, kind: NoticeKind) -> None:
+        """Mail the tenant's supervisors (a failure is logged: the inbox shows it anyway)."""
+        sent = await self._calls.integration(
+            NoticeActivities.notify_supervisors,
+            SupervisorNotice(
+                tenant_id=self._inp.tenant_id,
+                customer_id=self._inp.customer_id,
+                workflow_id=workflow.info().workflow_id,
+                kind=kind,
+            ),
+        )
+        if sent is None:
+            workflow.logger.warning("supervisors not notified: %s", kind)
 
     # --- saying something outside a reply -------------------------------------------------
 
@@ -256,6 +284,7 @@ class People(CaseSteps):
             escalated = pending.model_copy(update={"escalated_at": workflow.now()})
             s.approvals = [escalated if a is pending else a for a in s.approvals]
             await self._sync_inbox()
+            await self._notify_supervisors("approval_escalated")
         elif kind == "approval_expire" and pending is not None:
             await self._expire_approval(pending)
         elif kind in ("sla_first", "sla_done") and s.handover is not None:
@@ -265,6 +294,9 @@ class People(CaseSteps):
             s.handover = s.handover.model_copy(update={"breaches": [*s.handover.breaches, breach]})
             workflow.logger.warning("SLA breached: %s", breach)
             await self._sync_inbox()
+            await self._notify_supervisors(
+                "sla_first_response" if breach == "first_response" else "sla_resolution"
+            )
 
     # --- supplied by the parts (approvals.py, retries.py) --------------------------------
 
