@@ -158,15 +158,18 @@ async def approvals(desk: Desk, orders: list[tuple[str, str]]) -> tuple[list[flo
 
 
 async def run(args: argparse.Namespace, up: Stack) -> None:
-    orders = pending_orders(args.conversations + args.approvals)
-    emails = [e for e, _ in orders[: args.conversations]]
-    for email, _ in orders:
+    orders = pending_orders(10_000)
+    emails = list(dict.fromkeys(e for e, _ in orders))[: args.conversations]
+    # Approvals by customers the hand-overs did not use: each is a conversation of its own.
+    to_approve = [(e, o) for e, o in orders if e not in emails]
+    to_approve = list({e: (e, o) for e, o in to_approve}.values())[: args.approvals]
+    for email in [*emails, *(e for e, _ in to_approve)]:
         up.tokens(email)
     async with httpx.AsyncClient(base_url=up.api, timeout=120) as http:
         desk = Desk(up, http)
         floor = await baseline(desk, emails[:20])
         human = await handoffs(desk, emails)
-        rounds, approval_wf = await approvals(desk, orders[args.conversations :])
+        rounds, approval_wf = await approvals(desk, to_approve)
         audit = await http.get("/v1/audit", params={"workflow_id": approval_wf}, headers=desk.admin)
         audit_entries = [e["action"] for e in audit.json()["entries"]]
     client = await Client.connect(up.temporal)
