@@ -206,6 +206,14 @@ async def test_an_approval_is_decided_within_the_operators_limit(desk: Desk) -> 
         await desk.http.get("/v1/audit", params={"action": "approval"}, headers=supervisor)
     ).json()["entries"]
     assert [e["action"] for e in entries] == ["approval.approve"]
+    # The conversation shows every action taken in it, to anyone who may read the inbox.
+    customer = line["customer_id"]
+    view = (await desk.http.get(f"/v1/conversations/{customer}", headers=agent)).json()
+    taken = [(a["action"], a["actor_kind"]) for a in view["actions"]]
+    assert ("approval.approve", "operator") in taken
+    assert {"store.hold_order", "store.refund_order", "store.cancel_order"} <= {
+        action for action, kind in taken if kind == "agent"
+    }
 
 
 async def test_sign_ins_and_operator_changes_are_in_the_audit_trail(desk: Desk) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError, RPCStatusCode
 
 from supportflow.api.audit_trail import audit_change
@@ -24,6 +25,8 @@ from supportflow.api.people import (
     temporal_url,
 )
 from supportflow.api.schemas import Problem
+from supportflow.audit.query import AuditFilter
+from supportflow.audit.query import page as audit_page
 from supportflow.procedures.case import ApprovalRequest
 from supportflow.store.errors import StoreError
 from supportflow.workflows.contract import (
@@ -47,6 +50,16 @@ CustomerId = Annotated[str, Path(pattern=CUSTOMER_ID)]
 PROFILE_ORDERS = 20
 
 
+class ActionOut(BaseModel):
+    seq: int
+    at: datetime
+    actor_kind: str
+    actor_id: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
 class ConversationOut(BaseModel):
     customer_id: str
     workflow_id: str
@@ -57,6 +70,9 @@ class ConversationOut(BaseModel):
     entries: list[TranscriptEntry]
     cases: list[Case]
     approvals: list[ApprovalOut]
+    # Every action taken in this conversation, newest first (its audit entries: store
+    # writes, approvals, claims, replies, releases), with who took it.
+    actions: list[ActionOut]
 
 
 class ApprovalOut(BaseModel):
@@ -86,6 +102,8 @@ class ApprovalOut(BaseModel):
 
 
 ConversationOut.model_rebuild()
+# The newest actions shown with a conversation.
+CONVERSATION_ACTIONS = 200
 
 
 class ProfileOut(BaseModel):
@@ -128,6 +146,13 @@ async def read(customer_id: CustomerId, who: CanReadInbox, state: StateDep) -> C
     cases and approvals, and who holds it."""
     view = await _view(state, who.tenant_id, customer_id)
     wf_id = customer_workflow_id(who.tenant_id, customer_id)
+    taken = await run_in_threadpool(
+        audit_page,
+        state.sessions,
+        who.tenant_id,
+        AuditFilter(workflow_id=wf_id),
+        limit=CONVERSATION_ACTIONS,
+    )
     return ConversationOut(
         customer_id=customer_id,
         workflow_id=wf_id,
@@ -138,6 +163,18 @@ async def read(customer_id: CustomerId, who: CanReadInbox, state: StateDep) -> C
         entries=view.entries,
         cases=view.cases,
         approvals=[ApprovalOut.of(a) for a in view.approvals],
+        actions=[
+            ActionOut(
+                seq=e.seq,
+                at=e.at,
+                actor_kind=str(e.actor_kind),
+                actor_id=e.actor_id,
+                action=e.action,
+                target=e.target,
+                details=dict(e.details),
+            )
+            for e in taken.entries
+        ],
     )
 
 

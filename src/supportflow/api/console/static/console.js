@@ -417,6 +417,21 @@
       }
       renderCases(c.cases || []);
       renderApprovals(c.approvals || []);
+      renderActions(c.actions || []);
+    }
+
+    function renderActions(actions) {
+      const box = $("convo-actions");
+      if (!actions.length) { box.replaceChildren(h("p", { class: "muted" }, "No actions yet.")); return; }
+      box.replaceChildren(h("ul", { class: "mini-list" }, actions.map((a) => {
+        const who = a.actor_kind === "agent" ? "the agent"
+          : a.actor_id === me.operatorId ? "you" : `${humanise(a.actor_kind)} ${a.actor_id}`;
+        return h("li", null,
+          h("div", { class: "line" }, h("strong", null, sentence(humanise(a.action.replace(".", " ")))),
+            a.target ? h("span", { class: "small mono" }, a.target) : null),
+          h("div", { class: "small muted" }, `${fmtTime(a.at)} · by ${who}`),
+        );
+      })));
     }
 
     function renderCases(cases) {
