@@ -192,3 +192,20 @@ async def test_operator_api_refuses_bad_input_and_changes_nothing(start_ops: Sta
             assert r.status_code == 200 and r.json()["status"] == "disabled"
         r = await api.http.post(f"/v1/operators/{op}/tokens", headers=key)
         assert r.status_code == 409
+
+
+async def test_only_those_who_manage_keys_see_or_change_the_store_connection(
+    start_ops: StartOps,
+) -> None:
+    """It holds the names of the tenant's store credentials: an admin's (or the key's)."""
+    async with start_ops() as api:
+        supervisor, admin = api.operator("supervisor"), api.operator("admin")
+        connection = {"kind": "demo"}
+        r = await api.http.put(
+            "/v1/store-connection", json=connection, headers=_bearer(supervisor.api_token)
+        )
+        assert r.status_code == 403 and "manage_keys" in r.json()["detail"]
+        got = await api.http.get("/v1/store-connection", headers=_bearer(supervisor.api_token))
+        assert got.status_code == 403
+        admin_view = await api.http.get("/v1/store-connection", headers=_bearer(admin.api_token))
+        assert admin_view.status_code in (200, 404), admin_view.text

@@ -95,4 +95,6 @@ CanTakeOver = Annotated[Principal, Depends(require(Permission.TAKE_OVER))]
 CanReply = Annotated[Principal, Depends(require(Permission.REPLY))]
 CanApprove = Annotated[Principal, Depends(require(Permission.APPROVE))]
 CanReadAudit = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
+# The store connection holds the tenant's store credentials: a key's business.
+CanManageKeys = Annotated[Principal, Depends(require(Permission.MANAGE_KEYS))]
 # --- end operators and roles ---------------------------------------------------------------------

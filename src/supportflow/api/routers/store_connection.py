@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
 from supportflow.api.audit_trail import audit_change
-from supportflow.api.deps import MerchantTenant, StateDep
+from supportflow.api.deps import CanManageKeys, StateDep
 from supportflow.api.schemas import Problem
 from supportflow.store.connection import NoStoreConnection, StoreConnection, StoreConnectionError
 from supportflow.store.connection_store import StoreConnectionStore
@@ -32,7 +32,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         409: {"model": Problem, "description": "The stored connection no longer validates."},
     },
 )
-async def get_store_connection(tenant_id: MerchantTenant, state: StateDep) -> dict[str, Any]:
+async def get_store_connection(who: CanManageKeys, state: StateDep) -> dict[str, Any]:
+    tenant_id = who.tenant_id
     store = StoreConnectionStore(state.sessions)
     demo_tenants = state.settings.demo_store_tenant_ids
     try:
@@ -46,16 +47,17 @@ async def get_store_connection(tenant_id: MerchantTenant, state: StateDep) -> di
 
 @router.put("/v1/store-connection", responses=_ERRORS)
 async def put_store_connection(
-    tenant_id: MerchantTenant, state: StateDep, doc: Annotated[dict[str, Any], Body()]
+    who: CanManageKeys, state: StateDep, doc: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Replace the connection; workers use it within SUPPORTFLOW_STORE_CONNECTION_TTL_SECONDS.
     Secrets' variables must be named ``SUPPORTFLOW_TENANT_<TENANT ID>_*``."""
     store = StoreConnectionStore(state.sessions)
+    tenant_id = who.tenant_id
     try:
         connection = await run_in_threadpool(store.put, tenant_id, doc, check=_merchant_may_set)
     except StoreConnectionError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
-    await audit_change(state, tenant_id, "store_connection.update", target=tenant_id)
+    await audit_change(state, who, "store_connection.update", target=tenant_id)
     return connection.public_view(tenant_id)
 
 
