@@ -187,6 +187,9 @@ async def test_an_approval_is_decided_within_the_operators_limit(desk: Desk) -> 
     assert approval["order_id"] == order_id and approval["amount"] > 500
     url = f"/v1/approvals/{approval['approval_id']}"
     seen = (await desk.updates(visitor))["last_seq"]
+    waiting = await desk.http.get(f"/v1/conversations/{line['customer_id']}", headers=agent)
+    open_case = waiting.json()["open_case"]
+    assert open_case["step"] == "approval" and open_case["order_id"] == order_id
 
     r = await desk.http.post(url, json={"decision": "approve"}, headers=agent)
     assert r.status_code == 403 and "limit" in r.json()["detail"]

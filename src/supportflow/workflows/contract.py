@@ -271,6 +271,8 @@ class TranscriptView(BaseModel):
     # Who holds the conversation, and whether (and why) it waits for a person.
     held_by: str | None = None
     handover: Handover | None = None
+    # The request being worked on (or the last one), with its step and what it waits for.
+    case: CaseState | None = None
 
 
 class ReplyLookup(BaseModel):

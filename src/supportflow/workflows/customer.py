@@ -164,6 +164,7 @@ class CustomerWorkflow(
             verification=self._s.verification,
             held_by=self._s.held_by,
             handover=self._s.handover,
+            case=self._s.case,
         )
 
     @workflow.query

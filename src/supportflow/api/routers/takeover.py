@@ -60,6 +60,15 @@ class ActionOut(BaseModel):
     details: dict[str, Any]
 
 
+class OpenCase(BaseModel):
+    case_id: str
+    procedure: str
+    step: str
+    awaiting: str | None
+    order_id: str | None
+    waiting_since: datetime | None
+
+
 class ConversationOut(BaseModel):
     customer_id: str
     workflow_id: str
@@ -69,6 +78,9 @@ class ConversationOut(BaseModel):
     store_user_id: str | None
     entries: list[TranscriptEntry]
     cases: list[Case]
+    # The request being worked on now, with its step ("collecting", "confirming",
+    # "approval", "executing") and what it waits for; None when none is open.
+    open_case: OpenCase | None
     approvals: list[ApprovalOut]
     # Every action taken in this conversation, newest first (its audit entries: store
     # writes, approvals, claims, replies, releases), with who took it.
@@ -162,6 +174,18 @@ async def read(customer_id: CustomerId, who: CanReadInbox, state: StateDep) -> C
         store_user_id=view.store_user_id,
         entries=view.entries,
         cases=view.cases,
+        open_case=(
+            OpenCase(
+                case_id=view.case.case_id,
+                procedure=view.case.procedure,
+                step=view.case.step,
+                awaiting=view.case.awaiting,
+                order_id=view.case.order_id,
+                waiting_since=view.case.waiting_since,
+            )
+            if view.case is not None and view.case.is_open
+            else None
+        ),
         approvals=[ApprovalOut.of(a) for a in view.approvals],
         actions=[
             ActionOut(

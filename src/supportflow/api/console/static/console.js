@@ -415,7 +415,7 @@
       } else {
         banner.hidden = true;
       }
-      renderCases(c.cases || []);
+      renderCases(c.cases || [], c.open_case);
       renderApprovals(c.approvals || []);
       renderActions(c.actions || []);
     }
@@ -434,10 +434,14 @@
       })));
     }
 
-    function renderCases(cases) {
+    function renderCases(cases, open) {
       const box = $("cases");
       if (!cases.length) { box.replaceChildren(h("p", { class: "muted" }, "No cases yet.")); return; }
-      box.replaceChildren(h("ul", { class: "mini-list" }, cases.map((c) => {
+      const now = open ? h("p", { class: "small", id: "open-case" },
+        h("strong", null, "Now: "),
+        `${humanise(open.procedure)}${open.order_id ? " " + open.order_id : ""} — ${humanise(open.step)}`,
+        open.awaiting ? ` (waiting for ${humanise(open.awaiting)})` : "") : null;
+      box.replaceChildren(now || "", h("ul", { class: "mini-list" }, cases.map((c) => {
         const title = sentence(humanise(c.procedure || c.kind || c.intent || c.action || "case"));
         const steps = Array.isArray(c.steps) ? c.steps : [];
         return h("li", null,
