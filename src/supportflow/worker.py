@@ -125,8 +125,9 @@ async def build_workers(
             # The workflow runs understanding, reads and replies as local activities, in this
             # worker: no task-queue hop, and one billable action per workflow task for all of
             # them. Writes stay ordinary activities on the integrations queue.
-            tenant = TenantActivities(PolicyStore(sessions))
-            people = PeopleActivities(InboxStore(sessions), PolicyStore(sessions))
+            policies = PolicyStore(sessions)
+            tenant = TenantActivities(policies)
+            people = PeopleActivities(InboxStore(sessions), policies)
             add(
                 settings.task_queue_agents,
                 workflows(),

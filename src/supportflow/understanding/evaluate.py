@@ -287,6 +287,29 @@ def evaluate(include_random_split: bool = False) -> Report:
     return report
 
 
+def intent_table(title: str, rows: list[IntentRow]) -> Table:
+    """Precision, recall, F1 and support per intent, in the order given."""
+    table = Table(title=title)
+    for col in ("intent", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "intent" else "right")
+    for r in rows:
+        table.add_row(
+            r.intent, f"{r.precision:.3f}", f"{r.recall:.3f}", f"{r.f1:.3f}", str(r.support)
+        )
+    return table
+
+
+def confused_table(title: str, pairs: list[tuple[str, str, int]]) -> Table:
+    """The most frequent (true, predicted) confusions."""
+    table = Table(title=title)
+    table.add_column("true")
+    table.add_column("predicted")
+    table.add_column("count", justify="right")
+    for a, b, n in pairs:
+        table.add_row(a, b, str(n))
+    return table
+
+
 def print_report(report: Report, console: Console | None = None) -> None:
     con = console or Console()
     th = report.thresholds
@@ -305,22 +328,10 @@ def print_report(report: Report, console: Console | None = None) -> None:
             f"For comparison, random-split in-domain macro-F1 {report.random_split_macro_f1:.4f}"
         )
 
-    table = Table(title="Per intent (test split)")
-    for col in ("intent", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "intent" else "right")
-    for r in sorted(report.per_intent, key=lambda r: r.f1):
-        table.add_row(
-            r.intent, f"{r.precision:.3f}", f"{r.recall:.3f}", f"{r.f1:.3f}", str(r.support)
-        )
-    con.print(table)
-
-    confused = Table(title="Most confused (true -> predicted)")
-    confused.add_column("true")
-    confused.add_column("predicted")
-    confused.add_column("count", justify="right")
-    for a, b, n in report.confused:
-        confused.add_row(a, b, str(n))
-    con.print(confused)
+    con.print(
+        intent_table("Per intent (test split)", sorted(report.per_intent, key=lambda r: r.f1))
+    )
+    con.print(confused_table("Most confused (true -> predicted)", report.confused))
 
     con.print(
         f"[bold]Out of scope[/] at threshold {th.out_of_scope_below:.3f}: recall "

@@ -21,7 +21,12 @@ from sklearn.metrics import f1_score
 from supportflow.understanding.contract import Context, Engine, Understanding
 from supportflow.understanding.corpus import OUT_OF_SCOPE, Example, build_corpus
 from supportflow.understanding.entities import with_order_numbers
-from supportflow.understanding.evaluate import IntentRow, intent_metrics
+from supportflow.understanding.evaluate import (
+    IntentRow,
+    confused_table,
+    intent_metrics,
+    intent_table,
+)
 from supportflow.understanding.natural_set import NaturalExample, load_natural_set
 from supportflow.understanding.order_numbers import SHOPIFY_ORDER_NUMBERS
 from supportflow.understanding.splits import Splits, split_by_family
@@ -340,22 +345,11 @@ def print_natural_report(report: NaturalReport, console: Console | None = None) 
         f"(spurious) {_pct(report.single_spurious)}"
     )
 
-    table = Table(title="Per intent (natural set)")
-    for col in ("intent", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "intent" else "right")
-    for r in sorted(report.per_intent, key=lambda r: (r.f1, r.intent)):
-        table.add_row(
-            r.intent, f"{r.precision:.3f}", f"{r.recall:.3f}", f"{r.f1:.3f}", str(r.support)
-        )
-    con.print(table)
-
-    confused = Table(title="Most confused on the natural set (true -> predicted)")
-    confused.add_column("true")
-    confused.add_column("predicted")
-    confused.add_column("count", justify="right")
-    for a, b, n in report.confused:
-        confused.add_row(a, b, str(n))
-    con.print(confused)
+    rows = sorted(report.per_intent, key=lambda r: (r.f1, r.intent))
+    con.print(intent_table("Per intent (natural set)", rows))
+    con.print(
+        confused_table("Most confused on the natural set (true -> predicted)", report.confused)
+    )
 
     reg = Table(title="By register (accuracy and -> OOS over in-scope messages)")
     for col in ("register", "messages", "in scope", "accuracy", "-> OOS", "OOS recall", "wrong"):

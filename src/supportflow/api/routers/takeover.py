@@ -27,6 +27,7 @@ from supportflow.api.people import (
 from supportflow.api.schemas import Problem
 from supportflow.audit.query import AuditFilter
 from supportflow.audit.query import page as audit_page
+from supportflow.operators.principal import Principal
 from supportflow.procedures.case import ApprovalRequest
 from supportflow.store.errors import StoreError
 from supportflow.workflows.contract import (
@@ -100,17 +101,7 @@ class ApprovalOut(BaseModel):
 
     @classmethod
     def of(cls, a: ApprovalRequest) -> ApprovalOut:
-        return cls(
-            approval_id=a.approval_id,
-            case_id=a.case_id,
-            action=str(a.action),
-            order_id=a.order_id,
-            amount=a.amount,
-            status=a.status,
-            requested_at=a.requested_at,
-            decided_by=a.decided_by,
-            note=a.note,
-        )
+        return cls.model_validate(a, from_attributes=True)
 
 
 ConversationOut.model_rebuild()
@@ -187,18 +178,7 @@ async def read(customer_id: CustomerId, who: CanReadInbox, state: StateDep) -> C
             else None
         ),
         approvals=[ApprovalOut.of(a) for a in view.approvals],
-        actions=[
-            ActionOut(
-                seq=e.seq,
-                at=e.at,
-                actor_kind=str(e.actor_kind),
-                actor_id=e.actor_id,
-                action=e.action,
-                target=e.target,
-                details=dict(e.details),
-            )
-            for e in taken.entries
-        ],
+        actions=[ActionOut.model_validate(e.as_json()) for e in taken.entries],
     )
 
 
@@ -239,15 +219,8 @@ async def claim(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only supervisors take a conversation from a colleague"
         )
-    handle = conversation(state, who.tenant_id, customer_id)
-    held = await run_update(
-        handle.execute_update(
-            CustomerWorkflow.claim,
-            Claim(operator_id=operator_name(who), take_over=body.take_over),
-        )
-    )
-    await audit_change(state, who, "conversation.claim", target=customer_id, workflow_id=handle.id)
-    return held
+    hold = Claim(operator_id=operator_name(who), take_over=body.take_over)
+    return await _change_hold(state, who, customer_id, hold)
 
 
 @router.post(
@@ -263,15 +236,21 @@ async def release(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "only supervisors release a colleague's conversation"
         )
+    hold = Release(operator_id=operator_name(who), force=body.force)
+    return await _change_hold(state, who, customer_id, hold)
+
+
+async def _change_hold(
+    state: StateDep, who: Principal, customer_id: str, hold: Claim | Release
+) -> HoldView:
+    """Claim or release through the conversation's update, then audit it."""
     handle = conversation(state, who.tenant_id, customer_id)
-    held = await run_update(
-        handle.execute_update(
-            CustomerWorkflow.release, Release(operator_id=operator_name(who), force=body.force)
-        )
-    )
-    await audit_change(
-        state, who, "conversation.release", target=customer_id, workflow_id=handle.id
-    )
+    if isinstance(hold, Claim):
+        held = await run_update(handle.execute_update(CustomerWorkflow.claim, hold))
+    else:
+        held = await run_update(handle.execute_update(CustomerWorkflow.release, hold))
+    action = "conversation.claim" if isinstance(hold, Claim) else "conversation.release"
+    await audit_change(state, who, action, target=customer_id, workflow_id=handle.id)
     return held
 
 
