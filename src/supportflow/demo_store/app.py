@@ -17,6 +17,7 @@ from supportflow.demo_store.faults import FaultInjector, FaultSettings
 from supportflow.demo_store.routes import orders, products, users
 from supportflow.demo_store.routes.admin import router as admin_router
 from supportflow.demo_store.seeding import seed_if_empty
+from supportflow.demo_store.upgrade import add_missing_phones
 from supportflow.store.errors import StoreError
 
 ADMIN_ENV = "SUPPORTFLOW_STORE_ADMIN"
@@ -30,7 +31,8 @@ def create_app(
     admin: bool | None = None,
     seed_path: Path | None = None,
 ) -> FastAPI:
-    """Build the store app; creates and seeds ``db_path`` on first use (never reseeds).
+    """Build the store app; creates and seeds ``db_path`` on first use (never reseeds), and
+    brings a database from an older version up to date (``upgrade.py``).
 
     ``admin`` (default: env SUPPORTFLOW_STORE_ADMIN=1) mounts /admin for tests. This call does
     blocking file I/O: from async code, run it in a thread.
@@ -38,6 +40,8 @@ def create_app(
     engine = create_store_engine(db_path)
     if seed_if_empty(engine, seed_path):
         log.info("seeded demo store database at %s", db_path)
+    if upgraded := add_missing_phones(engine):
+        log.info("gave %d users of the demo store a phone number", upgraded)
     if admin is None:
         admin = os.environ.get(ADMIN_ENV) == "1"
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from supportflow.demo_store.db import write_transaction
-from supportflow.demo_store.identity import assign_phone
+from supportflow.demo_store.identity import assign_phones
 from supportflow.demo_store.money import to_cents
 from supportflow.demo_store.repository import StoreRepository, utc_now
 
@@ -41,12 +41,11 @@ def seed_if_empty(engine: Engine, seed_path: Path | None = None) -> bool:
         data = load_seed(seed_path)
         for product in data["products"].values():
             repo.insert_product(product)
-        # Sorted so the phone numbers (hash + probing on collision) are the same on every seed.
-        phones: set[str] = set()
+        # The seed has no phones: each user gets its fictional number here (identity.py).
+        phones = assign_phones(data["users"])
         for user_id in sorted(data["users"]):
             user = data["users"][user_id]
-            user["phone"] = assign_phone(user_id, phones.__contains__)
-            phones.add(user["phone"])
+            user["phone"] = phones[user_id]
             repo.insert_user(user)
             _open_gift_cards(repo, user)
         for order in data["orders"].values():

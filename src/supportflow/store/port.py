@@ -12,8 +12,9 @@ backend calls things:
 - a user: ``user_id``, ``name {first_name, last_name}``, ``email``, ``address``,
   ``payment_methods {id: {source, id, ...}}``, ``orders``.
 
-Adapters may add keys (the demo store adds ``phone`` and ``cancel_reason``; Shopify adds
-``external``), never change these.
+Adapters may add keys (the demo store adds ``cancel_reason``; Shopify adds ``external``),
+never change these. Users carry ``phone`` too (E.164, or ``None`` where the account has none):
+the demo store gives every user one, Shopify has the customer's default phone.
 
 Errors are the demo store's (``store.errors``), so one retry policy fits every backend:
 ``StoreNotFound`` / ``StoreRejected`` are permanent, ``StoreUnavailable`` is transient (retry
@@ -147,6 +148,13 @@ class StoreOperations(Protocol):
     ) -> list[Doc]:
         """Users matching ``email``, or ``first_name`` + ``last_name`` + ``zip``, or
         ``phone`` (case-insensitive, exact)."""
+        ...
+
+    async def find_user_by_phone(self, phone_e164: str) -> Doc | None:
+        """The user whose account carries this phone number, or ``None`` when no account
+        does, or several do (a shared number identifies no one). ``phone_e164`` is E.164
+        (``+12015550123``); anything else raises ``StoreRejected`` (422) before the backend
+        is asked (``store.phones.e164_or_reject``). A read under ``Capability.FIND_USERS``."""
         ...
 
     async def cancel_order(self, order_id: str, reason: str, idempotency_key: str) -> Doc:

@@ -29,20 +29,21 @@ def find_users(
     zip: OptionalQuery = None,
     phone: OptionalQuery = None,
 ) -> dict[str, Any]:
-    """Exactly one way to look up: email, or first_name + last_name + zip, or phone."""
+    """Exactly one way to look up: email, or first_name + last_name + zip, or phone (any
+    common writing of it; a US number without ``+1``; not a valid number: 422)."""
     by_name = (first_name, last_name, zip)
     modes = [email is not None, any(v is not None for v in by_name), phone is not None]
     if sum(modes) != 1 or (modes[1] and not all(v is not None for v in by_name)):
         raise StoreRejected(
             "give exactly one of: email; first_name + last_name + zip; phone", status_code=422
         )
+    e164 = _e164(phone) if phone is not None else None
     with read_transaction(engine_of(request)) as conn:
         repo = StoreRepository(conn)
         if email is not None:
             return {"users": repo.find_users_by_email(email)}
-        if phone is not None:
-            normalized = normalize_phone(phone)
-            return {"users": repo.find_users_by_phone(normalized) if normalized else []}
+        if e164 is not None:
+            return {"users": repo.find_users_by_phone(e164)}
         assert first_name is not None and last_name is not None and zip is not None
         return {"users": repo.find_users_by_name_zip(first_name, last_name, zip)}
 
@@ -68,3 +69,15 @@ def modify_user_address(
         key=key,
         apply=lambda repo: operations.modify_user_address(repo, user_id, body.as_doc()),
     )
+
+
+def _e164(phone: str) -> str:
+    normalized = normalize_phone(phone)
+    if normalized is None:
+        # The number is not echoed back: error bodies may end up in logs.
+        raise StoreRejected(
+            "phone: not a valid phone number; give it in E.164 form (+12015550123) "
+            "or as a US number without extension",
+            status_code=422,
+        )
+    return normalized

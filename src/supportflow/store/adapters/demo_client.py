@@ -19,6 +19,7 @@ import httpx
 
 from supportflow.store.adapters.http_backend import HttpBackend, error_field
 from supportflow.store.errors import StoreNotFound, StoreRejected, StoreUnavailable
+from supportflow.store.phones import e164_or_reject, only_account
 
 Doc = dict[str, Any]
 
@@ -82,6 +83,11 @@ class StoreClient(HttpBackend):
         }
         found: list[Doc] = (await self._request("GET", "/users", params=params))["users"]
         return found
+
+    async def find_user_by_phone(self, phone_e164: str) -> Doc | None:
+        """The user with this phone number (``GET /users?phone=``), or None (none, or
+        several); a number that is not E.164 is refused here, the store never asked."""
+        return only_account(await self.find_users(phone=e164_or_reject(phone_e164)))
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 prefix and suffix), its number (``1001``) or its GID; Shopify's search is fuzzy, so every search
 result is checked for an exact match before it is used. ``order_naming`` reads the shop's
 order name format, which understanding uses to read order numbers in customers' messages.
+``find_user_by_phone`` searches customers by phone and keeps only an exact, single match.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from supportflow.store.adapters.shopify.queries import (
 )
 from supportflow.store.adapters.shopify.transport import ShopifyGraphql
 from supportflow.store.errors import StoreNotFound, StoreRejected
+from supportflow.store.phones import e164_or_reject, only_account
 from supportflow.store.port import OrderNaming, StoreThrottled, TrackingInfo
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,11 @@ class ShopifyReads(ShopifyGraphql):
             if match:
                 found.append(map_customer(node))
         return found
+
+    async def find_user_by_phone(self, phone_e164: str) -> Doc | None:
+        """The customer whose default phone is this number (``customers(query:
+        "phone:...")``, then the exact match above), or None (none, or several)."""
+        return only_account(await self.find_users(phone=e164_or_reject(phone_e164)))
 
     async def order_naming(self) -> OrderNaming:
         """The shop's order names: its order number prefix and suffix, numbers counting up.
