@@ -48,8 +48,10 @@ async def test_reply_and_message_markup_is_shown_as_text(
                 await answer.wait_for(timeout=30_000)
                 shown = await answer.inner_text()
                 mine = await page.locator(".msg.customer").first.inner_text()
+                # The conversation lives in the widget's shadow root (api/static/widget.js).
                 elements = await page.evaluate(
-                    "document.querySelectorAll('#log img, #log script, #log b').length"
+                    "document.getElementById('supportflow-chat').shadowRoot"
+                    ".querySelectorAll('.log img, .log script, .log b').length"
                 )
                 pwned = await page.evaluate("window.__pwned || null")
                 await page.screenshot(path=str(tmp_path / "markup.png"))

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from supportflow.api.chat_cors import ChatCors  # chat widget (issue 13 item 8)
 from supportflow.api.console import pages as console_pages  # console (issue 12 item 7)
 from supportflow.api.headers import SecurityHeaders
 from supportflow.api.limits import BodySizeLimit
@@ -33,6 +34,7 @@ from supportflow.api.routers import (  # people behind the agents (issue 12)
     takeover,
     templates,
 )
+from supportflow.api.routers import widget as widget_router  # chat widget (issue 13)
 from supportflow.api.schemas import Problem
 from supportflow.api.state import ApiState
 from supportflow.crypto.keyring import load_keyring
@@ -84,6 +86,9 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     # --- audit trail (issue 12 item 6): each request's X-Request-ID, read by audit entries ---
     app.add_middleware(RequestIdMiddleware)
     # --- end audit trail ---
+    # --- embeddable chat widget (issue 13 item 8): the chat API from a merchant's origin ---
+    app.add_middleware(ChatCors)
+    # --- end embeddable chat widget ---
     # --- bounded anonymous use (issue 9 item 4): chat rate limits, security headers ---------
     app.state.ratelimits = RateLimits(settings)
     # Added last, so it wraps everything: even a 413 from the size limit carries the headers.
@@ -91,6 +96,7 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     # --- end bounded anonymous use ---------------------------------------------------------
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(widget_router.router)  # embeddable chat widget (issue 13 item 8)
     app.include_router(conversations.router)
     app.include_router(templates.router)
     app.include_router(policy.router)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, WebSocket, status
-from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
@@ -390,9 +388,3 @@ async def _push_updates(
             # Woken at once by an operator's action in this process; else polled.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(nudged.wait(), UPDATE_POLL_SECONDS)
-
-
-@router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
-async def chat_page() -> HTMLResponse:
-    page = resources.files("supportflow.api").joinpath("static/chat.html").read_text("utf-8")
-    return HTMLResponse(page)
