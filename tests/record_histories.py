@@ -25,11 +25,13 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from supportflow.channels.inbound import deliver
+from supportflow.channels.inbound import deliver, enqueue
+from supportflow.channels.sms.fake_twilio import FakeTwilio, FakeTwilioServer
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
+from supportflow.tenants.channels import configure_channels
 from supportflow.tenants.service import create_tenant
 from supportflow.workflows.contract import (
     ApprovalDecision,
@@ -39,6 +41,8 @@ from supportflow.workflows.contract import (
     InboundMessage,
     OperatorMessage,
     Release,
+    ReplyLookup,
+    ReplyRoute,
     VerifiedIdentity,
     customer_workflow_id,
 )
@@ -60,7 +64,7 @@ HERE = Path(__file__).parent / "histories"
 # Beside the recordings: file stem -> the workflow id it was recorded under.
 WORKFLOW_IDS = "workflow_ids.json"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v8"
+VERSION = "v9"
 
 # A script is (text, email) turns. An email signs the customer in with a signed identity
 # token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
@@ -70,6 +74,10 @@ _CODE_TURN = re.compile(r"<code:(.+)>")
 # An operator's update: "<claim:OP>", "<reply:OP:text>", "<release:OP>", "<approve:OP>",
 # "<deny:OP:note>" (the approval waiting in the conversation).
 _OPERATOR_TURN = re.compile(r"<(claim|reply|release|approve|deny):([\w-]+)(?::(.*))?>")
+# A turn by email or SMS (channels-v1): "[email] text", "[email+] text" (a reply in our thread:
+# the mailbox is proven), "[sms] text", "[sms+] text" (from the account's phone). Its answer
+# is sent on that channel by the workflow.
+_CHANNEL_TURN = re.compile(r"\[(email|sms)(\+?)\] (.*)", re.DOTALL)
 
 # Enough turns to cross a continue-as-new threshold of 100 events.
 LONG: Script = [("hi", None), ("where is my order #W2611340", "james.li4495@example.com")] + [
@@ -128,6 +136,23 @@ SCRIPTS: dict[str, Script] = {
 }
 
 
+# One customer across chat, email and SMS (channels-v1): answers go back on each message's
+# channel; an operator's reply and an approval's outcome go where the customer last wrote.
+CHANNELS_EMAIL = "james.li4495@example.com"
+CHANNELS_PHONE = "+12025550117"
+CHANNELS_SCRIPT: Script = [
+    ("do you have water bottles?", None),
+    ("[email] Hello, where is my order #W2611340?", None),
+    ("[email+] Thanks. Please cancel it, I no longer need it", None),
+    ("[email+] yes", None),
+    ("[sms+] I want to talk to a person", None),
+    ("<claim:op-a>", None),
+    ("<reply:op-a:Hi, it's Dana. I see your order, how can I help?>", None),
+    ("<release:op-a>", None),
+    ("[sms+] thanks", None),
+]
+
+
 # People behind the agents (people-v1): an approval decided by an operator, a hand-over,
 # an operator holding the conversation, replying and handing it back.
 PEOPLE_POLICY: dict[str, object] = {"approval_above": 500}
@@ -173,6 +198,9 @@ async def record_conversation(
         if op := _OPERATOR_TURN.fullmatch(text):
             await _operator_turn(client, customer_workflow_id(tenant_id, customer), *op.groups())
             continue
+        if turn := _CHANNEL_TURN.fullmatch(text):
+            await _channel_turn(client, settings, tenant_id, customer, *turn.groups())
+            continue
         if code := _CODE_TURN.fullmatch(text):
             text = read_code(maildir, code.group(1))
         if email is not None:
@@ -189,6 +217,57 @@ async def record_conversation(
     # A duplicate delivery is part of every recording: de-duplication must replay too.
     await deliver(client, settings, tenant_id, customer, sent[0], wait_seconds=60)
     return customer_workflow_id(tenant_id, customer)
+
+
+async def _channel_turn(
+    client: Client,
+    settings: Settings,
+    tenant_id: str,
+    customer: str,
+    channel: str,
+    proven: str,
+    text: str,
+) -> None:
+    """A message as the email or SMS door hands it over (signal-with-start), and its answer
+    awaited in the conversation."""
+    email = channel == "email"
+    address = CHANNELS_EMAIL if email else CHANNELS_PHONE
+    identity = None
+    if proven:
+        identity = (
+            VerifiedIdentity(email=address, method="email_reply")
+            if email
+            else VerifiedIdentity(
+                email=CHANNELS_EMAIL, store_customer_id="james_li_5688", method="phone"
+            )
+        )
+    m = InboundMessage(
+        message_id=uuid.uuid4().hex,
+        channel=Channel.EMAIL if email else Channel.SMS,
+        text=text,
+        sender=ChannelIdentity(kind="email" if email else "phone", value=address),
+        email=address if email else None,
+        verified=identity,
+        route=ReplyRoute(
+            channel=Channel.EMAIL if email else Channel.SMS,
+            address=address,
+            subject="My order" if email else None,
+            message_id=f"<{uuid.uuid4().hex}@mail.example>" if email else None,
+            ours=None,
+        ),
+    )
+    await enqueue(client, settings, tenant_id, customer, m)
+    handle = client.get_workflow_handle_for(
+        CustomerWorkflow.run, customer_workflow_id(tenant_id, customer)
+    )
+    for _ in range(600):
+        status = await handle.query(
+            CustomerWorkflow.reply_for, ReplyLookup(message_id=m.message_id)
+        )
+        if status.status == "answered":
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no answer to {text!r}")
 
 
 async def _operator_turn(
@@ -232,6 +311,29 @@ def coded_tenant(settings: Settings) -> str:
         engine.dispose()
 
 
+TWILIO_ACCOUNT = "AC" + "5" * 32
+TWILIO_TOKEN = "e" * 32
+
+
+def channels_tenant(settings: Settings) -> str:
+    """A tenant with email and SMS set up (answers go to the SMTP server and fake Twilio)."""
+    tenant_id = coded_tenant(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        configure_channels(
+            make_session_factory(engine),
+            TEST_KEYRING,
+            tenant_id,
+            support_email=f"support+{tenant_id}@shop.example",
+            twilio_account_sid=TWILIO_ACCOUNT,
+            twilio_auth_token=TWILIO_TOKEN,
+            sms_number="+12025550199",
+        )
+    finally:
+        engine.dispose()
+    return tenant_id
+
+
 async def main(out_dir: Path = HERE) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = _run_store(Path(tmp) / "store.db")
@@ -256,6 +358,11 @@ async def main(out_dir: Path = HERE) -> None:
             smtp_port=smtp.port,
             smtp_starttls=False,
         )
+        twilio = FakeTwilioServer(
+            FakeTwilio(accounts={TWILIO_ACCOUNT: TWILIO_TOKEN}, status_callbacks=False)
+        )
+        await twilio.start()
+        settings = settings.model_copy(update={"twilio_api_base_url": twilio.url})
         async with env, running_workers(env.client, settings):
             timeout_tenant = tenant_with_policy(settings, "Quick Shop", TIMEOUT_POLICY)
             tenant = coded_tenant(settings)
@@ -263,6 +370,7 @@ async def main(out_dir: Path = HERE) -> None:
             runs.append(("case_timeout", TIMEOUT_SCRIPT, timeout_tenant))
             people_tenant = tenant_with_policy(settings, "Staffed Shop", PEOPLE_POLICY)
             runs.append(("people", PEOPLE_SCRIPT, people_tenant))
+            runs.append(("channels", CHANNELS_SCRIPT, channels_tenant(settings)))
             # The workflow id of each recording: it is part of ids the workflow derives (an
             # approval's id), so a replay must run under the same one.
             ids_file = out_dir / WORKFLOW_IDS
@@ -283,6 +391,7 @@ async def main(out_dir: Path = HERE) -> None:
                     ids[out.stem] = wf_id
             ids_file.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
         await smtp.stop()
+        await twilio.stop()
         next(store, None)
 
 

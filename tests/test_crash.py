@@ -47,7 +47,10 @@ def admin_store(tmp_path: Path) -> Iterator[str]:
 
 
 def _spawn_worker(
-    settings: Settings, env: WorkflowEnvironment, log: Path
+    settings: Settings,
+    env: WorkflowEnvironment,
+    log: Path,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     config = env.client.service_client.config
     environ = {
@@ -64,6 +67,7 @@ def _spawn_worker(
         # Literal tenant ids with no store connection, on the test's demo store (as the
         # settings fixture's opt-in).
         "SUPPORTFLOW_DEMO_STORE_TENANTS": settings.demo_store_tenants,
+        **(extra or {}),
     }
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([SUPPORTFLOW, "worker"], env=environ, stdout=out, stderr=out)

@@ -137,3 +137,91 @@ def test_up_serves_chat_and_resumes_after_restart(tmp_path: Path) -> None:
         assert [e["verified_by"] for e in customer_entries] == ["token", "token"]
     finally:
         assert _stop(proc) == 0
+
+
+def _smtp(line: str) -> tuple[str, int]:
+    found = re.search(r"smtp=([\d.]+):(\d+)", line)
+    assert found is not None, f"the ready line names smtp=HOST:PORT: {line}"
+    return found.group(1), int(found.group(2))
+
+
+def test_up_answers_email_and_sms_with_no_account_anywhere(tmp_path: Path) -> None:
+    """The demo tenant's support address takes mail over SMTP (and refuses others with 550);
+    the answer threads in the Maildir `/dev/mail` reads. A text signed with its demo Twilio
+    auth token is answered through the local Twilio stand-in, listed at `/dev/sms`."""
+    import smtplib
+    from email.message import EmailMessage
+
+    from supportflow.channels.sms.fake_twilio import signed_inbound
+
+    ports = {
+        "SUPPORTFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
+        "SUPPORTFLOW_API_PORT": str(free_port()),
+        "SUPPORTFLOW_STORE_PORT": str(free_port()),
+        "SUPPORTFLOW_EMBEDDED_SMTP_PORT": str(free_port()),
+        "SUPPORTFLOW_SMTP_INBOUND_PORT": str(free_port()),
+    }
+    data_dir = tmp_path / "data"
+    proc, line = _start(data_dir, ports)
+    try:
+        api = READY.search(line).groups()[0]  # type: ignore[union-attr]
+        host, port = _smtp(line)
+        keys = json.loads((data_dir / "demo-tenant.json").read_text())
+        for field in ("support_email", "twilio_auth_token", "sms_number"):
+            assert keys[field] and keys[field] not in line, field
+        admin = {"X-Api-Key": keys["api_key"]}
+
+        mail = EmailMessage()
+        mail["From"] = "Jo Shopper <jo.shopper@mail.example>"
+        mail["To"] = keys["support_email"]
+        mail["Subject"] = "Hello"
+        mail["Message-ID"] = message_id = f"<{uuid.uuid4().hex}@mail.example>"
+        mail.set_content("Hi, do you have a returns policy?")
+        with smtplib.SMTP(host, port, timeout=30) as smtp:
+            smtp.send_message(mail)
+            code, _ = smtp.docmd("MAIL FROM:<jo.shopper@mail.example>")
+            assert code == 250
+            code, _ = smtp.docmd("RCPT TO:<someone-else@supportflow.localhost>")
+            assert code == 550, "only tenants' support addresses are accepted"
+        answers: list[dict[str, str]] = []
+        for _ in range(300):
+            got = httpx.get(
+                f"{api}/dev/mail", params={"to": "jo.shopper@mail.example"}, headers=admin
+            )
+            answers = got.json()
+            if answers:
+                break
+            time.sleep(0.1)
+        [answer] = answers
+        assert answer["subject"] == "Re: Hello" and "Demo Store" in answer["from"]
+        assert answer["text"].startswith("Hi,") and "return" in answer["text"].lower()
+
+        sms_url = f"{api}/v1/channels/twilio/sms/{keys['tenant_id']}"
+        headers, form = signed_inbound(
+            sms_url,
+            keys["twilio_auth_token"],
+            {"From": "+13035550188", "To": keys["sms_number"], "Body": "hi"},
+        )
+        assert httpx.post(sms_url, data=form, headers=headers, timeout=30).status_code == 200
+        texts: list[dict[str, str]] = []
+        for _ in range(300):
+            texts = httpx.get(f"{api}/dev/sms", params={"to": "+13035550188"}, headers=admin).json()
+            if texts:
+                break
+            time.sleep(0.1)
+        [text] = texts
+        assert text["sender"] == keys["sms_number"] and text["body"].startswith("Demo Store:")
+        other = httpx.get(f"{api}/dev/sms", headers={"X-Api-Key": "sf_live_wrong"})
+        assert other.status_code == 401
+        # Threaded under the customer's message in their mail client.
+        from email.parser import BytesParser
+
+        replies = [
+            BytesParser().parsebytes(f.read_bytes(), headersonly=True)
+            for f in (data_dir / "mail" / "new").iterdir()
+        ]
+        [threaded] = [m for m in replies if m["To"] == "jo.shopper@mail.example"]
+        assert threaded["In-Reply-To"] == message_id and message_id in threaded["References"]
+    finally:
+        assert _stop(proc) == 0

@@ -187,6 +187,27 @@ class Settings(BaseSettings):
     demo_tenant_id: str = ""
     # --- end mail -----------------------------------------------------------------------------
 
+    # --- Email and SMS channels (issue 13; channels/, api/routers/email_*, sms) ---------------
+    # The URL providers and customers reach the API at (webhook signatures are over it, status
+    # callbacks go to it). Empty: api_url.
+    public_base_url: str = ""
+    # Inbound mail: the SMTP server `up` starts for tenants' support addresses (550 for any
+    # other recipient; messages over the size limit refused at DATA), and the domain of the
+    # addresses `up` and `tenants create` give tenants (support+<tenant id>@<domain>).
+    smtp_inbound_host: str = "127.0.0.1"
+    smtp_inbound_port: int = Field(default=2525, ge=1, le=65535)
+    inbound_mail_domain: str = "supportflow.localhost"
+    inbound_mail_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # How much a sender (tenant + address/number) may write before it is answered no more
+    # for a while: stops reply loops with auto-responders that slip past the headers.
+    rate_limit_email_per_sender: str = "20/hour"
+    rate_limit_sms_per_sender: str = "30/hour"
+    # Provider webhooks older (or further in the future) than this are refused as stale.
+    webhook_max_age_seconds: int = Field(default=300, ge=10)
+    # Twilio's REST API; `up` and tests point it at a local server speaking its wire format.
+    twilio_api_base_url: str = ""
+    # --- end channels -------------------------------------------------------------------------
+
     # --- Bounded anonymous use (issue 9 item 4; api/ratelimit.py, api/headers.py) -------------
     # Rate limits on chat, in the `limits` package's notation ("60/minute", "20 per 10
     # minutes"). Over a limit: HTTP 429 with Retry-After, or a WebSocket error frame.
@@ -323,6 +344,10 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def public_url(self) -> str:
+        return (self.public_base_url or self.api_url).rstrip("/")
 
 
 @lru_cache

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from supportflow.activities.actions import ActionActivities
 from supportflow.activities.ai import AiActivities
 from supportflow.activities.catalogue_cache import CatalogueCache
+from supportflow.activities.channels import ChannelActivities
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
 from supportflow.activities.people import NoticeActivities, PeopleActivities
@@ -150,6 +151,15 @@ async def build_workers(
             assert reads is not None and actions is not None and identity is not None
             assert sessions is not None
             notices = NoticeActivities(sessions, MailSender(settings), settings)
+            # Answers by email and SMS (issue 13): one MailSender per process, so its record
+            # of sent Message-IDs is shared by every send in it.
+            channels = ChannelActivities(
+                sessions,
+                await asyncio.to_thread(load_keyring, settings),
+                settings,
+                MailSender(settings),
+                TemplateStore(sessions),
+            )
             add(
                 settings.task_queue_integrations,
                 [],
@@ -163,6 +173,7 @@ async def build_workers(
                     identity.check_verification_code,
                     identity.link_verified_identity,
                     notices.notify_supervisors,
+                    channels.send_reply,
                 ],
             )
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread

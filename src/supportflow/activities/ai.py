@@ -13,7 +13,7 @@ from supportflow.activities.contract import ComposedReply, ComposeInput, Underst
 from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import ReplyPhraser
 from supportflow.replies.render import render
-from supportflow.replies.templates import reply_facts
+from supportflow.replies.templates import CHANNEL_TEMPLATES, TEMPLATE_CHANNELS, reply_facts
 from supportflow.understanding.contract import Engine, Understanding
 from supportflow.understanding.entities import with_order_numbers
 
@@ -71,11 +71,22 @@ class AiActivities:
 
     def _render(self, inp: ComposeInput, facts: Mapping[str, Any]) -> str:
         overrides = self._templates.overrides(inp.tenant_id) if self._templates else {}
-        if inp.template in overrides:
-            try:
-                return render(inp.template, facts, overrides)
-            except TemplateError:
-                # Validated on save, so this is a fact the procedure did not supply; the
-                # customer still gets the default wording.
-                log.warning("tenant template %s failed; using the default", inp.template)
+        # The channel's own wording first (the tenant's, then ours), then the template's.
+        names = [inp.template]
+        if inp.channel in TEMPLATE_CHANNELS:
+            names.insert(0, f"{inp.template}.{inp.channel}")
+        for name in names:
+            if name in overrides:
+                try:
+                    return render(name, facts, overrides)
+                except TemplateError:
+                    # Validated on save, so this is a fact the procedure did not supply; the
+                    # customer still gets the default wording.
+                    log.warning("tenant template %s failed; using the default", name)
+        for name in names:
+            if name in CHANNEL_TEMPLATES:
+                try:
+                    return render(name, facts)
+                except TemplateError:
+                    log.warning("channel template %s failed; using the default", name)
         return render(inp.template, facts)

@@ -67,6 +67,8 @@ class ComposeInput(BaseModel):
     tenant_id: str
     template: str
     facts: dict[str, Any] = Field(default_factory=dict)
+    # The channel the answer goes out on ("email", "sms"): its own wording if it has one.
+    channel: str | None = None
 
 
 class ComposedReply(BaseModel):

@@ -25,11 +25,14 @@ from supportflow.api.routers import (  # people behind the agents (issue 12)
     codec,
     conversations,
     dev_mail,
+    dev_sms,
+    email_webhooks,
     health,
     inbox,
     knowledge,
     operators,
     policy,
+    sms,
     store_connection,
     takeover,
     templates,
@@ -114,11 +117,16 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     # --- operator console (issue 12 item 7): pages under /console ---
     app.include_router(console_pages.router)
     # --- end operator console ---
+    # --- email and SMS (issue 13): provider webhooks ---
+    app.include_router(sms.router)
+    app.include_router(email_webhooks.router)
+    # --- end email and SMS ---
     # Encryption at rest: the codec server the Temporal UI decodes payloads through.
     app.include_router(codec.router)
     # --- dev endpoints: only `supportflow up` turns them on (mail: issue 9 sign-in codes) ---
     if settings.dev_endpoints:
         app.include_router(dev_mail.router)
+        app.include_router(dev_sms.router)
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update_rejected(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:

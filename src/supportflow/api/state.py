@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from supportflow.api.push import Nudges
+from supportflow.channels.limits import SenderLimiter
 from supportflow.crypto.keyring import KeyRing
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
@@ -25,3 +26,10 @@ class ApiState:
     stores: StoreRegistry | None = None
     # Open chat sockets waiting for an operator's message (api/push.py).
     nudges: Nudges = field(default_factory=Nudges)
+    # Per-sender limits on email and SMS (channels/limits.py), made on first use.
+    sender_limiter: SenderLimiter | None = None
+
+    def sender_limits(self) -> SenderLimiter:
+        if self.sender_limiter is None:
+            self.sender_limiter = SenderLimiter(self.settings)
+        return self.sender_limiter

@@ -104,6 +104,16 @@ async def deliver(
     return Delivery(status="answered", workflow_id=wf_id, reply=reply)
 
 
+async def enqueue(
+    client: Client, settings: Settings, tenant_id: str, customer_id: str, msg: InboundMessage
+) -> str:
+    """Hand a message to the customer's workflow without waiting for the answer (email and
+    SMS: the workflow sends it). Durable once this returns; returns the workflow id."""
+    wf_id = customer_workflow_id(tenant_id, customer_id)
+    await _enqueue(client, settings, wf_id, _workflow_input(settings, tenant_id, customer_id), msg)
+    return wf_id
+
+
 async def _enqueue(
     client: Client,
     settings: Settings,

@@ -12,6 +12,7 @@ from supportflow.chaos.cli import chaos_command
 from supportflow.cli.common import DataDir, load_settings
 from supportflow.cli.conversations import conversations_app
 from supportflow.cli.encryption import customers_app, encryption_keys_app
+from supportflow.cli.tenants_channels import channels_app
 from supportflow.cli.tenants_identity import identity_app
 from supportflow.cli.tenants_keys import keys_app
 from supportflow.cli.tenants_store import store_app
@@ -24,6 +25,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The app database.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure quality.")
 app.add_typer(tenants_app, name="tenants")
 tenants_app.add_typer(store_app, name="store")
+tenants_app.add_typer(channels_app, name="channels")
 tenants_app.add_typer(keys_app, name="keys")
 tenants_app.add_typer(identity_app, name="identity-secret")
 app.add_typer(db_app, name="db")
@@ -90,6 +92,7 @@ def tenants_create(name: str, data_dir: DataDir = None) -> None:
     from supportflow.crypto.keyring import KeyRingError, load_keyring
     from supportflow.db.engine import make_engine, make_session_factory
     from supportflow.db.migrate import upgrade
+    from supportflow.tenants.channels import configure_channels, default_support_email
     from supportflow.tenants.service import InvalidTenantName, create_tenant
 
     settings = load_settings(data_dir)
@@ -103,7 +106,11 @@ def tenants_create(name: str, data_dir: DataDir = None) -> None:
     upgrade(url)
     engine = make_engine(url)
     try:
-        created = create_tenant(make_session_factory(engine), name, keyring=keyring)
+        sessions = make_session_factory(engine)
+        created = create_tenant(sessions, name, keyring=keyring)
+        # Every tenant gets a support address the inbound SMTP server accepts (issue 13).
+        support_email = default_support_email(created.tenant_id, settings.inbound_mail_domain)
+        configure_channels(sessions, keyring, created.tenant_id, support_email=support_email)
     except InvalidTenantName as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
@@ -117,6 +124,7 @@ def tenants_create(name: str, data_dir: DataDir = None) -> None:
                 "api_key": created.api_key,
                 "chat_key": created.chat_key,
                 "identity_secret": created.identity_secret,
+                "support_email": support_email,
             }
         )
     )

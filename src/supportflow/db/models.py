@@ -287,3 +287,78 @@ class InboxRow(Base):
 
 
 # --- end inbox ----------------------------------------------------------------------------------
+
+
+# --- channels (issue 13; channels/, tenants/channels.py, migration 0011) ------------------------
+class TenantChannels(Base):
+    """How a tenant is reached by email and SMS. Secrets (Mailgun signing key, Twilio auth
+    token) are sealed with the app's key ring like the identity secret."""
+
+    __tablename__ = "tenant_channels"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    # The address customers write to (lower case); the embedded SMTP server accepts it.
+    support_email: Mapped[str | None] = mapped_column(String(320), unique=True, default=None)
+    # The From of replies (None: support_email).
+    mail_from: Mapped[str | None] = mapped_column(String(320), default=None)
+    mailgun_signing_key: Mapped[str | None] = mapped_column(Text, default=None)  # sealed
+    # SendGrid's signed-webhook verification key (public; base64 DER or PEM).
+    sendgrid_public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    twilio_account_sid: Mapped[str | None] = mapped_column(String(64), default=None)
+    twilio_auth_token: Mapped[str | None] = mapped_column(Text, default=None)  # sealed
+    # The tenant's SMS number (E.164), which customers text.
+    sms_number: Mapped[str | None] = mapped_column(String(20), unique=True, default=None)
+
+
+class ChannelMessage(Base):
+    """One email or SMS in or out, by the provider's id: de-duplication (Message-ID,
+    MessageSid), threading (our Message-IDs a customer replies to), delivery status. No text."""
+
+    __tablename__ = "channel_messages"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "channel", "direction", "external_id", name="uq_channel_message"
+        ),
+        Index("ix_channel_messages_customer", "tenant_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    channel: Mapped[str] = mapped_column(String(8))  # "email" | "sms"
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    external_id: Mapped[str] = mapped_column(String(250))
+    # Out: the provider's id for it (Twilio's MessageSid), which status callbacks name.
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    customer_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The other party (customer's email or phone): a reply to one of ours proves the mailbox.
+    address: Mapped[str | None] = mapped_column(String(320), default=None)
+    # in: "delivered" | "ignored:<reason>"; out: "sent" | "suppressed:<reason>" | provider's
+    # delivery status ("queued", "sent", "delivered", "failed", "undelivered").
+    status: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class WebhookNonce(Base):
+    """A provider's one-time token seen once (Mailgun's `token`): a replay is refused."""
+
+    __tablename__ = "webhook_nonces"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SmsConsent(Base):
+    """A phone number's STOP/START, per tenant: nothing is sent to a stopped number."""
+
+    __tablename__ = "sms_consent"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# --- end channels -------------------------------------------------------------------------------

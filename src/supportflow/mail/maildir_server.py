@@ -41,6 +41,8 @@ class StoredMail:
     envelope_from: str
     envelope_to: list[str]
     message: EmailMessage
+    # The bytes as received (CRLF), for parsers of their own (inbound email, issue 13).
+    raw: bytes = b""
 
 
 class MailRouter(Protocol):
@@ -104,7 +106,9 @@ class MaildirHandler:
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
         try:
-            await self.router.received(StoredMail(key, mail_from, list(envelope.rcpt_tos), message))
+            await self.router.received(
+                StoredMail(key, mail_from, list(envelope.rcpt_tos), message, content)
+            )
         except Exception:
             log.exception("mail router failed on stored message %s", key)
             return "451 4.3.0 message not processed; try again later"

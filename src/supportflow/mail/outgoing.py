@@ -39,6 +39,9 @@ class OutgoingMail:
     # thread's ids, oldest first.
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    # RFC 3834: an automatic answer says so ("auto-replied"), so that other robots (out of
+    # office, ticket systems) do not answer it back; a person's reply leaves it out.
+    auto_submitted: bool = False
 
 
 def message_id_for(key: str, mail_from: str) -> str:
@@ -102,6 +105,10 @@ def build_message(mail: OutgoingMail, *, default_from: str) -> EmailMessage:
         msg["In-Reply-To"] = in_reply_to
     if references:
         msg["References"] = " ".join(references)
+    if mail.auto_submitted:
+        msg["Auto-Submitted"] = "auto-replied"
+        # Exchange and Outlook: no out-of-office or other automatic answer to this.
+        msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")

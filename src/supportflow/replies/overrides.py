@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from supportflow.db.models import ReplyTemplate
 from supportflow.replies.render import compiled
 from supportflow.replies.sandbox import LimitedEnvironment, RenderLimitExceeded, render_limited
-from supportflow.replies.templates import DEFAULT_TEMPLATES
+from supportflow.replies.templates import CHANNEL_TEMPLATES, DEFAULT_TEMPLATES, base_template
 
 MAX_TEMPLATE_CHARS = 2000
 
@@ -52,8 +52,17 @@ def variables(source: str) -> set[str]:
     return set(meta.find_undeclared_variables(_parser.parse(source))) - _GLOBALS
 
 
+def _known(name: str) -> bool:
+    """A shipped template, or one's wording for a channel (`order_status.sms`)."""
+    return base_template(name) in DEFAULT_TEMPLATES
+
+
+def _default_of(name: str) -> str:
+    return CHANNEL_TEMPLATES.get(name) or DEFAULT_TEMPLATES[base_template(name)]
+
+
 def validate(name: str, source: str) -> None:
-    if name not in DEFAULT_TEMPLATES:
+    if not _known(name):
         raise UnknownTemplateName(name)
     if not source.strip():
         raise InvalidTemplate("template is empty")
@@ -63,11 +72,12 @@ def validate(name: str, source: str) -> None:
         used = variables(source)
     except TemplateSyntaxError as err:
         raise InvalidTemplate(f"template syntax error on line {err.lineno}: {err.message}") from err
-    unknown = used - variables(DEFAULT_TEMPLATES[name])
+    allowed = variables(DEFAULT_TEMPLATES[base_template(name)])
+    unknown = used - allowed
     if unknown:
         raise InvalidTemplate(
             f"unknown variable(s) {', '.join(sorted(unknown))}; this reply can use: "
-            f"{', '.join(sorted(variables(DEFAULT_TEMPLATES[name]))) or 'none'}"
+            f"{', '.join(sorted(allowed)) or 'none'}"
         )
     # A trial render catches what parsing cannot: the sandbox refusing attribute access
     # (an escape attempt), a filter that does not exist, or a template that breaks the
@@ -100,8 +110,11 @@ class TemplateStore:
             return {name: source for name, source in rows}
 
     def list(self, tenant_id: str) -> list[TemplateView]:
+        """Every shipped template and channel wording, and the tenant's own channel
+        wordings, each with the tenant's override if any."""
         mine = self.overrides(tenant_id)
-        return [TemplateView(n, src, mine.get(n)) for n, src in sorted(DEFAULT_TEMPLATES.items())]
+        names = sorted({*DEFAULT_TEMPLATES, *CHANNEL_TEMPLATES, *(n for n in mine if _known(n))})
+        return [TemplateView(n, _default_of(n), mine.get(n)) for n in names]
 
     def put(self, tenant_id: str, name: str, source: str) -> None:
         validate(name, source)
@@ -113,7 +126,7 @@ class TemplateStore:
                 row.source = source
 
     def delete(self, tenant_id: str, name: str) -> bool:
-        if name not in DEFAULT_TEMPLATES:
+        if not _known(name):
             raise UnknownTemplateName(name)
         with self._sessions.begin() as s:
             done = s.execute(

@@ -16,7 +16,7 @@ from jinja2.exceptions import TemplateRuntimeError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from supportflow.replies.sandbox import MAX_OUTPUT_CHARS, LimitedEnvironment, render_limited
-from supportflow.replies.templates import DEFAULT_TEMPLATES, reply_facts
+from supportflow.replies.templates import CHANNEL_TEMPLATES, DEFAULT_TEMPLATES, reply_facts
 
 # Limits on time, work and size (sandbox.py): a merchant's template runs in every turn.
 _env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -55,7 +55,7 @@ def render(name: str, facts: Mapping[str, Any], overrides: Mapping[str, str] | N
         except Exception as err:  # the merchant's code failed, not ours
             raise TemplateFailed(f"template failed: {type(err).__name__}") from err
     else:
-        source = DEFAULT_TEMPLATES.get(name)
+        source = DEFAULT_TEMPLATES.get(name) or CHANNEL_TEMPLATES.get(name)
         if source is None:
             raise UnknownTemplate(name)
         text = _shipped(source).render(**facts)[:MAX_OUTPUT_CHARS]

@@ -87,7 +87,46 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "technical_handoff": "Sorry, something went wrong on our side while I was working on your "
     "message. I've passed your conversation to a member of our team, who will pick it up "
     "from here.",
+    # --- how an answer is framed on email and SMS (activities/channels.py) -----------------
+    # Line breaks are kept in frames (an email has paragraphs); `body` is the agent's answer.
+    "email_frame": "Hi{% if first_name %} {{ first_name }}{% endif %},\n\n{{ body }}\n\n"
+    "If there's anything else, just reply to this email.\n\nBest regards,\n{{ store }} support",
+    "sms_frame": "{{ store }}: {{ body }}",
 }
+
+# Channels a template may have its own wording for: `<name>.<channel>` (shipped below or a
+# tenant's override) is used for a message on that channel, else `<name>`.
+TEMPLATE_CHANNELS = ("email", "sms")
+
+# Shipped wordings per channel: an SMS is one short paragraph and has no web page to point at.
+CHANNEL_TEMPLATES: dict[str, str] = {
+    "greeting.sms": "Hi{% if first_name %} {{ first_name }}{% endif %}! I can check, cancel or "
+    "return an order, or change its address. What do you need?",
+    "ask_verification.sms": "Sure. First, what's the email on your account? I'll send a 6-digit "
+    "code to it.",
+    "code_sent.sms": "If {{ email }} has an account with us, a 6-digit code is on its way to "
+    "it. Text it back here (valid 10 min).",
+    "out_of_scope.sms": "Sorry, I can only help with your orders and our store.",
+    "clarify.sms": "Sorry, I didn't get that. Is it about an order's status, a cancellation, "
+    "a return or an address change?",
+    # By email, replying in our thread proves the mailbox (channels/records.replies_to_ours):
+    # no code needs typing, though the mailed one works too.
+    "ask_verification.email": "I can help with that. First I need to make sure it's you: "
+    "please just reply to this email, and I'll carry on from there.",
+    "code_sent.email": "I can help with that. To keep your account safe, please reply to this "
+    "email to confirm it's you (or type the 6-digit code I've sent to {{ email }}), and I'll "
+    "carry on from there.",
+    "greeting.email": "Hello{% if first_name %} {{ first_name }}{% endif %}, thanks for "
+    "writing to us. I can check an order for you, and help with cancellations, returns and "
+    "address changes. Tell me what you need and, if it's about an order, its number.",
+}
+
+
+def base_template(name: str) -> str:
+    """`order_status` for `order_status.sms`; the name itself otherwise."""
+    base, _, channel = name.rpartition(".")
+    return base if base and channel in TEMPLATE_CHANNELS else name
+
 
 STATUS_PHRASES: dict[str, str] = {
     "pending": "pending: it hasn't been processed yet",

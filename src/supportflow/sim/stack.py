@@ -18,11 +18,15 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+from supportflow.mail.maildir import maildir_path
 from supportflow.sim.memory import children
 from supportflow.sim.model import Target
 
 READY = re.compile(r"supportflow ready in ([\d.]+)s\s+api=(\S+)\s+store=(\S+)")
+# The inbound SMTP server for tenants' support addresses, named on the same ready line.
+SMTP = re.compile(r"\bsmtp=(\S+)")
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 
@@ -35,7 +39,11 @@ def free_port() -> int:
 
 
 def target_from_data_dir(
-    data_dir: Path, api_url: str, store_url: str, temporal_address: str
+    data_dir: Path,
+    api_url: str,
+    store_url: str,
+    temporal_address: str,
+    smtp_address: str | None = None,
 ) -> Target:
     path = data_dir / "demo-tenant.json"
     keys = json.loads(path.read_text("utf-8"))
@@ -49,7 +57,23 @@ def target_from_data_dir(
         store_url=store_url,
         temporal_address=temporal_address,
         identity_secret=keys["identity_secret"],
+        **channel_fields(data_dir, keys, smtp_address),
     )
+
+
+def channel_fields(
+    data_dir: Path, keys: dict[str, Any], smtp_address: str | None
+) -> dict[str, Any]:
+    """Target fields for email and SMS customers, from the demo tenant's keys (a data dir
+    from before email and SMS has none: then only chat customers can be simulated)."""
+    return {
+        "tenant_id": keys.get("tenant_id"),
+        "support_email": keys.get("support_email"),
+        "smtp_address": smtp_address,
+        "maildir": maildir_path(data_dir),
+        "sms_number": keys.get("sms_number"),
+        "twilio_auth_token": keys.get("twilio_auth_token"),
+    }
 
 
 def _temporal_child(pid: int) -> int | None:
@@ -77,6 +101,8 @@ def up_environment(
         "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
         "SUPPORTFLOW_API_PORT": str(free_port()),
         "SUPPORTFLOW_STORE_PORT": str(free_port()),
+        "SUPPORTFLOW_EMBEDDED_SMTP_PORT": str(free_port()),
+        "SUPPORTFLOW_SMTP_INBOUND_PORT": str(free_port()),
         "SUPPORTFLOW_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
@@ -97,7 +123,7 @@ async def embedded_stack(
         drain: asyncio.Task[None] | None = None
         try:
             try:
-                api_url, store_url = await asyncio.wait_for(_ready(proc), READY_TIMEOUT_S)
+                api_url, store_url, smtp = await asyncio.wait_for(_ready(proc), READY_TIMEOUT_S)
             except RuntimeError as err:
                 log.flush()
                 text = await asyncio.to_thread(log_path.read_text, "utf-8", "replace")
@@ -106,7 +132,7 @@ async def embedded_stack(
             assert proc.stdout is not None
             # Keep reading stdout so the stack never blocks on a full pipe.
             drain = asyncio.create_task(_drain(proc.stdout))
-            target = target_from_data_dir(data_dir, api_url, store_url, temporal)
+            target = target_from_data_dir(data_dir, api_url, store_url, temporal, smtp)
             yield dataclasses.replace(
                 target, temporal_pid=_temporal_child(proc.pid), worker_pids=(proc.pid,)
             )
@@ -118,12 +144,14 @@ async def embedded_stack(
                     await drain
 
 
-async def _ready(proc: asyncio.subprocess.Process) -> tuple[str, str]:
+async def _ready(proc: asyncio.subprocess.Process) -> tuple[str, str, str | None]:
     assert proc.stdout is not None
     while line := await proc.stdout.readline():
-        m = READY.search(line.decode("utf-8", "replace"))
+        text = line.decode("utf-8", "replace")
+        m = READY.search(text)
         if m:
-            return m.group(2), m.group(3)
+            smtp = SMTP.search(text)
+            return m.group(2), m.group(3), smtp.group(1) if smtp else None
     raise RuntimeError("supportflow up exited before it was ready (see its log)")
 
 

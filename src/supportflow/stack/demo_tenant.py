@@ -6,9 +6,11 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.crypto.keyring import KeyRing
@@ -17,9 +19,12 @@ from supportflow.identity.secrets import rotate_identity_secret
 from supportflow.operators.accounts import OperatorExists, create_operator
 from supportflow.operators.accounts import UnknownTenant as UnknownOperatorTenant
 from supportflow.store.connection_store import StoreConnectionStore, UnknownTenant
+from supportflow.tenants.channels import configure_channels, default_support_email
 from supportflow.tenants.service import create_tenant
 
 DEMO_TENANT_NAME = "Demo Store"
+# The demo tenant's SMS number: in the 555-01XX range kept for fiction.
+DEMO_SMS_NUMBER = "+12025550100"
 # The demo admin operator's login (issue 12): a person can open the console at once.
 DEMO_OPERATOR_EMAIL = "admin@demo-store.example"
 
@@ -27,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def ensure_demo_tenant(
-    sessions: sessionmaker[Session], data_dir: Path, keyring: KeyRing | None = None
+    sessions: sessionmaker[Session],
+    data_dir: Path,
+    keyring: KeyRing | None = None,
+    *,
+    mail_domain: str = "supportflow.localhost",
 ) -> dict[str, str]:
     """Return the demo tenant's keys, creating the tenant on first start.
 
@@ -51,6 +60,11 @@ def ensure_demo_tenant(
         if "operator_email" not in saved and _add_demo_operator(sessions, saved):
             # A data dir from before operators: give the demo tenant its admin.
             _write_private(path, saved, replace=True)
+        if keyring is not None and "support_email" not in saved:
+            # A data dir from before email and SMS: set up the demo tenant's channels.
+            with contextlib.suppress(IntegrityError):
+                _add_demo_channels(sessions, keyring, saved, mail_domain)
+                _write_private(path, saved, replace=True)
         return saved
     created = create_tenant(sessions, DEMO_TENANT_NAME, keyring=keyring)
     _use_demo_store(sessions, created.tenant_id)
@@ -62,8 +76,28 @@ def ensure_demo_tenant(
     if created.identity_secret is not None:
         keys["identity_secret"] = created.identity_secret
     _add_demo_operator(sessions, keys)
+    if keyring is not None:
+        _add_demo_channels(sessions, keyring, keys, mail_domain)
     _write_private(path, keys, replace=False)
     return keys
+
+
+def _add_demo_channels(
+    sessions: sessionmaker[Session], keyring: KeyRing, keys: dict[str, str], mail_domain: str
+) -> None:
+    """Email and SMS against local parts (issue 13): the support address the embedded SMTP
+    server accepts, and a demo Twilio account whose messages go to the local stand-in for
+    Twilio's REST API (listed at /dev/sms). Webhooks are signed with this auth token."""
+    tenant_id = keys["tenant_id"]
+    channels = {
+        "support_email": default_support_email(tenant_id, mail_domain),
+        "twilio_account_sid": "AC" + secrets.token_hex(16),
+        "twilio_auth_token": secrets.token_hex(16),
+        "sms_number": DEMO_SMS_NUMBER,
+        "mailgun_signing_key": "key-" + secrets.token_hex(16),
+    }
+    configure_channels(sessions, keyring, tenant_id, **channels)
+    keys.update(channels)
 
 
 def _add_demo_operator(sessions: sessionmaker[Session], keys: dict[str, str]) -> bool:

@@ -16,6 +16,10 @@ from collections.abc import Callable
 
 from supportflow.api.server import api_server_config
 from supportflow.asgi_server import EmbeddedServer
+from supportflow.channels.email_inbound import TenantMailRouter
+from supportflow.channels.ingest import Ingestor
+from supportflow.channels.limits import SenderLimiter
+from supportflow.channels.sms.fake_twilio import FakeTwilio, FakeTwilioServer
 from supportflow.crypto.codec_token import ensure_codec_token
 from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
@@ -97,6 +101,11 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
         )
     settings = settings.model_copy(update={"dev_endpoints": True})
     # --- end mail ---
+    # --- email and SMS (issue 13): inbound SMTP for tenants' support addresses ---
+    _check_port_free(
+        settings.smtp_inbound_host, settings.smtp_inbound_port, "SUPPORTFLOW_SMTP_INBOUND_PORT"
+    )
+    # --- end email and SMS ---
 
     log.info("data directory %s", settings.data_dir.resolve())
     log.info("starting Temporal dev server on %s", settings.temporal_address)
@@ -111,6 +120,7 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
             make_session_factory(engine),
             settings.data_dir,
             load_keyring(settings, create=True),
+            mail_domain=settings.inbound_mail_domain,
         )
         engine.dispose()
         log.info("app database migrated (%s)", url.split("://", 1)[0])
@@ -132,6 +142,15 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
         )
         await mail_server.start()
         # --- end mail ---
+        # --- SMS: a local stand-in for Twilio's REST API, unless a real one is configured;
+        # the demo tenant's account sends through it, /dev/sms lists what it was sent ---
+        twilio = FakeTwilioServer(FakeTwilio(), settings.store_host, 0)
+        if not settings.twilio_api_base_url:
+            await twilio.start()
+            settings = settings.model_copy(update={"twilio_api_base_url": twilio.url})
+            if demo.get("twilio_account_sid") and demo.get("twilio_auth_token"):
+                twilio.fake.add_account(demo["twilio_account_sid"], demo["twilio_auth_token"])
+        # --- end SMS ---
 
         async with build_workers(env.client, settings) as workers:
             worker_task = asyncio.create_task(run_workers(workers, stop))
@@ -141,6 +160,20 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
             api_task = asyncio.create_task(api.serve())
             await _wait_until(lambda: api.started, "API")
             log.info("API up on %s", settings.api_url)
+            # --- email: tenants' support addresses over SMTP, into their conversations ---
+            inbound_db = make_engine(settings.resolved_database_url)
+            inbound = MaildirServer(
+                settings.data_dir / "mail-in",
+                settings.smtp_inbound_host,
+                settings.smtp_inbound_port,
+                router=TenantMailRouter(
+                    Ingestor(make_session_factory(inbound_db), env.client, settings),
+                    SenderLimiter(settings),
+                ),
+                max_message_bytes=settings.inbound_mail_max_bytes,
+            )
+            await inbound.start()
+            # --- end email ---
 
             print(  # noqa: T201 - the one line operators and scripts wait for
                 f"supportflow ready in {time.monotonic() - started:.1f}s  "
@@ -148,15 +181,20 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 f"temporal_ui=http://{t_host}:{settings.temporal_ui_port}  "
                 f"chat={settings.api_url}/chat?key={demo['chat_key']}  "
                 f"mail={settings.api_url}/dev/mail  "
+                f"smtp={settings.smtp_inbound_host}:{inbound.port}  "
+                f"sms={settings.api_url}/dev/sms  "
                 f"console={settings.api_url}/console/login?tenant={demo['tenant_id']}",
                 flush=True,
             )
             await stop.wait()
             log.info("stopping")
+            await inbound.stop()  # email: no new mail once stopping
+            inbound_db.dispose()
             api.should_exit = True
             await api_task
             await worker_task
         await mail_server.stop()  # mail: after the workers, which send through it
+        await twilio.stop()  # SMS: after the workers, which send through it
         await store.stop()
     finally:
         await env.shutdown()

@@ -131,7 +131,93 @@ def _resolve_once(
 
 def _normalise(kind: str, value: str) -> str:
     value = value.strip()
-    return value.lower() if kind == "email" else value
+    return value.lower() if kind in ("email", "email_from") else value
+
+
+def resolve_channel_sender(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    sender: tuple[str, str],
+    proven: list[tuple[str, str]],
+    method: str | None,
+    route_by: list[tuple[str, str]] | None = None,
+) -> str:
+    """The customer an email or SMS sender writes as.
+
+    ``sender`` is the channel's own identity ("email_from", address) or ("phone", E.164): on
+    its own it leads to a conversation of its own, created on first contact, and never into
+    anyone else's (a From header or a caller id is not proof). ``proven`` are identities the
+    message proves ("email" by replying to a message only that mailbox received; "store" and
+    "email" of the account whose phone number it came from), with ``method``: the first one
+    already proven by someone leads to that customer (one conversation across channels);
+    if none is, the sender's own conversation becomes theirs. The sender and every proven
+    identity not proven for another customer then point to it.
+
+    ``route_by`` (an unproven message's "email" address) only routes: when someone proved it
+    before, the message joins that customer's conversation, where it is an unverified turn
+    (no account data, no actions) and the answer goes to that address, its owner's mailbox.
+    So "I wrote in chat about my return" reaches the case, and replying in the thread then
+    proves the sender and carries on.
+    """
+    sender = (sender[0], _normalise(*sender))
+    proven = [(kind, _normalise(kind, value)) for kind, value in proven if value]
+    routes = [(kind, _normalise(kind, value)) for kind, value in route_by or [] if value]
+    return retry_on_conflict(
+        lambda: _resolve_sender_once(sessions, tenant_id, sender, proven, method, routes)
+    )
+
+
+def _identity(s: Session, tenant_id: str, kind: str, value: str) -> Identity | None:
+    return s.scalar(
+        select(Identity).where(
+            Identity.tenant_id == tenant_id, Identity.kind == kind, Identity.value == value
+        )
+    )
+
+
+def _resolve_sender_once(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    sender: tuple[str, str],
+    proven: list[tuple[str, str]],
+    method: str | None,
+    routes: list[tuple[str, str]],
+) -> str:
+    with sessions.begin() as s:
+        own = _identity(s, tenant_id, *sender)
+        rows = {key: _identity(s, tenant_id, *key) for key in (proven if method else routes)}
+        customer_id = next(
+            (
+                row.customer_id
+                for row in rows.values()
+                if row is not None and row.verified_by is not None
+            ),
+            None,
+        )
+        if customer_id is None and own is not None:
+            customer_id = own.customer_id
+        if customer_id is None:
+            customer_id = "c_" + uuid.uuid4().hex[:16]
+            s.add(Customer(id=customer_id, tenant_id=tenant_id))
+            s.flush()
+        if method is None:
+            if own is None:
+                s.add(
+                    Identity(
+                        tenant_id=tenant_id,
+                        kind=sender[0],
+                        value=sender[1],
+                        customer_id=customer_id,
+                    )
+                )
+            elif own.verified_by is None:
+                own.customer_id = customer_id  # follows its address's proven customer
+            return customer_id
+        for (kind, value), row in rows.items():
+            if row is None or row.verified_by is None:
+                _point(s, row, tenant_id, kind, value, customer_id, method)
+        _point(s, own, tenant_id, *sender, customer_id, method)
+        return customer_id
 
 
 def resolve_visitor(sessions: sessionmaker[Session], tenant_id: str, visitor_id: str) -> str:
@@ -147,14 +233,19 @@ def resolve_verified(
     kind: str,
     value: str,
     method: str,
+    also: list[tuple[str, str]] | None = None,
 ) -> str:
     """The customer of a verified identity (kind "email" or "store"), created if new; the
     visitor id follows it, so this visitor's next messages reach the same conversation.
     Only identities linked on proof count: one linked on a typed email (before verification
-    existed) is taken over by the verified customer."""
-    value = _normalise(kind, value)
+    existed) is taken over by the verified customer. ``also`` are more identities the same
+    proof covers (a token's email beside its store id): the first of all of them already
+    proven leads to its customer (the one conversation across channels), and each not yet
+    proven for another customer is linked to it."""
+    proven = [(kind, _normalise(kind, value))]
+    proven += [(k, _normalise(k, v)) for k, v in also or [] if v]
     return retry_on_conflict(
-        lambda: _resolve_verified_once(sessions, tenant_id, visitor_id, kind, value, method)
+        lambda: _resolve_verified_once(sessions, tenant_id, visitor_id, proven, method)
     )
 
 
@@ -162,23 +253,22 @@ def _resolve_verified_once(
     sessions: sessionmaker[Session],
     tenant_id: str,
     visitor_id: str,
-    kind: str,
-    value: str,
+    proven: list[tuple[str, str]],
     method: str,
 ) -> str:
     with sessions.begin() as s:
-        row = s.scalar(
-            select(Identity).where(
-                Identity.tenant_id == tenant_id, Identity.kind == kind, Identity.value == value
-            )
+        rows = {key: _identity(s, tenant_id, *key) for key in proven}
+        customer_id = next(
+            (r.customer_id for r in rows.values() if r is not None and r.verified_by is not None),
+            None,
         )
-        if row is not None and row.verified_by is not None:
-            customer_id = row.customer_id
-        else:
+        if customer_id is None:
             customer_id = "c_" + uuid.uuid4().hex[:16]
             s.add(Customer(id=customer_id, tenant_id=tenant_id))
             s.flush()
-            _point(s, row, tenant_id, kind, value, customer_id, method)
+        for (kind, value), row in rows.items():
+            if row is None or row.verified_by is None:
+                _point(s, row, tenant_id, kind, value, customer_id, method)
         visitor = s.scalar(
             select(Identity).where(
                 Identity.tenant_id == tenant_id,

@@ -76,6 +76,27 @@ STORE_WRITE = ActivityOptions(
 )
 
 
+# Sending an answer by email or SMS: a relay or Twilio down for minutes is retried with
+# back-off; a refusal for good (bad address, unsubscribed number) stops at once. The turn
+# waits for it (answers keep their order), so its patience is bounded like a store write's.
+CHANNEL_SEND = ActivityOptions(
+    start_to_close=timedelta(seconds=30),
+    schedule_to_close=timedelta(minutes=5),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=[
+            "BadAddress",
+            "MailRejected",
+            "SmsRejected",
+            "UnknownTenant",
+            "NoRoute",
+        ],
+    ),
+)
+
+
 @dataclass(frozen=True)
 class ActivityCalls:
     """Calls from one workflow run. ``local``: reads run as local activities (all of a

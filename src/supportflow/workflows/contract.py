@@ -51,11 +51,32 @@ class VerifiedIdentity(BaseModel):
     email: str | None = None
     # The store's own customer id (a token's `sub`).
     store_customer_id: str | None = None
-    method: Literal["token", "code"]
+    # "phone": an SMS from the phone number on the store account (the API looked it up);
+    # "email_reply": an email replying to a message we sent only to that address (the API
+    # checked the Message-ID it replies to, which nobody else has seen).
+    method: Literal["token", "code", "phone", "email_reply"]
 
     @property
     def key(self) -> str:
         return f"sub:{self.store_customer_id}" if self.store_customer_id else f"email:{self.email}"
+
+
+class ReplyRoute(BaseModel):
+    """How an answer goes back on the channel a message came by (email, SMS): the address
+    and, for email, the thread it continues. Chat needs none (the customer's page reads it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    # The customer's email address or E.164 phone number.
+    address: str = Field(min_length=1, max_length=320)
+    # Email: the subject and the ids the answer threads under (the customer's Message-ID
+    # last, References oldest first).
+    subject: str | None = Field(default=None, max_length=998)
+    message_id: str | None = Field(default=None, max_length=250)
+    references: list[str] = Field(default_factory=list, max_length=50)
+    # The tenant's address the customer wrote to (support email or SMS number).
+    ours: str | None = Field(default=None, max_length=320)
 
 
 class InboundMessage(BaseModel):
@@ -69,6 +90,8 @@ class InboundMessage(BaseModel):
     # never identifies anyone by itself.
     email: str | None = None
     verified: VerifiedIdentity | None = None
+    # Email and SMS: where the answer goes (channels-v1 runs send it themselves).
+    route: ReplyRoute | None = None
 
 
 class Reply(BaseModel):
@@ -99,6 +122,9 @@ class TranscriptEntry(BaseModel):
     # On a message the agent or an operator sent outside a reply: the sender it is for
     # (ChannelIdentity.key), so that it is shown only to them.
     to: str | None = None
+    # On an answer sent by email or SMS (channels-v1): "sent", "duplicate",
+    # "suppressed: <why>" (a number that texted STOP) or "failed: <error type>".
+    delivery: str | None = None
 
 
 class Case(BaseModel):
@@ -190,6 +216,12 @@ class ConversationState(BaseModel):
     # write, so that later writes never lose to earlier ones.
     seq: int = 0
     inbox_version: int = 0
+    # --- email and SMS (PATCH_CHANNELS) ----------------------------------------------------
+    # The route of each sender's latest message (ChannelIdentity.key -> route), so that what
+    # an operator or the agent says later goes back the way that sender last wrote.
+    routes: dict[str, ReplyRoute] = Field(default_factory=dict)
+    # The sender of the latest customer message (ChannelIdentity.key).
+    last_from: str | None = None
 
 
 # --- what operators send a conversation (updates with validators) ----------------------------

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         ConversationState,
         CustomerWorkflowInput,
         InboundMessage,
+        ReplyRoute,
+        TranscriptEntry,
     )
     from supportflow.workflows.dues import Due
     from supportflow.workflows.plan import Plan
@@ -64,6 +66,8 @@ class ConversationBase:
         self._run_calls: ActivityCalls | None = None
         # An interrupted store write is being run again (people.py): its timer is not due.
         self._retrying = False
+        # The channel the answer being composed goes out on (channels-v1 runs): its wording.
+        self._out_channel: str | None = None
 
     # --- the run's version, decided in its first activation ---------------------------------
 
@@ -118,7 +122,12 @@ class ConversationBase:
     async def _compose(self, template: str, facts: dict[str, object]) -> ComposedReply:
         return await self._calls.ai(
             AiActivities.compose_reply,
-            ComposeInput(tenant_id=self._inp.tenant_id, template=template, facts=facts),
+            ComposeInput(
+                tenant_id=self._inp.tenant_id,
+                template=template,
+                facts=facts,
+                channel=self._out_channel,
+            ),
         )
 
     # --- the record of cases -----------------------------------------------------------------
@@ -180,6 +189,17 @@ class ConversationBase:
 
     async def _one_request(self, u: Understanding, intent: str, first_name: str | None) -> Plan:
         """One request, planned once by the dispatcher and carried out."""
+        raise NotImplementedError
+
+    async def _deliver_out(self, entry: TranscriptEntry, route: ReplyRoute | None) -> None:
+        """Send an entry by email or SMS (delivery.py)."""
+        raise NotImplementedError
+
+    def _latest_sender(self) -> str | None:
+        """Who the conversation talks to outside a reply (delivery.py)."""
+        raise NotImplementedError
+
+    def _route_to(self, sender: str | None) -> ReplyRoute | None:
         raise NotImplementedError
 
     def _schedule_retry(self, plan: ActionPlan, user: str) -> None:

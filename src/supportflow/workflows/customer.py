@@ -187,6 +187,7 @@ class CustomerWorkflow(
     async def _turn(self, msg: InboundMessage) -> Reply:
         s = self._s
         self._text = msg.text
+        self._note_route(msg)
         if self._trust:
             self._trusted = self._sender_verified(msg)
         if msg.sender not in s.identities:
@@ -229,18 +230,18 @@ class CustomerWorkflow(
             intent=plan.intent,
             to=msg.sender.key if self._trust else None,
         )
-        s.transcript.append(
-            TranscriptEntry(
-                role="agent",
-                channel=msg.channel,
-                message_id=msg.message_id,
-                text=reply.text,
-                at=workflow.now(),
-                intent=plan.intent,
-                seq=self._next_seq() if people else 0,
-                to=reply.to if people else None,
-            )
+        answer = TranscriptEntry(
+            role="agent",
+            channel=msg.channel,
+            message_id=msg.message_id,
+            text=reply.text,
+            at=workflow.now(),
+            intent=plan.intent,
+            seq=self._next_seq() if people else 0,
+            to=reply.to if people else None,
         )
+        s.transcript.append(answer)
+        await self._deliver_out(answer, msg.route)
         s.replies[msg.message_id] = reply
         s.last_intent = plan.intent
         s.awaiting = plan.waits_for

@@ -46,12 +46,12 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.procedures.intents import procedure_for
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.calls import GAVE_UP
-    from supportflow.workflows.cases import CaseSteps
     from supportflow.workflows.contract import (
         Channel,
         Handover,
         TranscriptEntry,
     )
+    from supportflow.workflows.delivery import Delivery
     from supportflow.workflows.dues import Due
     from supportflow.workflows.plan import Plan
 
@@ -69,7 +69,7 @@ HANDING_OVER: dict[str, InboxReason] = {
 }
 
 
-class People(CaseSteps):
+class People(Delivery):
     # --- the inbox ----------------------------------------------------------------------
 
     def _inbox_item(self) -> InboxItem:
@@ -184,8 +184,10 @@ class People(CaseSteps):
         )
 
     def _last_sender(self) -> str | None:
-        identities = self._s.identities
-        return identities[-1].key if identities else None
+        return self._latest_sender()
+
+    async def _sync_inbox_after_delivery(self) -> None:
+        await self._sync_inbox()
 
     async def _tell(
         self,
@@ -198,7 +200,9 @@ class People(CaseSteps):
     ) -> None:
         """Say something to the customer that is not the reply to a message of theirs (an
         approval's outcome, a finished retry): composed, and kept in the transcript, where the
-        customer's channel reads it."""
+        customer's channel reads it (sent, when they last wrote by email or SMS)."""
+        to = self._last_sender()
+        self._use_route_of(to)
         try:
             text = (await self._compose(template, facts)).text
             if then is not None:
@@ -206,18 +210,18 @@ class People(CaseSteps):
         except GAVE_UP as err:
             workflow.logger.warning("could not compose %s: %s", template, type(err).__name__)
             return
-        self._s.transcript.append(
-            TranscriptEntry(
-                role="agent",
-                channel=self._last_channel(),
-                message_id=message_id,
-                text=text,
-                at=workflow.now(),
-                intent=intent,
-                seq=self._next_seq(),
-                to=self._last_sender(),
-            )
+        entry = TranscriptEntry(
+            role="agent",
+            channel=self._last_channel(),
+            message_id=message_id,
+            text=text,
+            at=workflow.now(),
+            intent=intent,
+            seq=self._next_seq(),
+            to=to,
         )
+        self._s.transcript.append(entry)
+        await self._deliver_out(entry, self._route_to(to))
 
     # --- the approval waiting in the conversation ------------------------------------------
 

@@ -130,6 +130,7 @@ class Takeover(People):
                 to=self._last_sender(),
             )
             s.transcript.append(entry)
+            await self._deliver_out(entry, self._route_to(entry.to))
             if s.handover is not None and s.handover.first_response_at is None:
                 s.handover = s.handover.model_copy(update={"first_response_at": workflow.now()})
                 await self._sync_inbox()

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.procedures.router import ORDER_STATUS_INTENTS, effective_intent
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.contract import (
+        Channel,
         InboundMessage,
         PendingRequest,
         VerifiedIdentity,
@@ -54,6 +55,10 @@ class VerificationSteps(ConversationBase):
         s = self._s
         if msg.verified is not None:
             return True
+        if self._version.channels and msg.channel != Channel.CHAT:
+            # A From header or caller id is no proof: each email or SMS proves itself (a
+            # reply in our thread, the account's phone), checked by the API, or a code.
+            return False
         return s.verification is not None and msg.sender.key in s.verified_senders
 
     def _verified_by(self, msg: InboundMessage) -> str | None:
@@ -241,8 +246,21 @@ class VerificationSteps(ConversationBase):
 
     def _adopt(self, who: VerifiedIdentity, found: FindAccountResult) -> None:
         s = self._s
+        before = s.verification.key if s.verification is not None else None
+        same_account = found.store_user_id is not None and found.store_user_id == s.store_user_id
         if s.verification is None or s.verification.key != who.key:
             s.verified_senders = []  # proofs of another identity do not carry over
         s.verification = who
         s.store_user_id = found.store_user_id
         s.verified_email = who.email
+        case = s.case
+        if (
+            self._version.channels
+            and same_account
+            and case is not None
+            and case.is_open
+            and case.owner == before
+        ):
+            # The same store account, proven another way (a token in chat, then a reply by
+            # email, then a text from the account's phone): the case is still theirs.
+            s.case = case.model_copy(update={"owner": who.key})

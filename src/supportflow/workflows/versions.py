@@ -44,6 +44,7 @@ PATCH_DISPATCH = "dispatch-v1"
 # durably, then handed over; the inbox is told when a person is needed; SLA timers. Both
 # came in one release, so they are one generation. Implies every patch above.
 PATCH_PEOPLE = "people-v1"
+PATCH_CHANNELS = "channels-v1"
 
 # Oldest first. docs/versioning.md says when each is retired.
 PATCHES = (
@@ -54,6 +55,7 @@ PATCHES = (
     PATCH_TRUST,
     PATCH_DISPATCH,
     PATCH_PEOPLE,
+    PATCH_CHANNELS,
 )
 
 
@@ -66,9 +68,20 @@ class RunVersion:
     dispatch: bool
     requests: bool = False
     people: bool = False
+    # Email and SMS (channels-v1): answers go back on the channel a message came by.
+    channels: bool = False
 
     @classmethod
     def decide(cls) -> RunVersion:
+        if workflow.patched(PATCH_CHANNELS):
+            return cls(
+                local_reads=True,
+                trust=True,
+                dispatch=True,
+                requests=True,
+                people=True,
+                channels=True,
+            )
         if workflow.patched(PATCH_PEOPLE):
             return cls(local_reads=True, trust=True, dispatch=True, requests=True, people=True)
         if workflow.patched(PATCH_DISPATCH):

@@ -119,28 +119,31 @@ class Waiting(ConversationBase):
             if case is None or due is None or due > workflow.now():
                 return  # a turn moved the case on while we waited for the lock
             r = on_timeout(case)
+            route = self._route_to(self._latest_sender())
             composed = await self._calls.ai(
                 AiActivities.compose_reply,
                 ComposeInput(
                     tenant_id=self._inp.tenant_id,
                     template=r.template or "case_timed_out",
                     facts=dict(r.facts),
+                    channel=route.channel.value if route is not None else None,
                 ),
             )
             last_channel = next(
                 (e.channel for e in reversed(self._s.transcript) if e.role == "customer"),
                 Channel.CHAT,
             )
-            self._s.transcript.append(
-                TranscriptEntry(
-                    role="agent",
-                    channel=last_channel,
-                    message_id=f"timeout:{case.case_id}",
-                    text=composed.text,
-                    at=workflow.now(),
-                    intent=case.intent,
-                )
+            goodbye = TranscriptEntry(
+                role="agent",
+                channel=last_channel,
+                message_id=f"timeout:{case.case_id}",
+                text=composed.text,
+                at=workflow.now(),
+                intent=case.intent,
             )
+            self._s.transcript.append(goodbye)
+            # channels-v1: by email or SMS too, when that is how the customer last wrote.
+            await self._deliver_out(goodbye, route)
             if r.state is not None:
                 self._s.case = r.state
                 self._track_case(r.state)

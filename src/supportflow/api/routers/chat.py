@@ -82,8 +82,18 @@ async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatRep
             if verified.store_customer_id
             else ("email", verified.email or "")
         )
+        # A token naming both the store account and its email covers both: an email from
+        # that address (proven in our thread) continues the same conversation.
+        also = [("email", verified.email)] if verified.store_customer_id and verified.email else []
         customer_id = await run_in_threadpool(
-            resolve_verified, state.sessions, tenant_id, body.visitor_id, kind, value, "token"
+            resolve_verified,
+            state.sessions,
+            tenant_id,
+            body.visitor_id,
+            kind,
+            value,
+            "token",
+            also,
         )
     msg = InboundMessage(
         message_id=body.message_id,
