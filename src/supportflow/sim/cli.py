@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -58,6 +59,26 @@ def simulate_command(
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    channels: Annotated[
+        str,
+        typer.Option(
+            help="How customers write, as shares: e.g. chat=50,email=30,sms=20. Email needs "
+            "the stack's SMTP server and Maildir, SMS its /dev/sms (`supportflow up`)."
+        ),
+    ] = "chat=100",
+    switch: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of email and SMS customers who start in chat and go on by email or "
+            "SMS in the same conversation.",
+        ),
+    ] = 0.0,
+    smtp: Annotated[
+        str | None,
+        typer.Option(help="A running stack's inbound SMTP server, HOST:PORT (email customers)."),
+    ] = None,
 ) -> None:
     """Drive simulated customers through the chat API and report automation, escalation,
     correct outcomes (from the store's final state), latency, throughput, Temporal billable
@@ -71,7 +92,15 @@ def simulate_command(
         raise typer.BadParameter(
             f"unknown {unknown}; choose from {', '.join(BEHAVIOURS)}", param_hint="--behaviours"
         )
+    from supportflow.sim.mix import parse_mix
+
+    try:
+        mix = parse_mix(channels)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--channels") from err
     options = SimOptions(
+        channels=mix,
+        switch_share=switch,
         customers=customers,
         concurrency=concurrency,
         duration_s=duration,
@@ -84,7 +113,7 @@ def simulate_command(
     remote = any(v is not None for v in (api, chat_key, api_key, store, temporal, data_dir))
     target = (
         _remote_target(
-            api, chat_key, api_key, store, temporal, namespace, data_dir, identity_secret
+            api, chat_key, api_key, store, temporal, namespace, data_dir, identity_secret, smtp
         )
         if remote
         else None
@@ -92,6 +121,10 @@ def simulate_command(
     console = Console(stderr=True)
     try:
         result = asyncio.run(_run(target, options, out, progress, console))
+    except ValueError as err:
+        # A channel the target cannot serve (no SMTP address, no /dev/sms): said before any run.
+        console.print(f"error: {err}")
+        raise typer.Exit(2) from err
     except (httpx.HTTPError, RuntimeError, OSError) as err:
         # An unreachable or refusing stack, or a store with no orders left: say so plainly.
         console.print(f"error: {type(err).__name__}: {err}")
@@ -108,8 +141,10 @@ def _remote_target(
     namespace: str,
     data_dir: Path | None,
     identity_secret: str | None,
+    smtp: str | None,
 ) -> Target:
     from supportflow.settings import Settings
+    from supportflow.sim.stack import channel_fields
 
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))  # type: ignore[arg-type]
     keys_file = settings.data_dir / "demo-tenant.json"
@@ -141,6 +176,12 @@ def _remote_target(
             "verification: start `supportflow up` on it once), and none was given",
             param_hint="--identity-secret",
         )
+    # Email and SMS customers need the demo tenant's channel keys and the stack's Maildir:
+    # only from a data dir named on the command line (the default one may be another stack's).
+    if data_dir is not None and not keys:
+        with contextlib.suppress(OSError, ValueError):
+            keys = json.loads(keys_file.read_text("utf-8"))
+    channel = channel_fields(data_dir, keys, smtp) if data_dir is not None else {}
     return Target(
         api_url=api or settings.api_url,
         chat_key=chat_key,
@@ -149,6 +190,7 @@ def _remote_target(
         temporal_address=temporal or settings.temporal_address,
         namespace=namespace,
         identity_secret=identity_secret,
+        **channel,
     )
 
 
@@ -179,5 +221,14 @@ async def _run(
         f"{(lat['p99'] or 0) * 1000:.0f} ms; {s['turns_per_s']:.2f} turns/s; "
         f"billable actions/conversation mean {s['billable_actions']['mean'] or 0:.1f}"
     )
+    if set(s["by_channel"]) != {"chat"}:
+        for label, row in s["by_channel"].items():
+            console.print(
+                f"  {label}: {row['conversations']} conversations, correct "
+                f"{(row['correct_outcome_rate'] or 0) * 100:.1f}%, automation "
+                f"{(row['automation_rate'] or 0) * 100:.1f}%, escalation "
+                f"{(row['escalation_rate'] or 0) * 100:.1f}%, {row['lost_messages']} lost, "
+                f"turn p50 {(row['turn_p50_s'] or 0) * 1000:.0f} ms"
+            )
     console.print(f"report: {paths.markdown}  gate: {'PASSED' if result.passed else 'FAILED'}")
     return result

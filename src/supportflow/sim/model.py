@@ -23,6 +23,14 @@ class Target:
     # Processes to sample memory of, when known (the embedded stack knows them).
     temporal_pid: int | None = None
     worker_pids: tuple[int, ...] = ()
+    # --- email and SMS customers (a channel mix; chat needs none of these) ---
+    tenant_id: str | None = None  # finds email/SMS conversations (workflow ids embed it)
+    support_email: str | None = None  # where email customers write
+    smtp_address: str | None = None  # HOST:PORT of the stack's inbound SMTP server
+    maildir: Path | None = None  # where the stack's outbound mail lands (answers by email)
+    sms_number: str | None = None  # the tenant's number SMS customers text
+    # Signs simulated Twilio webhooks as Twilio would (X-Twilio-Signature).
+    twilio_auth_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,11 @@ class SimOptions:
     # "Silent for hours" on a server that cannot skip time: the tenant's confirmation timeout
     # is set to this for the run (PUT /v1/policy) and restored afterwards.
     confirmation_timeout_s: float = 20.0
+    # The channel each customer writes on, as shares ((name, weight), ...): see sim/mix.py.
+    channels: tuple[tuple[str, int], ...] = (("chat", 100),)
+    # The share of email and SMS customers who start in chat and go on by email or SMS in
+    # the same conversation (0: every customer keeps to one channel).
+    switch_share: float = 0.0
 
 
 @dataclass
@@ -51,6 +64,7 @@ class SentMessage:
     duplicate: bool = False  # any answer to it said "duplicate"
     throttled: int = 0  # 429s it got (each waited out, then the message sent again)
     error: str | None = None  # why it was given up on (unanswered) or refused
+    channel: str = "chat"  # "chat", "email" or "sms"
 
     @property
     def answered(self) -> bool:
@@ -79,6 +93,9 @@ class ConversationResult:
     first_message_understood: bool = True  # held-out first message read as intended
     deviations: list[str] = field(default_factory=list)  # replies other than the script expects
     billable_actions: dict[str, int] = field(default_factory=dict)
+    # How the customer wrote: "chat", "email", "sms", or "chat+email"/"chat+sms" for one who
+    # started in chat and went on by the other channel (sim/mix.py).
+    channel: str = "chat"
 
     @property
     def lost(self) -> int:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from supportflow.sim.model import ConversationResult, ReportPaths, SimResult
+from supportflow.sim.model import ConversationResult, ReportPaths, SentMessage, SimResult
 
 MB = 1024 * 1024
 
@@ -34,6 +34,46 @@ def _actions(convs: list[ConversationResult]) -> dict[str, Any]:
         "p50": pct(totals, 50),
         "max": max(totals) if totals else None,
     }
+
+
+# Report order of channel labels (sim/mix.py); any other label sorts after these.
+_CHANNEL_ORDER = ("chat", "email", "sms", "chat+email", "chat+sms")
+
+
+def _channel_key(label: str) -> tuple[int, str]:
+    return (_CHANNEL_ORDER.index(label) if label in _CHANNEL_ORDER else 99, label)
+
+
+def _outcomes(convs: list[ConversationResult]) -> dict[str, Any]:
+    """The outcome figures of a group of conversations (a channel's, or all of them)."""
+    msgs = [m for c in convs for m in c.messages]
+    latencies = [m.latency_s for m in msgs if m.latency_s is not None]
+    n = len(convs)
+    return {
+        "conversations": n,
+        "correct": sum(c.outcome_ok is True for c in convs),
+        "resolved": sum(c.resolved for c in convs),
+        "escalated": sum(c.escalated for c in convs),
+        "correct_outcome_rate": _rate(sum(c.outcome_ok is True for c in convs), n),
+        "automation_rate": _rate(sum(c.resolved for c in convs), n),
+        "escalation_rate": _rate(sum(c.escalated for c in convs), n),
+        "messages": len(msgs),
+        "answered": sum(1 for m in msgs if m.answered),
+        "lost_messages": sum(c.lost for c in convs),
+        "turn_p50_s": pct(latencies, 50),
+        "turn_p95_s": pct(latencies, 95),
+        "actions_mean": _actions(convs)["mean"],
+    }
+
+
+def _latency_by_channel(msgs: list[SentMessage]) -> dict[str, dict[str, float | None]]:
+    """Turn latency of the messages sent on each channel (a chat+sms conversation's first
+    message counts as chat)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for channel in sorted({m.channel for m in msgs}, key=_channel_key):
+        xs = [m.latency_s for m in msgs if m.channel == channel and m.latency_s is not None]
+        out[channel] = {"p50": pct(xs, 50), "p95": pct(xs, 95), "p99": pct(xs, 99)}
+    return out
 
 
 def summarize(result: SimResult) -> dict[str, Any]:
@@ -97,6 +137,12 @@ def summarize(result: SimResult) -> dict[str, Any]:
             for b, cs in sorted(by_behaviour.items())
         },
         "memory": memory,
+        "by_channel": {
+            label: _outcomes([c for c in convs if c.channel == label])
+            for label in sorted({c.channel for c in convs}, key=_channel_key)
+        },
+        "whole": _outcomes(convs),
+        "latency_by_channel": _latency_by_channel(msgs),
         "passed": result.passed,
     }
 
@@ -106,6 +152,7 @@ def to_json(result: SimResult) -> dict[str, Any]:
     # Secrets: never in a report.
     target.pop("api_key")
     target.pop("identity_secret")
+    target.pop("twilio_auth_token")
     return {
         "summary": summarize(result),
         "options": dataclasses.asdict(result.options),
@@ -177,6 +224,30 @@ def to_markdown(result: SimResult, charts: tuple[Path, ...]) -> str:
             f"{row['escalated']} | {_ms(row['turn_p50_s'])} | {_f(a['mean'], '{:.1f}')} / "
             f"{_f(a['p50'], '{:.0f}')} / {_f(a['max'], '{:.0f}')} |"
         )
+    lines += [
+        "",
+        "## By channel",
+        "",
+        "| channel | conversations | correct | resolved (automation) | escalated | "
+        "messages answered / sent | lost | turn p50 / p95 | actions mean |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in [*s["by_channel"].items(), ("whole", s["whole"])]:
+        name = f"**{label}**" if label == "whole" else label
+        lines.append(
+            f"| {name} | {row['conversations']} | {row['correct']} "
+            f"({_pc(row['correct_outcome_rate'])}) | {row['resolved']} "
+            f"({_pc(row['automation_rate'])}) | {row['escalated']} "
+            f"({_pc(row['escalation_rate'])}) | {row['answered']} / {row['messages']} | "
+            f"{row['lost_messages']} | {_ms(row['turn_p50_s'])} / {_ms(row['turn_p95_s'])} | "
+            f"{_f(row['actions_mean'], '{:.1f}')} |"
+        )
+    if len(s["latency_by_channel"]) > 1:
+        lines += ["", "Turn latency by the channel each message went on:", ""]
+        lines += [
+            f"- {ch}: p50 {_ms(v['p50'])}, p95 {_ms(v['p95'])}, p99 {_ms(v['p99'])}"
+            for ch, v in s["latency_by_channel"].items()
+        ]
     lines += ["", "## Billable actions by kind (all conversations)", ""]
     lines += [f"- {k}: {v}" for k, v in act["by_kind"].items()] or ["- none counted"]
     lines += ["", "## Memory (RSS)", ""]
@@ -196,6 +267,7 @@ def to_markdown(result: SimResult, charts: tuple[Path, ...]) -> str:
             lines.append(
                 f"- #{c.index} {c.behaviour} order {c.order_id or '-'} visitor {c.visitor_id}: "
                 f"{c.outcome_detail or 'lost messages'}"
+                + ("" if c.channel == "chat" else f" [{c.channel}]")
             )
     if result.invariant_violations:
         lines += ["", "## Store invariant violations", ""]

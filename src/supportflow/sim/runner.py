@@ -22,15 +22,22 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from supportflow.sim import heldout
 from supportflow.sim.behaviours import BEHAVIOURS, HANDOFF, OffScript
 from supportflow.sim.billing import count_all
-from supportflow.sim.client import ChatClient, shopper_address
+from supportflow.sim.client import ChatClient
+from supportflow.sim.email_client import EmailClient
+from supportflow.sim.lines import Line, Lines
+from supportflow.sim.locate import Locator
+from supportflow.sim.maildir_watch import MaildirWatcher
 from supportflow.sim.memory import MemorySampler
+from supportflow.sim.mix import ends_on, plan_channels
 from supportflow.sim.model import ConversationResult, SimOptions, SimResult, Target
 from supportflow.sim.outcomes import Facts, check
 from supportflow.sim.population import Assignment, Doc, assign, read_order
+from supportflow.sim.sms_client import SmsClient, SmsWatcher
 from supportflow.workflows.contract import customer_workflow_id
 
 TRANSCRIPT_POLL_S = 1.0
@@ -64,16 +71,18 @@ class _Conversation:
     def __init__(
         self,
         conv: ConversationResult,
-        chat: ChatClient,
+        line: Line,
         api: httpx.AsyncClient,
         api_key: str,
         rng: random.Random,
         options: SimOptions,
         on_turn: Callable[[], None],
+        locator: Locator | None = None,
     ) -> None:
         self.conv = conv
         self.rng = rng
-        self._chat = chat
+        self._line = line
+        self._locator = locator
         self._api = api
         self._api_key = api_key
         self._options = options
@@ -83,21 +92,17 @@ class _Conversation:
     async def say(self, text: str, expect: str | None = None) -> str:
         conv = self.conv
         turn = len(conv.messages)
-        # Every message as the verified customer (a signed token), as a logged-in shopper's
-        # widget sends them: an unsigned one would be taken as an anonymous visitor's.
-        sent, doc = await self._chat.send(
-            conv.visitor_id,
-            f"{conv.visitor_id}-m{turn}",
-            text,
-            as_email=conv.email,
-            from_address=shopper_address(conv.index),
-        )
-        conv.messages.append(sent)
-        if doc.get("customer_id"):
-            conv.customer_id = str(doc["customer_id"])
-        if sent.reply is None:
-            raise Unanswered(sent.error or "unanswered")
-        self._on_turn()
+        # One thing said; by email, maybe two messages (the agent asked to confirm by reply).
+        sents = await self._line.send(conv, text)
+        conv.messages += sents
+        if self._locator is not None and conv.customer_id is not None:
+            self._locator.known(conv.customer_id)  # named by a chat answer: never searched
+        for m in sents:
+            if m.reply is None:
+                raise Unanswered(m.error or "unanswered")
+            self._on_turn()
+        sent = sents[-1]
+        assert sent.reply is not None
         reply = sent.reply.lower()
         if expect is not None and expect not in reply:
             conv.deviations.append(f"turn {turn + 1}: expected {expect!r}, got {sent.reply!r}")
@@ -126,10 +131,19 @@ class _Conversation:
 
     async def fetch_transcript(self, within_s: float = 0.0) -> dict[str, Any] | None:
         """The conversation's transcript (merchant API); retried for ``within_s`` seconds,
-        since a stack under chaos may be restarting."""
-        if self.conv.customer_id is None:
-            return None
+        since a stack under chaos may be restarting. An email or SMS conversation is found
+        first (``locate``)."""
         limit = time.monotonic() + within_s
+        while self.conv.customer_id is None:
+            ids = self._line.transcript_ids()
+            if self._locator is None or not ids:
+                return None
+            with contextlib.suppress(httpx.HTTPError, RPCError):
+                self.conv.customer_id = await self._locator.find(ids, self.conv.started_at)
+            if self.conv.customer_id is None:
+                if time.monotonic() >= limit:
+                    return None
+                await asyncio.sleep(TRANSCRIPT_POLL_S)
         while True:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 r = await self._api.get(
@@ -237,18 +251,31 @@ async def simulate(target: Target, options: SimOptions, *, progress: bool = True
         )
     rng = random.Random(options.seed)
     behaviours = plan_behaviours(options, rng)
+    labels = plan_channels(options.channels, options.customers, options.seed, options.switch_share)
+    used = {ends_on(label) for label in labels}
+    _check_channels(target, used)
     # Build the held-out split now, off the event loop and outside the timed run.
     await asyncio.to_thread(heldout.heldout_by_intent)
     run_tag = uuid.uuid4().hex[:8]
     limits = httpx.Limits(max_connections=options.concurrency + 8)
+    # Email and SMS conversations are found through Temporal's list of workflows (locate).
+    temporal = (
+        await Client.connect(target.temporal_address, namespace=target.namespace)
+        if used != {"chat"}
+        else None
+    )
     async with (
         httpx.AsyncClient(base_url=target.api_url, limits=limits, timeout=60) as api,
         httpx.AsyncClient(base_url=target.store_url, timeout=30) as store,
     ):
         for name, http in (("API", api), ("store", store)):
             await _reachable(name, http)
+        if "sms" in used:
+            await _dev_sms_readable(api, target.api_key)
         assignments = await assign(store, [(b, BEHAVIOURS[b].order_need) for b in behaviours], rng)
         notes: list[str] = []
+        if used != {"chat"}:
+            notes.append(_channels_note(labels))
         restore: dict[str, Any] | None = None
         restored = True
         if "silent_then_back" in behaviours:
@@ -261,7 +288,9 @@ async def simulate(target: Target, options: SimOptions, *, progress: bool = True
                 f"server cannot skip time), and restored afterwards"
             )
         try:
-            result = await _run(target, options, assignments, api, run_tag, progress)
+            result = await _run(
+                target, options, assignments, labels, api, store, temporal, run_tag, progress
+            )
         finally:
             if restore is not None:
                 restored = await _put_policy(api, target.api_key, restore)
@@ -269,20 +298,93 @@ async def simulate(target: Target, options: SimOptions, *, progress: bool = True
             notes.append("the tenant's policy could not be restored after the run")
         result.notes += notes
         await _final_checks(result, assignments, store)
-    client = await Client.connect(target.temporal_address, namespace=target.namespace)
+    client = temporal or await Client.connect(target.temporal_address, namespace=target.namespace)
     await count_all(client, result.conversations)
     return result
+
+
+def _check_channels(target: Target, used: set[str]) -> None:
+    """Email and SMS customers need what only some stacks say: fail before the run."""
+    if "email" in used and not (target.smtp_address and target.support_email and target.maildir):
+        raise ValueError(
+            "email customers need the stack's inbound SMTP address, the tenant's support "
+            "address and the Maildir its answers land in: run against the stack the "
+            "simulator starts, or give --smtp and --data-dir (with demo-tenant.json)"
+        )
+    if "sms" in used and not (target.tenant_id and target.twilio_auth_token and target.sms_number):
+        raise ValueError(
+            "SMS customers need the tenant's id, Twilio auth token and SMS number: run "
+            "against the stack the simulator starts, or give --data-dir (with "
+            "demo-tenant.json)"
+        )
+    if used != {"chat"} and not target.tenant_id:
+        raise ValueError("email and SMS customers need the tenant's id (demo-tenant.json)")
+
+
+async def _dev_sms_readable(api: httpx.AsyncClient, api_key: str) -> None:
+    """SMS answers are read at /dev/sms: only `supportflow up` has it, for its demo tenant."""
+    try:
+        r = await api.get("/dev/sms", params={"limit": 1}, headers={"X-Api-Key": api_key})
+    except httpx.HTTPError as err:
+        raise Unreachable(f"/dev/sms at {api.base_url} is not reachable ({err})") from err
+    if r.status_code != 200:
+        raise Unreachable(
+            f"/dev/sms answered {r.status_code}: SMS customers read their answers there, "
+            "which only `supportflow up` serves, for its demo tenant's API key"
+        )
+
+
+def _channels_note(labels: list[str]) -> str:
+    counted = ", ".join(f"{label} {labels.count(label)}" for label in sorted(set(labels)))
+    return (
+        f"channels: {counted}. Email customers write over SMTP to the support address and "
+        "read answers from the Maildir (by In-Reply-To); SMS customers post Twilio-signed "
+        "webhooks from the phone number on their store account and read answers at /dev/sms. "
+        "A first email proves nothing, so the agent asks for a reply in its thread: that "
+        "reply is counted as a message. Email and SMS latencies include reading the Maildir "
+        "or /dev/sms (every 0.2-0.25 s); answers are judged without the email frame or the "
+        "SMS store prefix and part markers"
+    )
 
 
 async def _run(
     target: Target,
     options: SimOptions,
     assignments: list[Assignment],
+    labels: list[str],
     api: httpx.AsyncClient,
+    store: httpx.AsyncClient,
+    temporal: Client | None,
     run_tag: str,
     progress_on: bool,
 ) -> SimResult:
     chat = ChatClient(api, target.chat_key, options.reply_timeout_s, target.identity_secret)
+    used = {ends_on(label) for label in labels}
+    email = sms = None
+    if "email" in used:
+        assert target.smtp_address and target.support_email and target.maildir
+        email = EmailClient(
+            target.smtp_address,
+            target.support_email,
+            MaildirWatcher(target.maildir),
+            options.reply_timeout_s,
+        )
+    if "sms" in used:
+        assert target.tenant_id and target.twilio_auth_token and target.sms_number
+        sms = SmsClient(
+            api,
+            target.tenant_id,
+            target.twilio_auth_token,
+            target.sms_number,
+            SmsWatcher(api, target.api_key),
+            options.reply_timeout_s,
+        )
+    lines = Lines(chat, store, options.seed, email=email, sms=sms)
+    locator = (
+        Locator(temporal, api, target.api_key, target.tenant_id)
+        if temporal is not None and target.tenant_id
+        else None
+    )
     started = time.time()
     started_mono = time.monotonic()
     many = len(target.worker_pids) > 1
@@ -312,7 +414,17 @@ async def _run(
                 ):
                     bar.update(task, total=(bar.tasks[0].total or 1) - 1)
                     return
-                conv = await _converse(a, chat, api, target.api_key, options, run_tag, on_turn)
+                conv = await _converse(
+                    a,
+                    labels[a.index],
+                    lines,
+                    locator,
+                    api,
+                    target.api_key,
+                    options,
+                    run_tag,
+                    on_turn,
+                )
                 results.append(conv)
                 counters["lost"] += conv.lost
                 bar.update(task, advance=1, lost=counters["lost"])
@@ -335,7 +447,9 @@ async def _run(
 
 async def _converse(
     a: Assignment,
-    chat: ChatClient,
+    label: str,
+    lines: Lines,
+    locator: Locator | None,
     api: httpx.AsyncClient,
     api_key: str,
     options: SimOptions,
@@ -349,10 +463,12 @@ async def _converse(
         email=a.email,
         order_id=a.order["order_id"] if a.order else None,
         started_at=time.time(),
+        channel=label,
     )
     # Each conversation's own stream: its text does not depend on how the others interleave.
     rng = random.Random(f"{options.seed}:{a.index}")
-    talk = _Conversation(conv, chat, api, api_key, rng, options, on_turn)
+    line = await lines.line(label, conv, a.user_id)
+    talk = _Conversation(conv, line, api, api_key, rng, options, on_turn, locator)
     try:
         await BEHAVIOURS[a.behaviour].run(talk, a.order)
     except Unanswered as err:
