@@ -168,18 +168,30 @@ class ChannelActivities:
         except MailDeferred as err:
             raise ApplicationError(str(err), type="MailDeferred") from None
         # Ours, to this address: a reply naming this id proves the mailbox.
+        await self._record_out(inp, "email", message_id, "sent", route.address.strip().lower())
+        return SendReplyResult(status="sent" if sent else "duplicate", external_ids=[message_id])
+
+    async def _record_out(
+        self,
+        inp: SendReplyInput,
+        channel: str,
+        external_id: str,
+        status: str,
+        address: str,
+        provider_id: str | None = None,
+    ) -> None:
         await asyncio.to_thread(
             records.record_message,
             self._sessions,
             tenant_id=inp.tenant_id,
-            channel="email",
+            channel=channel,
             direction="out",
-            external_id=message_id,
-            status="sent",
+            external_id=external_id,
+            status=status,
             customer_id=inp.customer_id,
-            address=route.address.strip().lower(),
+            address=address,
+            provider_id=provider_id,
         )
-        return SendReplyResult(status="sent" if sent else "duplicate", external_ids=[message_id])
 
     async def _sms(
         self, inp: SendReplyInput, config: ChannelConfig, overrides: dict[str, str]
@@ -223,17 +235,8 @@ class ChannelActivities:
                 ) from None
             except SmsDeferred as err:
                 raise ApplicationError(str(err), type="SmsDeferred") from None
-            await asyncio.to_thread(
-                records.record_message,
-                self._sessions,
-                tenant_id=inp.tenant_id,
-                channel="sms",
-                direction="out",
-                external_id=part_key,
-                status=sent.status or "queued",
-                customer_id=inp.customer_id,
-                address=route.address,
-                provider_id=sent.sid,
+            await self._record_out(
+                inp, "sms", part_key, sent.status or "queued", route.address, sent.sid
             )
             sids.append(sent.sid)
             fresh = True

@@ -175,6 +175,14 @@ def _identity(s: Session, tenant_id: str, kind: str, value: str) -> Identity | N
     )
 
 
+def _first_proven(rows: dict[tuple[str, str], Identity | None]) -> str | None:
+    """The customer of the first of these identities that someone proved, if any."""
+    return next(
+        (r.customer_id for r in rows.values() if r is not None and r.verified_by is not None),
+        None,
+    )
+
+
 def _resolve_sender_once(
     sessions: sessionmaker[Session],
     tenant_id: str,
@@ -186,14 +194,7 @@ def _resolve_sender_once(
     with sessions.begin() as s:
         own = _identity(s, tenant_id, *sender)
         rows = {key: _identity(s, tenant_id, *key) for key in (proven if method else routes)}
-        customer_id = next(
-            (
-                row.customer_id
-                for row in rows.values()
-                if row is not None and row.verified_by is not None
-            ),
-            None,
-        )
+        customer_id = _first_proven(rows)
         if customer_id is None and own is not None:
             customer_id = own.customer_id
         if customer_id is None:
@@ -258,10 +259,7 @@ def _resolve_verified_once(
 ) -> str:
     with sessions.begin() as s:
         rows = {key: _identity(s, tenant_id, *key) for key in proven}
-        customer_id = next(
-            (r.customer_id for r in rows.values() if r is not None and r.verified_by is not None),
-            None,
-        )
+        customer_id = _first_proven(rows)
         if customer_id is None:
             customer_id = "c_" + uuid.uuid4().hex[:16]
             s.add(Customer(id=customer_id, tenant_id=tenant_id))

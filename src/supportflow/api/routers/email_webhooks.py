@@ -15,10 +15,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from supportflow.api.deps import StateDep
 from supportflow.api.state import ApiState
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["channels"])
 
 TenantPath = Annotated[str, Path(min_length=1, max_length=40)]
+# A provider's form -> the mail in it (channels/email/mailgun.py, sendgrid.py).
+FormToMail = Callable[..., ParsedMail]
 # Form encoding and attachments make a post larger than the mail; past this it is refused
 # before it is read.
 _POST_OVERHEAD = 2
@@ -81,6 +85,28 @@ async def _deliver(
     return {"status": result.status, "reason": result.reason}
 
 
+async def _form(request: Request, state: ApiState) -> FormData:
+    return await request.form(
+        max_files=_MAX_FORM_FILES,
+        max_fields=_MAX_FORM_FIELDS,
+        # A raw-MIME post carries the whole message in one field.
+        max_part_size=state.settings.inbound_mail_max_bytes,
+    )
+
+
+async def _parsed(state: ApiState, to_mail: FormToMail, form: FormData) -> ParsedMail:
+    """The mail in a provider's post, parsed off the event loop; 413 / 406 for one too
+    large or with nothing usable in it."""
+    ours = await our_addresses(Ingestor(state.sessions, state.temporal, state.settings))
+    limit = state.settings.inbound_mail_max_bytes
+    try:
+        return await run_in_threadpool(functools.partial(to_mail, form, max_bytes=limit, ours=ours))
+    except MailTooLarge as err:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large") from err
+    except MalformedMail as err:
+        raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, f"not a usable message: {err}") from err
+
+
 async def _once(state: ApiState, tenant_id: str, provider: str, nonce: str) -> None:
     fresh = await run_in_threadpool(records.first_use, state.sessions, tenant_id, provider, nonce)
     if not fresh:
@@ -103,12 +129,7 @@ async def mailgun_inbound(
     if config is None or not config.mailgun_signing_key:
         raise _refuse(tenant_id, "mailgun", "no signing key")
     body = await request.body()
-    form = await request.form(
-        max_files=_MAX_FORM_FILES,
-        max_fields=_MAX_FORM_FIELDS,
-        # A raw-MIME post carries the whole message in one field.
-        max_part_size=state.settings.inbound_mail_max_bytes,
-    )
+    form = await _form(request, state)
     fields = {k: v for k, v in form.items()}
     token = str(fields.get("token") or "")
     try:
@@ -123,20 +144,7 @@ async def mailgun_inbound(
     except WebhookRejected as err:
         raise _refuse(tenant_id, "mailgun", err.reason) from None
     await _once(state, tenant_id, "mailgun", token)
-    try:
-        ours = await our_addresses(Ingestor(state.sessions, state.temporal, state.settings))
-        mail = await run_in_threadpool(
-            functools.partial(
-                mailgun_form_to_mail,
-                form,
-                max_bytes=state.settings.inbound_mail_max_bytes,
-                ours=ours,
-            )
-        )
-    except MailTooLarge as err:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large") from err
-    except MalformedMail as err:
-        raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, f"not a usable message: {err}") from err
+    mail = await _parsed(state, mailgun_form_to_mail, form)
     return await _deliver(state, tenant_id, "mailgun", token, mail, body)
 
 
@@ -173,24 +181,6 @@ async def sendgrid_inbound(
         raise _refuse(tenant_id, "sendgrid", "unusable key") from None
     # SendGrid posts no one-time token; a new delivery has a new ECDSA signature.
     await _once(state, tenant_id, "sendgrid", signature)
-    form = await request.form(
-        max_files=_MAX_FORM_FILES,
-        max_fields=_MAX_FORM_FIELDS,
-        # A raw-MIME post carries the whole message in one field.
-        max_part_size=state.settings.inbound_mail_max_bytes,
-    )
-    try:
-        ours = await our_addresses(Ingestor(state.sessions, state.temporal, state.settings))
-        mail = await run_in_threadpool(
-            functools.partial(
-                sendgrid_form_to_mail,
-                form,
-                max_bytes=state.settings.inbound_mail_max_bytes,
-                ours=ours,
-            )
-        )
-    except MailTooLarge as err:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the message is too large") from err
-    except MalformedMail as err:
-        raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, f"not a usable message: {err}") from err
+    form = await _form(request, state)
+    mail = await _parsed(state, sendgrid_form_to_mail, form)
     return await _deliver(state, tenant_id, "sendgrid", signature, mail, body)

@@ -29,7 +29,6 @@ import hmac
 import logging
 import re
 import secrets
-import socket
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,14 +39,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from supportflow.asgi_server import EmbeddedServer
+from supportflow.asgi_server import LoopbackServer
 from supportflow.channels.sms.segments import MAX_BODY_CHARS, segments
 from supportflow.channels.sms.signature import SIGNATURE_HEADER
 
@@ -445,56 +443,20 @@ def signed_inbound(
     return headers, fields
 
 
-class FakeTwilioServer:
+class FakeTwilioServer(LoopbackServer):
     """``FakeTwilio`` under uvicorn in the caller's event loop, on ``host:port`` (port 0
     picks a free one; ``url`` after ``start`` is the base URL for ``TwilioSms``)."""
 
     def __init__(self, fake: FakeTwilio, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port, name="fake-twilio", lifespan="off", graceful_shutdown_s=2)
         self.fake = fake
-        self.host = host
-        self.port = port
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        # IPPROTO_TCP so asyncio sets TCP_NODELAY (see demo_store/server.py).
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-        except OSError:
-            sock.close()
-            raise
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.fake.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = EmbeddedServer(config)
-        self._server = server
-        self._task = asyncio.create_task(server.serve(sockets=[sock]), name="fake-twilio")
-        while not server.started:
-            if self._task.done():
-                sock.close()
-                await self._task
-                raise RuntimeError("fake Twilio server exited during startup")
-            await asyncio.sleep(0.01)
+        await self.serve(self.fake.app, self.bind())
         log.info("fake Twilio REST API on %s", self.url)
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await asyncio.shield(self._task)
-            self._server = self._task = None
+        await super().stop()
         await self.fake.aclose()
 
     async def __aenter__(self) -> FakeTwilioServer:
