@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,8 +32,9 @@ def pct(xs: list[float], p: float) -> float:
 
 def start_stack(
     data_dir: Path, log: IO[str]
-) -> tuple[subprocess.Popen[str], float, str, str, str, str]:
-    """(process, seconds to ready, API URL, Temporal address, demo chat key, store URL).
+) -> tuple[subprocess.Popen[str], float, str, str, str, str, str]:
+    """(process, seconds to ready, API URL, Temporal address, demo chat key, store URL,
+    inbound SMTP host:port).
 
     The stack believes our X-Forwarded-For (sim/stack.py): each benchmark customer comes
     from an address of its own (`sim.client.shopper_address`), so the rate limits run on
@@ -55,7 +57,16 @@ def start_stack(
         if m:
             ready_s = time.perf_counter() - start
             keys = json.loads((data_dir / "demo-tenant.json").read_text())
-            return proc, ready_s, m.group(2), temporal, keys["chat_key"], m.group(3)
+            smtp = re.search(r"smtp=(\S+)", line)
+            return (
+                proc,
+                ready_s,
+                m.group(2),
+                temporal,
+                keys["chat_key"],
+                m.group(3),
+                smtp.group(1) if smtp else "",
+            )
     raise RuntimeError("supportflow up exited before ready")
 
 
@@ -101,6 +112,8 @@ class Stack:
     tokens: Callable[[str], str]
     # The stack's data directory (demo-tenant.json: API key, demo operator's token).
     data_dir: Path | None = None
+    # The inbound SMTP server for tenants' support addresses, host:port.
+    smtp: str = ""
 
 
 @contextlib.contextmanager
@@ -109,10 +122,18 @@ def fresh_stack(stop_timeout: float = 120) -> Iterator[Stack]:
     (stop_stack) on the way out, whatever the benchmark did."""
     with tempfile.TemporaryDirectory() as tmp, (Path(tmp) / "up.log").open("w") as log:
         data_dir = Path(tmp) / "data"
-        proc, ready_s, api, temporal, chat_key, store = start_stack(data_dir, log)
+        proc, ready_s, api, temporal, chat_key, store, smtp = start_stack(data_dir, log)
         try:
             yield Stack(
-                proc, ready_s, api, temporal, chat_key, store, identity_tokens(data_dir), data_dir
+                proc,
+                ready_s,
+                api,
+                temporal,
+                chat_key,
+                store,
+                identity_tokens(data_dir),
+                data_dir,
+                smtp,
             )
         finally:
             stop_stack(proc, stop_timeout)

@@ -155,3 +155,22 @@ async def test_a_text_from_the_accounts_phone_is_that_customer(line: Line) -> No
     await line.text(phone, "what's the status of order #W7678072")
     [answer] = await line.answers_to(phone, 1)
     assert "#W7678072" in answer and "code" not in answer.lower(), answer
+
+
+async def test_pictures_are_recorded_not_read(line: Line) -> None:
+    """MMS: the text of a message with a picture is answered; a picture alone is recorded
+    and the customer asked to write it in words (nothing goes to the conversation)."""
+    number = _stranger()
+    media = {"MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/x/Messages/y/Media/z"}
+    r = await line.text(number, "", **media, MediaContentType0="image/jpeg")
+    assert r.status_code == 200 and "in words" in r.text
+    await line.text(number, "hello, here is a photo of the box", **media)
+    assert len(await line.answers_to(number, 1)) == 1
+    with line.sessions() as s:
+        statuses = s.scalars(
+            select(ChannelMessage.status).where(
+                ChannelMessage.tenant_id == line.shop.tenant_id,
+                ChannelMessage.direction == "in",
+            )
+        ).all()
+    assert "ignored:media_only:1" in statuses
