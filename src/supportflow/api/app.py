@@ -84,7 +84,12 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
         BodySizeLimit,
         max_bytes=settings.max_request_bytes,
         # The UI asks the codec server to decode many payloads at once (encrypted, base64).
-        larger={"/codec/": 4 * 1024 * 1024},
+        larger={
+            "/codec/": 4 * 1024 * 1024,
+            # Providers post whole emails (issue 13); their routers refuse past the mail limit.
+            "/v1/channels/mailgun/": 2 * settings.inbound_mail_max_bytes,
+            "/v1/channels/sendgrid/": 2 * settings.inbound_mail_max_bytes,
+        },
     )
     # --- audit trail (issue 12 item 6): each request's X-Request-ID, read by audit entries ---
     app.add_middleware(RequestIdMiddleware)

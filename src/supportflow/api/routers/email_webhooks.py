@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from supportflow.api.deps import StateDep
 from supportflow.api.state import ApiState
@@ -86,12 +87,18 @@ async def _deliver(
 
 
 async def _form(request: Request, state: ApiState) -> FormData:
-    return await request.form(
-        max_files=_MAX_FORM_FILES,
-        max_fields=_MAX_FORM_FIELDS,
-        # A raw-MIME post carries the whole message in one field.
-        max_part_size=state.settings.inbound_mail_max_bytes,
-    )
+    try:
+        return await request.form(
+            max_files=_MAX_FORM_FILES,
+            max_fields=_MAX_FORM_FIELDS,
+            # A raw-MIME post carries the whole message in one field.
+            max_part_size=state.settings.inbound_mail_max_bytes,
+        )
+    except StarletteHTTPException as err:
+        # Starlette says 400 for a field past max_part_size: the mail is too large.
+        if "maximum size" in str(err.detail):
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(err.detail)) from None
+        raise
 
 
 async def _parsed(state: ApiState, to_mail: FormToMail, form: FormData) -> ParsedMail:
