@@ -246,7 +246,6 @@ async def _channel_turn(
         channel=Channel.EMAIL if email else Channel.SMS,
         text=text,
         sender=ChannelIdentity(kind="email" if email else "phone", value=address),
-        email=address if email else None,
         verified=identity,
         route=ReplyRoute(
             channel=Channel.EMAIL if email else Channel.SMS,

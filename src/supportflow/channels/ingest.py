@@ -136,8 +136,9 @@ class Ingestor:
             sender=ChannelIdentity(
                 kind="email" if m.channel == Channel.EMAIL else "phone", value=m.address
             ),
-            # By email, the sender's own address is the one a sign-in code would go to.
-            email=m.address if m.channel == Channel.EMAIL else None,
+            # No claimed email: by email, a request that needs the account is answered "reply
+            # to this email to confirm" (ask_verification.email), and the reply in our thread
+            # proves the mailbox; no code is mailed for a question anyone may ask.
             verified=m.verified,
             route=m.route,
         )

@@ -116,6 +116,8 @@ CHANNEL_TEMPLATES: dict[str, str] = {
     "code_sent.email": "I can help with that. To keep your account safe, please reply to this "
     "email to confirm it's you (or type the 6-digit code I've sent to {{ email }}), and I'll "
     "carry on from there.",
+    "case_not_yours.email": "To go on with this request I first need to make sure it's you: "
+    "please just reply to this email, and I'll carry on from there.",
     "greeting.email": "Hello{% if first_name %} {{ first_name }}{% endif %}, thanks for "
     "writing to us. I can check an order for you, and help with cancellations, returns and "
     "address changes. Tell me what you need and, if it's about an order, its number.",
