@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from supportflow.api.deps import StateDep, merchant_tenant
+from supportflow.channels.sms.sender import twilio_http_client
 from supportflow.tenants.channels import channel_config
 
 router = APIRouter(tags=["dev"])
@@ -51,7 +51,7 @@ async def dev_sms(
     params: dict[str, Any] = {"PageSize": limit}
     if to:
         params["To"] = to
-    async with httpx.AsyncClient(timeout=5.0) as http:
+    async with twilio_http_client(5.0) as http:
         r = await http.get(
             f"{base.rstrip('/')}/2010-04-01/Accounts/{config.twilio_account_sid}/Messages.json",
             params=params,
