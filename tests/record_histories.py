@@ -141,9 +141,11 @@ SCRIPTS: dict[str, Script] = {
 CHANNELS_EMAIL = "james.li4495@example.com"
 CHANNELS_PHONE = "+12025550117"
 CHANNELS_SCRIPT: Script = [
-    ("do you have water bottles?", None),
-    ("[email] Hello, where is my order #W2611340?", None),
-    ("[email+] Thanks. Please cancel it, I no longer need it", None),
+    ("I want to return order #W4435622", CHANNELS_EMAIL),
+    # Unproven by email: kept, and "reply to confirm"; the reply in the thread proves the
+    # mailbox, and the kept answer is read again with the case's question.
+    ("[email] yes", None),
+    ("[email+] Yes, that's me.", None),
     ("[email+] yes", None),
     ("[sms+] I want to talk to a person", None),
     ("<claim:op-a>", None),

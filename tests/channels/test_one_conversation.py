@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 RAJ = "raj.sanchez2046@example.com"
 RAJ_ID = "raj_sanchez_2970"
 ORDER = "#W4566809"
+YUSUF = "yusuf.khan7390@example.com"
 
 
 @pytest.fixture
@@ -95,3 +96,28 @@ async def test_chat_then_email_then_sms_is_one_case(shop: Shop) -> None:
     assert len(cancels) == 1 and cancels[0]["status"] == "resolved"
     verified = [e["verified_by"] for e in body["entries"] if e["role"] == "customer"]
     assert verified == ["token", None, "email_reply", "phone"]
+
+
+async def test_an_answer_by_email_before_proof_is_taken_once_proven(shop: Shop) -> None:
+    """In chat the agent asks why; the answer comes by email, not yet in our thread (kept,
+    and "reply to confirm"); the reply in the thread proves it, and the kept answer is read
+    as the answer to that question: the next step is the confirmation, not "why?" again."""
+    secret = shop.tenant.identity_secret
+    assert secret is not None
+    r = await shop.http.post(
+        "/v1/chat/messages",
+        headers={"X-Chat-Key": shop.tenant.chat_key},
+        json={
+            "visitor_id": "v-yusuf",
+            "message_id": "chat-1",
+            "text": "I want to cancel order #W1787190",
+            "identity_token": sign_identity_token(secret, email=YUSUF),
+        },
+    )
+    assert "why" in r.json()["reply"].lower(), r.text
+    kept = await shop.mail(YUSUF, "I no longer need it", subject="Cancel")
+    ask = await shop.answer(kept)
+    assert "reply to this email" in body_of(ask)
+    proof = await shop.mail(YUSUF, "Yes, that's me.", subject="Cancel", reply_to=ask)
+    step = body_of(await shop.answer(proof))
+    assert "why" not in step.lower() and "#W1787190" in step, step

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.procedures.case import ProcedureName
     from supportflow.procedures.saga import run_saga
     from supportflow.understanding.contract import Understanding
+    from supportflow.workflows.contract import PendingRequest
     from supportflow.workflows.conversation import ConversationBase
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.saga_steps import ActionExecutor
@@ -52,6 +53,12 @@ class CaseSteps(ConversationBase):
             # Someone unverified in a conversation whose case belongs to a verified customer:
             # ask them to verify, and leave the conversation's question to its owner as it
             # was (what the owner's next "yes" answers).
+            if self._version.channels:
+                # Their words wait for their own proof (the owner by email, say, before the
+                # reply in our thread): nobody else's proof takes them up.
+                s.pending_request = PendingRequest(
+                    text=self._text, understanding=u, sender=s.last_from
+                )
             return Plan(
                 "ask_verification",
                 s.last_intent or intent,

@@ -170,6 +170,8 @@ class PendingRequest(BaseModel):
 
     text: str
     understanding: Understanding
+    # Who wrote it (ChannelIdentity.key; channels-v1): only their own proof takes it up.
+    sender: str | None = None
 
 
 class ConversationState(BaseModel):

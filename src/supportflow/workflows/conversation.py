@@ -191,6 +191,10 @@ class ConversationBase:
         """One request, planned once by the dispatcher and carried out."""
         raise NotImplementedError
 
+    async def _understand_text(self, text: str) -> Understanding:
+        """Understand ``text`` in the conversation's context as it is now (customer.py)."""
+        raise NotImplementedError
+
     async def _deliver_out(self, entry: TranscriptEntry, route: ReplyRoute | None) -> None:
         """Send an entry by email or SMS (delivery.py)."""
         raise NotImplementedError

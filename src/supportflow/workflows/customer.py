@@ -252,6 +252,9 @@ class CustomerWorkflow(
         return reply
 
     async def _understand(self, msg: InboundMessage) -> Understanding:
+        return await self._understand_text(msg.text)
+
+    async def _understand_text(self, text: str) -> Understanding:
         s = self._s
         # An unverified sender's turn never sees the account's email.
         email = s.verified_email if (not self._trust or self._trusted) else None
@@ -265,7 +268,7 @@ class CustomerWorkflow(
             AiActivities.understand,
             UnderstandInput(
                 tenant_id=self._inp.tenant_id,
-                text=msg.text,
+                text=text,
                 context=Context(awaiting=awaiting, last_intent=s.last_intent, customer_email=email),
             ),
         )

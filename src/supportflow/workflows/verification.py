@@ -85,7 +85,11 @@ class VerificationSteps(ConversationBase):
                 # The request being served: one part of a message with several (the others
                 # are queued), or the whole message.
                 serving = self._serving if self._version.requests else u
-                s.pending_request = PendingRequest(text=self._text, understanding=serving)
+                s.pending_request = PendingRequest(
+                    text=self._text,
+                    understanding=serving,
+                    sender=msg.sender.key if self._version.channels else None,
+                )
                 plan = replace(plan, template="ask_verification", awaiting="identity")
         return replace(plan, prefix=gate.prefix)
 
@@ -101,10 +105,20 @@ class VerificationSteps(ConversationBase):
                 first_name = found.first_name
             self._trusted = True
             pending, s.pending_request = s.pending_request, None
+            theirs = pending is None or pending.sender in (None, msg.sender.key)
+            if self._version.channels and not theirs:
+                pending = None  # someone else's words: never taken up by this proof
             if pending is not None and _says_nothing_new(u):
                 # Signed in after asking ("ok, logged in"): answer what was asked.
                 self._text = pending.text
-                return Proceed(pending.understanding, first_name=first_name)
+                understanding = pending.understanding
+                case = s.case
+                if self._version.channels and case is not None and case.is_open and case.awaiting:
+                    # Kept from before the sender proved who they are, it was read without
+                    # their open case's question ("I no longer need it" to "why?", "yes" to
+                    # "shall I?"): read it again, now that the case is theirs.
+                    understanding = await self._understand_text(pending.text)
+                return Proceed(understanding, first_name=first_name)
             return Proceed(u, first_name=first_name)
         if self._trusted:
             return Proceed(u)
