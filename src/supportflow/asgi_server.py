@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Literal
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Self
 
 import uvicorn
 
@@ -89,6 +90,22 @@ class LoopbackServer:
                 await self._task  # re-raises the startup failure
                 raise RuntimeError(f"{self._name} exited during startup")
             await asyncio.sleep(0.01)
+
+    async def start(self) -> None:
+        """Build the app and ``serve`` it (each server says how)."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     async def wait(self) -> None:
         """Until the server exits."""

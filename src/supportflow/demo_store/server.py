@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from types import TracebackType
 
 from supportflow.asgi_server import LoopbackServer
 from supportflow.demo_store.app import create_app
@@ -55,18 +54,6 @@ class StoreServer(LoopbackServer):
             raise
         await self.serve(app, sock)
         log.info("demo store listening on %s", self.url)
-
-    async def __aenter__(self) -> StoreServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 async def serve_store(

@@ -34,7 +34,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -458,15 +457,3 @@ class FakeTwilioServer(LoopbackServer):
     async def stop(self) -> None:
         await super().stop()
         await self.fake.aclose()
-
-    async def __aenter__(self) -> FakeTwilioServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
