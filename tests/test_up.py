@@ -3,6 +3,7 @@ again on the same data directory, and find the conversation where it was."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from supportflow.identity.tokens import sign_identity_token
+from supportflow.workflows.sales_contract import sales_workflow_id
 from tests.helpers import SUPPORTFLOW, free_port
 
 pytestmark = pytest.mark.slow
@@ -145,6 +147,21 @@ def _smtp(line: str) -> tuple[str, int]:
     return found.group(1), int(found.group(2))
 
 
+async def _started(address: str, workflow_id: str, wait_s: float = 30.0) -> bool:
+    from temporalio.client import Client
+    from temporalio.service import RPCError
+
+    # describe() reads no payloads: no data converter (up's own keys) is needed.
+    client = await Client.connect(address)
+    for _ in range(int(wait_s * 10)):
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+            return True
+        except RPCError:
+            await asyncio.sleep(0.1)
+    return False
+
+
 def test_up_answers_email_and_sms_with_no_account_anywhere(tmp_path: Path) -> None:
     """The demo tenant's support address takes mail over SMTP (and refuses others with 550);
     the answer threads in the Maildir `/dev/mail` reads. A text signed with its demo Twilio
@@ -223,5 +240,24 @@ def test_up_answers_email_and_sms_with_no_account_anywhere(tmp_path: Path) -> No
         ]
         [threaded] = [m for m in replies if m["To"] == "jo.shopper@mail.example"]
         assert threaded["In-Reply-To"] == message_id and message_id in threaded["References"]
+
+        # Sales (issue 14): a checkout on the demo store reaches the demo tenant by the
+        # store's own signed webhook, with no set-up, and begins its reminder.
+        assert keys["store_webhook_secret"] and keys["store_webhook_secret"] not in line
+        store = f"http://127.0.0.1:{ports['SUPPORTFLOW_STORE_PORT']}"
+        made = httpx.post(
+            f"{store}/checkouts",
+            json={
+                "user_id": "omar_lopez_3107",
+                "items": [{"item_id": "9612497925"}],
+                "accepts_email_marketing": True,
+            },
+            timeout=30,
+        )
+        assert made.status_code == 201, made.text
+        wf_id = sales_workflow_id(
+            keys["tenant_id"], "omar_lopez_3107", "abandoned_checkout", made.json()["token"]
+        )
+        assert asyncio.run(_started(ports["SUPPORTFLOW_TEMPORAL_ADDRESS"], wf_id))
     finally:
         assert _stop(proc) == 0

@@ -24,6 +24,7 @@ from supportflow.activities.channels import ChannelActivities
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
 from supportflow.activities.people import NoticeActivities, PeopleActivities
+from supportflow.activities.sales import SalesActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
 from supportflow.crypto.keyring import load_keyring
@@ -41,6 +42,7 @@ from supportflow.store.registry import StoreRegistry
 from supportflow.understanding.engines import load_engine
 from supportflow.worker_options import worker_options
 from supportflow.workflows.customer import CustomerWorkflow
+from supportflow.workflows.sales import SalesAgentWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ ALL_QUEUES: tuple[Queue, ...] = (Queue.AGENTS, Queue.AI, Queue.INTEGRATIONS)
 
 
 def workflows() -> list[type]:
-    return [CustomerWorkflow]
+    return [CustomerWorkflow, SalesAgentWorkflow]
 
 
 @contextlib.asynccontextmanager
@@ -149,7 +151,7 @@ async def build_workers(
             add(settings.task_queue_ai, [], ai_reads)
         if Queue.INTEGRATIONS in queues:
             assert reads is not None and actions is not None and identity is not None
-            assert sessions is not None
+            assert sessions is not None and store is not None
             notices = NoticeActivities(sessions, MailSender(settings), settings)
             # Answers by email and SMS (issue 13): one MailSender per process, so its record
             # of sent Message-IDs is shared by every send in it.
@@ -160,10 +162,21 @@ async def build_workers(
                 MailSender(settings),
                 TemplateStore(sessions),
             )
+            # The sales agent's reads and sends (issue 14): store, consent, mail, Twilio.
+            sales = SalesActivities(
+                sessions,
+                await asyncio.to_thread(load_keyring, settings),
+                settings,
+                store,
+                MailSender(settings),
+                TemplateStore(sessions),
+            )
             add(
                 settings.task_queue_integrations,
                 [],
                 [
+                    sales.begin,
+                    sales.send,
                     reads.identify_customer,
                     reads.lookup_order,
                     reads.order_status_by_email,

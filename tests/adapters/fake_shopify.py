@@ -16,6 +16,15 @@ variant with its product, cursor-paginated, at most 250 a page), whose variants 
 the orders' line items name; ``shop`` with the shop's order name format
 (``orderNumberFormatPrefix`` / ``orderNumberFormatSuffix``, "#" and "" unless a test sets them,
 renaming the orders with ``ShopifyState.rename_orders``).
+
+Sales (issue 14): code discounts (``discountCodeBasicCreate``, ``discountCodeFreeShippingCreate``
+with their 2025-07 inputs, ``codeDiscountNodeByCode`` case-insensitive, a taken code as a
+``TAKEN`` user error); abandoned checkouts (``abandonedCheckouts`` with the ``id:<n>`` filter,
+``reverse`` and cursors; recovery URLs ``.../checkouts/<token>/recover?key=...`` as Shopify's
+samples show; the token itself is not in the GraphQL object); orders searched by
+``checkout_token:<token>``; webhook subscriptions (``webhookSubscriptions`` filtered by topics,
+``webhookSubscriptionCreate`` refusing non-HTTPS addresses and a topic already subscribed to
+the same address). ``denied_fields`` names the scope each field needs (``REQUIRED_ACCESS``).
 """
 
 from __future__ import annotations
@@ -28,8 +37,10 @@ import itertools
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -61,6 +72,37 @@ SIGNATURES: dict[str, dict[str, str]] = {
     "orderUpdate": {"input": "OrderInput!"},
     "fulfillmentOrderHold": {"id": "ID!", "fulfillmentHold": "FulfillmentOrderHoldInput!"},
     "fulfillmentOrderReleaseHold": {"id": "ID!", "holdIds": "[ID!]", "externalId": "String"},
+    "codeDiscountNodeByCode": {"code": "String!"},
+    "discountCodeBasicCreate": {"basicCodeDiscount": "DiscountCodeBasicInput!"},
+    "discountCodeFreeShippingCreate": {
+        "freeShippingCodeDiscount": "DiscountCodeFreeShippingInput!"
+    },
+    "abandonedCheckouts": {
+        "first": "Int",
+        "after": "String",
+        "last": "Int",
+        "before": "String",
+        "query": "String",
+        "reverse": "Boolean",
+        "savedSearchId": "ID",
+        "sortKey": "AbandonedCheckoutSortKeys",
+    },
+    "webhookSubscriptions": {
+        "first": "Int",
+        "after": "String",
+        "last": "Int",
+        "before": "String",
+        "reverse": "Boolean",
+        "sortKey": "WebhookSubscriptionSortKeys",
+        "callbackUrl": "URL",
+        "format": "WebhookSubscriptionFormat",
+        "topics": "[WebhookSubscriptionTopic!]",
+        "query": "String",
+    },
+    "webhookSubscriptionCreate": {
+        "topic": "WebhookSubscriptionTopic!",
+        "webhookSubscription": "WebhookSubscriptionInput!",
+    },
     "productVariants": {
         "first": "Int",
         "after": "String",
@@ -80,8 +122,62 @@ MUTATIONS = frozenset(
         "orderUpdate",
         "fulfillmentOrderHold",
         "fulfillmentOrderReleaseHold",
+        "discountCodeBasicCreate",
+        "discountCodeFreeShippingCreate",
+        "webhookSubscriptionCreate",
     }
 )
+# The access scope each field needs, for ``denied_fields`` (write_orders unless listed).
+REQUIRED_ACCESS = {
+    "codeDiscountNodeByCode": "read_discounts",
+    "discountCodeBasicCreate": "write_discounts",
+    "discountCodeFreeShippingCreate": "write_discounts",
+    "abandonedCheckouts": "read_orders",
+}
+# DiscountCodeBasicInput / DiscountCodeFreeShippingInput as of 2025-07 (``context`` arrives in
+# 2025-10), and what creating one requires.
+_DISCOUNT_COMMON = frozenset(
+    {
+        "appliesOncePerCustomer",
+        "code",
+        "combinesWith",
+        "customerSelection",
+        "endsAt",
+        "minimumRequirement",
+        "recurringCycleLimit",
+        "startsAt",
+        "title",
+        "usageLimit",
+    }
+)
+DISCOUNT_BASIC_INPUT = _DISCOUNT_COMMON | {"customerGets"}
+DISCOUNT_FREE_SHIPPING_INPUT = _DISCOUNT_COMMON | {
+    "appliesOnOneTimePurchase",
+    "appliesOnSubscription",
+    "destination",
+    "maximumShippingPrice",
+}
+WEBHOOK_TOPICS = frozenset(
+    {
+        "APP_UNINSTALLED",
+        "CHECKOUTS_CREATE",
+        "CHECKOUTS_DELETE",
+        "CHECKOUTS_UPDATE",
+        "CUSTOMERS_CREATE",
+        "FULFILLMENTS_CREATE",
+        "FULFILLMENTS_UPDATE",
+        "ORDERS_CANCELLED",
+        "ORDERS_CREATE",
+        "ORDERS_FULFILLED",
+        "ORDERS_PAID",
+        "ORDERS_UPDATED",
+    }
+)
+# WebhookSubscriptionInput as of 2025-07 (the unified ``uri`` arrives in 2025-10).
+WEBHOOK_INPUT = frozenset(
+    {"callbackUrl", "format", "includeFields", "metafieldNamespaces", "filter"}
+)
+SHOP_URL = "https://fake-outdoor.myshopify.com"
 HOLD_REASONS = frozenset(
     {
         "AWAITING_PAYMENT",
@@ -348,6 +444,13 @@ class ShopifyState:
     http_errors_next: list[int] = field(default_factory=list)
     lose_response_of: set[str] = field(default_factory=set)
     denied_fields: set[str] = field(default_factory=set)
+    # Sales: code discounts (DiscountCodeNode by GID), abandoned checkouts (id order) and the
+    # tokens Shopify keeps out of the GraphQL object, orders' checkout tokens, webhooks.
+    discounts: dict[str, Doc] = field(default_factory=dict)
+    checkouts: list[Doc] = field(default_factory=list)
+    checkout_tokens: dict[str, str] = field(default_factory=dict)
+    order_checkout_tokens: dict[str, str] = field(default_factory=dict)
+    webhooks: list[Doc] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: _Ids = field(default_factory=_Ids)
     catalogue: _Catalogue = field(default_factory=lambda: _Catalogue(_Ids()))
@@ -368,6 +471,11 @@ class ShopifyState:
             self.http_errors_next.clear()
             self.lose_response_of.clear()
             self.denied_fields.clear()
+            self.discounts.clear()
+            self.checkouts.clear()
+            self.checkout_tokens.clear()
+            self.order_checkout_tokens.clear()
+            self.webhooks.clear()
             self.ids = _Ids()
             self.catalogue = _Catalogue(self.ids)
             self.orders.clear()
@@ -400,6 +508,80 @@ class ShopifyState:
 
     def mutations(self, root: str) -> list[Doc]:
         return [variables for name, variables in self.calls if name == root]
+
+    def add_checkout(
+        self,
+        token: str,
+        customer: str | None,
+        lines: list[tuple[str, str, dict[str, str], int]],
+        *,
+        completed_order: str | None = None,
+        created_at: str = "2025-07-13T18:00:00Z",
+    ) -> Doc:
+        """An abandoned checkout (lines: title, price, options, quantity), recovered into
+        ``completed_order`` (an order's name) when given."""
+        with self.lock:
+            return self._add_checkout(
+                token, customer, lines, completed_order=completed_order, created_at=created_at
+            )
+
+    def _add_checkout(
+        self,
+        token: str,
+        customer: str | None,
+        lines: list[tuple[str, str, dict[str, str], int]],
+        *,
+        completed_order: str | None,
+        created_at: str,
+    ) -> Doc:
+        line_nodes = []
+        total = Decimal(0)
+        for title, price, options, quantity in lines:
+            variant = self.catalogue.variant(title, options, price)
+            line_nodes.append(
+                {
+                    "id": self.ids.gid("AbandonedCheckoutLineItem"),
+                    "title": title,
+                    "quantity": quantity,
+                    "variant": {"id": variant["id"]},
+                    "product": {"id": variant["product"]["id"]},
+                    "originalUnitPriceSet": _money(price),
+                }
+            )
+            total += Decimal(price) * quantity
+        person = self.customers.get(customer) if customer else None
+        node = {
+            "id": self.ids.gid("AbandonedCheckout"),
+            "name": f"#{len(self.checkouts) + 1}",
+            "abandonedCheckoutUrl": f"{SHOP_URL}/548380009/checkouts/{token}/recover"
+            f"?key=k{len(self.checkouts)}",
+            "completedAt": None,
+            "createdAt": created_at,
+            "updatedAt": created_at,
+            "customer": (
+                {
+                    "id": person["id"],
+                    "defaultEmailAddress": person["defaultEmailAddress"],
+                    "defaultPhoneNumber": person["defaultPhoneNumber"],
+                }
+                if person
+                else None
+            ),
+            "shippingAddress": None,
+            "discountCodes": [],
+            "totalPriceSet": _money(total),
+            "lineItems": {"nodes": line_nodes},
+        }
+        self.checkouts.append(node)
+        self.checkout_tokens[node["id"]] = token
+        if completed_order is not None:
+            node["completedAt"] = "2025-07-13T19:00:00Z"
+            self.order_checkout_tokens[self.by_name(completed_order)["id"]] = token
+        return node
+
+    def discount(self, code: str) -> Doc | None:
+        """The code discount with this code (case-insensitive), as stored."""
+        return _discount_by_code(self, code)
 
     def _seed(self) -> None:
         ids = self.ids
@@ -478,6 +660,19 @@ class ShopifyState:
             customer = order["customer"]
             if customer:
                 self.customers[customer["id"]]["orders"]["nodes"].append({"name": order["name"]})
+            # Contact and total, as the Order object has them (read for checkouts).
+            person = self.customers[customer["id"]] if customer else {}
+            order["email"] = (person.get("defaultEmailAddress") or {}).get("emailAddress")
+            order["phone"] = None
+            order["totalPriceSet"] = _money(
+                sum(
+                    (
+                        Decimal(li["originalUnitPriceSet"]["shopMoney"]["amount"]) * li["quantity"]
+                        for li in order["lineItems"]["nodes"]
+                    ),
+                    Decimal(0),
+                )
+            )
         # The rest of the catalogue: other variants of what was ordered, a product the demo
         # store does not sell, and one without options.
         shop = self.catalogue
@@ -488,6 +683,21 @@ class ShopifyState:
         shop.variant("Camp Stove", {"Fuel": "propane"}, "89.00")
         shop.variant("Camp Stove", {"Fuel": "butane"}, "79.00", available=False)
         shop.variant("Trail Map", {}, "12.50")
+        # Abandoned checkouts: one still open, one its buyer came back to and paid (#1001).
+        self._add_checkout(
+            "0123456789abcdef0456456789abcdef",
+            ava,
+            [("Camp Stove", "89.00", {"Fuel": "propane"}, 1), ("Trail Map", "12.50", {}, 2)],
+            completed_order=None,
+            created_at="2025-07-13T18:00:00Z",
+        )
+        self._add_checkout(
+            "fedcba9876543210fedcba9876543210",
+            ava,
+            [kettle, bottle],  # what #1001 holds
+            completed_order="#1001",
+            created_at="2025-07-13T18:30:00Z",
+        )
 
 
 def _cost(available: float = 1990.0, requested: int = 12) -> Doc:
@@ -591,10 +801,12 @@ def create_shopify_app(state: ShopifyState) -> FastAPI:
                     "errors": [
                         {
                             "message": f"Access denied for {root} field. "
-                            "Required access: `write_orders` access scope.",
+                            f"Required access: `{REQUIRED_ACCESS.get(root, 'write_orders')}` "
+                            "access scope.",
                             "extensions": {
                                 "code": "ACCESS_DENIED",
-                                "requiredAccess": "`write_orders` access scope.",
+                                "requiredAccess": f"`{REQUIRED_ACCESS.get(root, 'write_orders')}` "
+                                "access scope.",
                             },
                         }
                     ],
@@ -604,7 +816,7 @@ def create_shopify_app(state: ShopifyState) -> FastAPI:
             return response
         with state.lock:
             state.calls.append((root, copy.deepcopy(variables)))
-            result = _RESOLVERS[root](state, variables)
+            result = _RESOLVERS[root](state, {**_literal_arguments(query, match), **variables})
             if isinstance(result, JSONResponse):
                 return result
             if root in state.lose_response_of:
@@ -613,6 +825,18 @@ def create_shopify_app(state: ShopifyState) -> FastAPI:
             return JSONResponse({"data": {root: result}, "extensions": _cost()})
 
     return app
+
+
+def _literal_arguments(query: str, match: re.Match[str]) -> Doc:
+    """The root field's literal number and boolean arguments (``orders(first: 5, ...)``): a
+    GraphQL server takes them like variables, so the resolvers see them too."""
+    arguments = re.match(r"\s*\(([^)]*)\)", query[match.end() :])
+    if arguments is None:
+        return {}
+    literals: Doc = {}
+    for name, value in re.findall(r"(\w+)\s*:\s*(\d+|true|false)\b", arguments.group(1)):
+        literals[name] = int(value) if value.isdigit() else value == "true"
+    return literals
 
 
 def _check_variables(root: str, declared: dict[str, str], variables: Doc) -> list[str]:
@@ -653,6 +877,14 @@ def _resolve_order(state: ShopifyState, variables: Doc) -> Any:
 
 def _resolve_orders(state: ShopifyState, variables: Doc) -> Any:
     query = str(variables.get("query") or "")
+    by_token = re.fullmatch(r"checkout_token:\"?([\w-]+)\"?", query.strip())
+    if by_token is not None:  # an exact filter, unlike the name search
+        found = [
+            o
+            for o in state.orders.values()
+            if state.order_checkout_tokens.get(o["id"]) == by_token.group(1)
+        ]
+        return {"nodes": copy.deepcopy(found[: int(variables.get("first") or 5)])}
     term = re.search(r"name:\"?#?([\w-]+)", query)
     found = [
         o
@@ -997,6 +1229,255 @@ def _resolve_shop(state: ShopifyState, variables: Doc) -> Any:
     }
 
 
+# -- sales (issue 14) --------------------------------------------------------------------------
+
+
+def _discount_by_code(state: ShopifyState, code: str) -> Doc | None:
+    wanted = code.strip().casefold()
+    for node in state.discounts.values():
+        codes = node["codeDiscount"]["codes"]["nodes"]
+        if any(c["code"].casefold() == wanted for c in codes):
+            return node
+    return None
+
+
+def _discount_problems(state: ShopifyState, argument: str, data: Doc) -> list[Doc]:
+    """The userErrors Shopify gives a code discount it will not create."""
+    problems: list[Doc] = []
+    for name in ("title", "code", "startsAt", "customerSelection"):
+        if data.get(name) in (None, ""):
+            problems.append(_user_error([argument, name], f"{name} can't be blank", "BLANK"))
+    if problems:
+        return problems
+    if _discount_by_code(state, str(data["code"])) is not None:
+        return [
+            _user_error(
+                [argument, "code"], "Code must be unique. Please try a different code.", "TAKEN"
+            )
+        ]
+    starts, ends = _time(data["startsAt"]), _time(data.get("endsAt"))
+    if starts is None or (data.get("endsAt") is not None and ends is None):
+        return [_user_error([argument, "endsAt"], "is not a valid DateTime", "INVALID")]
+    if ends is not None and ends <= starts:
+        return [_user_error([argument, "endsAt"], "Ends at needs to be after starts_at", "INVALID")]
+    limit = data.get("usageLimit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        return [
+            _user_error(
+                [argument, "usageLimit"], "Usage limit must be greater than 0", "GREATER_THAN"
+            )
+        ]
+    selection = data["customerSelection"]
+    add = (selection.get("customers") or {}).get("add") or []
+    if not selection.get("all") and not add:
+        return [
+            _user_error(
+                [argument, "customerSelection"], "Customer selection can't be blank", "BLANK"
+            )
+        ]
+    for customer in add:
+        if customer not in state.customers:
+            return [
+                _user_error(
+                    [argument, "customerSelection", "customers", "add"],
+                    "Customer does not exist",
+                    "INVALID",
+                )
+            ]
+    return []
+
+
+def _discount_value(argument: str, gets: Doc) -> Doc | list[Doc]:
+    """A CustomerGets value input as the DiscountCustomerGetsValue it becomes."""
+    value = gets.get("value") or {}
+    if len(value) != 1:
+        return [
+            _user_error(
+                [argument, "customerGets", "value"], "Only one value type can be given", "INVALID"
+            )
+        ]
+    if "percentage" in value:
+        percentage = value["percentage"]
+        if not isinstance(percentage, int | float) or not 0 < percentage <= 1:
+            return [
+                _user_error(
+                    [argument, "customerGets", "value", "percentage"],
+                    "Value must be between 0.0 and 1.0",
+                    "VALUE_OUTSIDE_RANGE",
+                )
+            ]
+        return {"__typename": "DiscountPercentage", "percentage": float(percentage)}
+    amount = value.get("discountAmount") or {}
+    if set(amount) - {"amount", "appliesOnEachItem"} or Decimal(str(amount.get("amount"))) <= 0:
+        return [
+            _user_error(
+                [argument, "customerGets", "value", "discountAmount", "amount"],
+                "Value must be greater than 0",
+                "GREATER_THAN",
+            )
+        ]
+    return {
+        "__typename": "DiscountAmount",
+        "amount": {"amount": str(Decimal(str(amount["amount"]))), "currencyCode": "USD"},
+        "appliesOnEachItem": bool(amount.get("appliesOnEachItem")),
+    }
+
+
+def _create_discount(state: ShopifyState, argument: str, data: Doc) -> Any:
+    basic = argument == "basicCodeDiscount"
+    allowed = DISCOUNT_BASIC_INPUT if basic else DISCOUNT_FREE_SHIPPING_INPUT
+    kind = "DiscountCodeBasicInput" if basic else "DiscountCodeFreeShippingInput"
+    unknown = set(data) - allowed
+    if unknown:
+        return _errors(f"{kind} does not accept argument(s): {sorted(unknown)}")
+    problems = _discount_problems(state, argument, data)
+    gets: Doc | list[Doc] | None = None
+    if not problems and basic:
+        if not isinstance(data.get("customerGets"), dict):
+            problems = [_user_error([argument, "customerGets"], "can't be blank", "BLANK")]
+        else:
+            gets = _discount_value(argument, data["customerGets"])
+            if isinstance(gets, list):
+                problems = gets
+    if not problems and not basic and not (data.get("destination") or {}).get("all"):
+        problems = [_user_error([argument, "destination"], "can't be blank", "BLANK")]
+    if problems:
+        return {"codeDiscountNode": None, "userErrors": problems}
+    selection = data["customerSelection"]
+    customer_selection: Doc = (
+        {"__typename": "DiscountCustomerAll", "allCustomers": True}
+        if selection.get("all")
+        else {
+            "__typename": "DiscountCustomers",
+            "customers": [{"id": c} for c in selection["customers"]["add"]],
+        }
+    )
+    discount: Doc = {
+        "__typename": "DiscountCodeBasic" if basic else "DiscountCodeFreeShipping",
+        "title": data["title"],
+        "status": "ACTIVE",
+        "startsAt": data["startsAt"],
+        "endsAt": data.get("endsAt"),
+        "usageLimit": data.get("usageLimit"),
+        "appliesOncePerCustomer": bool(data.get("appliesOncePerCustomer")),
+        "codes": {"nodes": [{"code": data["code"]}]},
+        "customerSelection": customer_selection,
+    }
+    if basic:
+        discount["customerGets"] = {
+            "value": gets,
+            "items": {"__typename": "AllDiscountItems", "allItems": True},
+        }
+    node = {"id": state.ids.gid("DiscountCodeNode"), "codeDiscount": discount}
+    state.discounts[node["id"]] = node
+    return {"codeDiscountNode": copy.deepcopy(node), "userErrors": []}
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
+
+
+def _page(items: list[Doc], variables: Doc, prefix: str) -> Any:
+    """One page of ``items`` by ``first`` / ``after``, as a connection."""
+    first = variables.get("first")
+    if first is None:
+        return _errors("you must provide one of first or last")
+    if not 0 <= int(first) <= MAX_PAGE:
+        return _errors(f"The first argument must be between 0 and {MAX_PAGE}")
+    start = 0
+    after = variables.get("after")
+    if after is not None:
+        try:
+            start = int(base64.b64decode(str(after)).decode().removeprefix(f"{prefix}:")) + 1
+        except ValueError:
+            return _errors(f"Invalid cursor for current pagination: {after}")
+    page = items[start : start + int(first)]
+    end = start + len(page) - 1
+    return {
+        "nodes": copy.deepcopy(page),
+        "pageInfo": {
+            "hasNextPage": start + len(page) < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": base64.b64encode(f"{prefix}:{start}".encode()).decode()
+            if page
+            else None,
+            "endCursor": base64.b64encode(f"{prefix}:{end}".encode()).decode() if page else None,
+        },
+    }
+
+
+def _resolve_abandoned_checkouts(state: ShopifyState, variables: Doc) -> Any:
+    query = str(variables.get("query") or "").strip()
+    checkouts = list(state.checkouts)
+    if query:
+        by_id = re.fullmatch(r"id:(\d+)", query)
+        if by_id is None:
+            return _errors(f"the fake shop filters abandoned checkouts by id only, not {query!r}")
+        checkouts = [c for c in checkouts if c["id"].rsplit("/", 1)[1] == by_id.group(1)]
+    if variables.get("reverse"):
+        checkouts.reverse()
+    return _page(checkouts, variables, "checkout")
+
+
+def _resolve_webhooks(state: ShopifyState, variables: Doc) -> Any:
+    topics = variables.get("topics")
+    callback = variables.get("callbackUrl")
+    found = [
+        w
+        for w in state.webhooks
+        if (topics is None or w["topic"] in topics)
+        and (callback is None or w["endpoint"]["callbackUrl"] == callback)
+    ]
+    return _page(found, variables, "webhook")
+
+
+def _create_webhook(state: ShopifyState, variables: Doc) -> Any:
+    topic = variables["topic"]
+    if topic not in WEBHOOK_TOPICS:
+        return _errors(
+            "Variable $topic of type WebhookSubscriptionTopic! was provided invalid value"
+        )
+    data = variables["webhookSubscription"]
+    unknown = set(data) - WEBHOOK_INPUT
+    if unknown:
+        return _errors(f"WebhookSubscriptionInput does not accept argument(s): {sorted(unknown)}")
+    if data.get("format", "JSON") not in ("JSON", "XML"):
+        return _errors("Variable $webhookSubscription was provided invalid value for format")
+    url = str(data.get("callbackUrl") or "")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        problem = _user_error(
+            ["webhookSubscription", "callbackUrl"],
+            f"Address protocol {parts.scheme or '(none)'}:// is not supported",
+        )
+        return {"webhookSubscription": None, "userErrors": [problem]}
+    host = parts.hostname.rstrip(".")
+    if host == "localhost" or host.endswith(".myshopify.com") or host.startswith("127."):
+        problem = _user_error(
+            ["webhookSubscription", "callbackUrl"],
+            "Address cannot be a Shopify or an internal domain",
+        )
+        return {"webhookSubscription": None, "userErrors": [problem]}
+    if any(w["topic"] == topic and w["endpoint"]["callbackUrl"] == url for w in state.webhooks):
+        problem = _user_error(["address"], "Address for this topic has already been taken")
+        return {"webhookSubscription": None, "userErrors": [problem]}
+    webhook = {
+        "id": state.ids.gid("WebhookSubscription"),
+        "topic": topic,
+        "format": data.get("format", "JSON"),
+        "createdAt": NOW,
+        "endpoint": {"__typename": "WebhookHttpEndpoint", "callbackUrl": url},
+    }
+    state.webhooks.append(webhook)
+    return {"webhookSubscription": copy.deepcopy(webhook), "userErrors": []}
+
+
 _RESOLVERS = {
     "order": _resolve_order,
     "shop": _resolve_shop,
@@ -1010,4 +1491,16 @@ _RESOLVERS = {
     "fulfillmentOrderHold": _resolve_fulfillment_order_hold,
     "fulfillmentOrderReleaseHold": _resolve_fulfillment_order_release_hold,
     "productVariants": _resolve_product_variants,
+    "codeDiscountNodeByCode": lambda state, variables: copy.deepcopy(
+        _discount_by_code(state, str(variables["code"]))
+    ),
+    "discountCodeBasicCreate": lambda state, variables: _create_discount(
+        state, "basicCodeDiscount", variables["basicCodeDiscount"]
+    ),
+    "discountCodeFreeShippingCreate": lambda state, variables: _create_discount(
+        state, "freeShippingCodeDiscount", variables["freeShippingCodeDiscount"]
+    ),
+    "abandonedCheckouts": lambda state, variables: _resolve_abandoned_checkouts(state, variables),
+    "webhookSubscriptions": lambda state, variables: _resolve_webhooks(state, variables),
+    "webhookSubscriptionCreate": lambda state, variables: _create_webhook(state, variables),
 }

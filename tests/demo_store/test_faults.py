@@ -12,6 +12,8 @@ import pytest
 
 from supportflow.demo_store.app import ADMIN_ENV, create_app
 from supportflow.demo_store.faults import OPERATIONS, FaultSettings, OperationFault
+from supportflow.demo_store.routes import checkouts as checkout_routes
+from supportflow.demo_store.routes import discount_codes as discount_routes
 from supportflow.demo_store.routes import orders as order_routes
 from supportflow.demo_store.routes import products as product_routes
 from supportflow.demo_store.routes import users as user_routes
@@ -133,5 +135,7 @@ def test_every_store_route_is_a_known_operation() -> None:
         *user_routes.router.routes,
         *order_routes.router.routes,
         *product_routes.router.routes,
+        *checkout_routes.router.routes,  # sales (issue 14)
+        *discount_routes.router.routes,
     ]
     assert {getattr(r, "name", None) for r in routes} == OPERATIONS

@@ -69,7 +69,7 @@ class SendReplyResult(BaseModel):
     external_ids: list[str] = []
 
 
-def _thread_secret(sessions: sessionmaker[Session], tenant_id: str) -> bytes:
+def tenant_thread_secret(sessions: sessionmaker[Session], tenant_id: str) -> bytes:
     """A per-tenant value nobody outside has seen (the stored hash of its first API key):
     it keys our Message-IDs, so they cannot be guessed to fake a reply in a thread."""
     with sessions() as s:
@@ -95,7 +95,7 @@ def _subject(route: ReplyRoute, store: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
-def _html(text: str) -> str:
+def html_body(text: str) -> str:
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     body = "".join(
         "<p>" + "<br>".join(html.escape(line) for line in p.splitlines()) + "</p>"
@@ -138,7 +138,7 @@ class ChannelActivities:
     ) -> SendReplyResult:
         route = inp.route
         sender = config.reply_from or self._settings.mail_from
-        secret = await asyncio.to_thread(_thread_secret, self._sessions, inp.tenant_id)
+        secret = await asyncio.to_thread(tenant_thread_secret, self._sessions, inp.tenant_id)
         key = hmac.new(secret, f"{inp.customer_id}:{inp.key}".encode(), hashlib.sha256)
         message_id = message_id_for(key.hexdigest(), sender)
         text = _frame(
@@ -151,7 +151,7 @@ class ChannelActivities:
             to=route.address,
             subject=_subject(route, config.store_name),
             text=text,
-            html=_html(text),
+            html=html_body(text),
             message_id=message_id,
             from_name=config.store_name,
             from_address=sender,

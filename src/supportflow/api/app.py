@@ -19,7 +19,7 @@ from supportflow.api.limits import BodySizeLimit
 from supportflow.api.ratelimit import RateLimits
 from supportflow.api.request_context import RequestIdMiddleware  # audit trail (issue 12)
 from supportflow.api.routers import audit as audit_router  # audit trail (issue 12)
-from supportflow.api.routers import (  # people behind the agents (issue 12)
+from supportflow.api.routers import (  # people behind the agents (issue 12)  # sales (issue 14)
     auth,
     chat,
     codec,
@@ -34,9 +34,12 @@ from supportflow.api.routers import (  # people behind the agents (issue 12)
     policy,
     sms,
     store_connection,
+    store_webhooks,
     takeover,
     templates,
+    unsubscribe,
 )
+from supportflow.api.routers import experiments as experiments_router  # issue 14 item 3
 from supportflow.api.routers import widget as widget_router  # chat widget (issue 13)
 from supportflow.api.schemas import Problem
 from supportflow.api.state import ApiState
@@ -89,6 +92,8 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
             # Providers post whole emails (issue 13); their routers refuse past the mail limit.
             "/v1/channels/mailgun/": 2 * settings.inbound_mail_max_bytes,
             "/v1/channels/sendgrid/": 2 * settings.inbound_mail_max_bytes,
+            # A store's order with many lines runs to tens of KB (issue 14).
+            "/v1/webhooks/store/": 1024 * 1024,
         },
     )
     # --- audit trail (issue 12 item 6): each request's X-Request-ID, read by audit entries ---
@@ -125,6 +130,11 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     # --- email and SMS (issue 13): provider webhooks ---
     app.include_router(sms.router)
     app.include_router(email_webhooks.router)
+    # --- sales (issue 14): store webhooks, unsubscribe links ---
+    app.include_router(store_webhooks.router)
+    app.include_router(unsubscribe.router)
+    app.include_router(experiments_router.router)  # experiments (issue 14 item 3)
+    # --- end sales ---
     # --- end email and SMS ---
     # Encryption at rest: the codec server the Temporal UI decodes payloads through.
     app.include_router(codec.router)

@@ -50,6 +50,11 @@ from supportflow.cli.operators import operators_app  # noqa: E402
 
 app.add_typer(operators_app, name="operators")
 # --- end operators ---
+# --- experiments (issue 14 item 3): `experiments create|list|show|start|stop|results` ---
+from supportflow.cli.experiments import experiments_app  # noqa: E402
+
+app.add_typer(experiments_app, name="experiments")
+# --- end experiments ---
 
 
 @app.command()

@@ -94,3 +94,54 @@ def store_show(
     finally:
         engine.dispose()
     typer.echo(json.dumps({"tenant_id": tenant_id, **connection.public_view(tenant_id)}))
+
+
+@store_app.command("webhooks")
+def store_webhooks(
+    tenant: TenantArg,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(
+            help="NAME of the variable holding the secret the store signs webhooks with "
+            "(Shopify: the app's client secret). Omitted: a new secret is made and printed "
+            "once, for a store you configure yourself."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set the secret the tenant's store signs its webhooks with (sales agent, issue 14);
+    prints the URL to register in the store, ``/v1/webhooks/store/<tenant id>``."""
+    import os
+
+    from supportflow.cli.common import load_settings
+    from supportflow.crypto.keyring import KeyRingError, load_keyring
+    from supportflow.tenants.store_webhooks import new_webhook_secret, set_store_webhook_secret
+
+    made = secret_env is None
+    secret = new_webhook_secret() if secret_env is None else os.environ.get(secret_env, "")
+    if not secret:
+        typer.echo(f"error: the variable {secret_env} is not set", err=True)
+        raise typer.Exit(2)
+    settings = load_settings(data_dir)
+    try:
+        keyring = load_keyring(settings)
+    except KeyRingError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    engine, sessions, _ = open_sessions(data_dir)
+    try:
+        tenant_id = resolve_tenant_id(sessions, tenant)
+        set_store_webhook_secret(sessions, keyring, tenant_id, secret)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    view = {
+        "tenant_id": tenant_id,
+        "webhook_url": f"{settings.public_url}/v1/webhooks/store/{tenant_id}",
+        "secret_set": True,
+    }
+    if made:
+        view["secret"] = secret  # shown once: the store needs it to sign
+    typer.echo(json.dumps(view))

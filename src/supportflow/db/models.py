@@ -362,3 +362,138 @@ class SmsConsent(Base):
 
 
 # --- end channels -------------------------------------------------------------------------------
+
+
+# --- sales (issue 14) ---------------------------------------------------------------------------
+
+
+class StoreWebhookSecret(Base):
+    """The secret a tenant's store signs its webhooks with (Shopify: the app's client secret;
+    the demo store: set by ``up``). Sealed with the app's keyring."""
+
+    __tablename__ = "store_webhook_secrets"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)  # sealed
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class StoreWebhookEvent(Base):
+    """A store webhook seen once, by the store's event id (``X-Shopify-Webhook-Id``): a
+    redelivery is acknowledged and changes nothing."""
+
+    __tablename__ = "store_webhook_events"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    # What it did: "started:<workflow kind>", "signalled", "ignored:<reason>".
+    outcome: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
+class MarketingConsent(Base):
+    """Whether a store customer accepts sales messages on a channel, per tenant: granted at
+    checkout, withdrawn by unsubscribing (email) or STOP (SMS, also in ``sms_consent``)."""
+
+    __tablename__ = "marketing_consent"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    store_user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)  # "email" | "sms"
+    granted: Mapped[bool] = mapped_column(default=False)
+    # "checkout", "unsubscribe", "sms_stop", "operator".
+    source: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class SalesTouch(Base):
+    """One sales opportunity's exposure: a message sent, or held back (the experiment's
+    control arm, no consent, already bought). Conversions are attributed to these."""
+
+    __tablename__ = "sales_touches"
+    __table_args__ = (Index("ix_sales_touches_customer", "tenant_id", "store_user_id", "at"),)
+
+    touch_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    store_user_id: Mapped[str] = mapped_column(String(100))
+    # "abandoned_checkout" | "post_purchase" | "retention" | "product_question"
+    kind: Mapped[str] = mapped_column(String(32))
+    # The checkout or order the opportunity is about.
+    subject_id: Mapped[str] = mapped_column(String(100))
+    experiment_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    arm: Mapped[str | None] = mapped_column(String(40), default=None)
+    channel: Mapped[str | None] = mapped_column(String(8), default=None)
+    # "sent" | "control" | "suppressed:<reason>" | "saved" | "declined"
+    status: Mapped[str] = mapped_column(String(40))
+    discount_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    # When the customer was assigned to it (the opportunity began): conversions count from
+    # here, in every arm alike (intention to treat).
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When a message went out (None: none did).
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SalesConversion(Base):
+    """An order placed within the tenant's attribution window after a touch (the latest one
+    before it): counted once per order."""
+
+    __tablename__ = "sales_conversions"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    touch_id: Mapped[str] = mapped_column(ForeignKey("sales_touches.touch_id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- end sales ----------------------------------------------------------------------------------
+
+
+# --- experiments (issue 14) ---------------------------------------------------------------------
+# sales/experiments.py (the model, assignment, edit rules), sales/experiment_store.py, migration
+# 0013. Touches name their experiment and arm in sales_touches (above); results count those.
+class ExperimentRow(Base):
+    """A tenant's A/B experiment on one sales behaviour, as its latest version."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (Index("ix_experiments_tenant", "tenant_id", "created_at"),)
+
+    experiment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    behaviour: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # "draft" | "running" | "stopped"
+    version: Mapped[int] = mapped_column(default=1)
+    # Mixed into every assignment hash: two experiments never split customers alike.
+    salt: Mapped[str] = mapped_column(String(64))
+    arms: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    # "<tenant_id>:<behaviour>" while running, NULL otherwise: the unique index lets the
+    # database itself refuse a second running experiment on one behaviour.
+    running_key: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ExperimentVersionRow(Base):
+    """Each version of an experiment as it was saved: which parameters an arm had when, so
+    results can say that an arm's parameters changed while it ran."""
+
+    __tablename__ = "experiment_versions"
+
+    experiment_id: Mapped[str] = mapped_column(
+        ForeignKey("experiments.experiment_id"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    behaviour: Mapped[str] = mapped_column(String(32))
+    arms: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    # The experiment's status when this version was saved.
+    status: Mapped[str] = mapped_column(String(16))
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# --- end experiments ----------------------------------------------------------------------------

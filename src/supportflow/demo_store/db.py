@@ -13,14 +13,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     event,
 )
@@ -105,6 +108,79 @@ idempotency = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", String, nullable=False),
 )
+
+# -- sales (issue 14): checkouts, discount codes, outgoing webhooks ---------------------------
+
+# A cart about to become an order. ``doc`` is what GET /checkouts/{id} returns; the columns are
+# what the abandoned-checkout scan and the invariant checker look up. ``announced``: a
+# checkouts/create webhook went out for it (only those can be reported abandoned).
+checkouts = Table(
+    "checkouts",
+    metadata,
+    Column("checkout_id", String, primary_key=True),
+    Column("token", String, nullable=False, unique=True),
+    Column("user_id", String, nullable=False, index=True),
+    Column("created_ts", Float, nullable=False),
+    Column("completed_order_id", String, nullable=True, unique=True),
+    Column("announced", Boolean, nullable=False, default=False),
+    Column("abandoned_at", String, nullable=True),
+    Column("doc", JSON, nullable=False),
+    Index("ix_checkouts_open", "completed_order_id", "abandoned_at", "created_ts"),
+)
+
+# Codes are kept upper-case (they are matched case-insensitively, as Shopify does). Money is
+# in cents for fixed amounts; a percentage is kept as given (1-100).
+discount_codes = Table(
+    "discount_codes",
+    metadata,
+    Column("code", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("expires_ts", Float, nullable=False),
+    Column("expires_at", String, nullable=False),
+    Column("usage_limit", Integer, nullable=False),
+    Column("customer_id", String, nullable=True),
+    Column("order_id", String, nullable=True),
+    Column("created_at", String, nullable=False),
+)
+
+# One row per order that used a code; released_at is set when that order is cancelled, which
+# gives the use back. Active uses (released_at NULL) never exceed the code's usage_limit.
+discount_usages = Table(
+    "discount_usages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String, nullable=False, index=True),
+    Column("order_id", String, nullable=False, index=True),
+    Column("amount_cents", Integer, nullable=False),
+    Column("used_at", String, nullable=False),
+    Column("released_at", String, nullable=True),
+)
+
+# Transactional outbox: a webhook is written in the transaction that made the change, and a
+# background task delivers it (webhooks/dispatcher.py). ``body`` is the exact text signed and
+# sent, so every retry sends the same bytes under the same webhook id. Per ``entity_key``
+# (the customer) only the oldest pending row is tried, which keeps their events in order.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String, nullable=False, unique=True),
+    Column("event_id", String, nullable=False),
+    Column("topic", String, nullable=False),
+    Column("entity_key", String, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("status", String, nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_ts", Float, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String, nullable=True),
+    Column("finished_at", String, nullable=True),
+    Index("ix_webhook_outbox_pending", "status", "entity_key", "id"),
+)
+
+# -- end sales ---------------------------------------------------------------------------------
 
 meta = Table(
     "meta",

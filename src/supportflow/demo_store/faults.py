@@ -44,6 +44,13 @@ OPERATIONS = frozenset(
         "refund",
         "get_product",
         "list_products",
+        # sales (issue 14)
+        "create_checkout",
+        "get_checkout",
+        "complete_checkout",
+        "create_discount_code",
+        "get_discount_code",
+        "deliver",
     }
 )
 

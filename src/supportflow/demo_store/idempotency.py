@@ -45,13 +45,18 @@ def execute_write(
     body: dict[str, Any],
     key: str | None,
     apply: Callable[[StoreRepository], Doc],
+    success_status: int = 200,
+    emit_webhooks: bool = False,
 ) -> WriteResult:
-    """Apply ``apply`` once; raises IdempotencyKeyReused if the key came with another request."""
+    """Apply ``apply`` once; raises IdempotencyKeyReused if the key came with another request.
+
+    ``success_status``: the status of an applied write (201 for creations). ``emit_webhooks``:
+    the write may put webhooks in the outbox, in this same transaction."""
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         raise IdempotencyKeyReused(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters")
     digest = request_hash(operation, target, body)
     with write_transaction(engine) as conn:
-        repo = StoreRepository(conn)
+        repo = StoreRepository(conn, emit_webhooks=emit_webhooks)
         if key is not None:
             stored = repo.get_stored_response(key)
             if stored is not None:
@@ -67,7 +72,7 @@ def execute_write(
         try:
             # The savepoint undoes whatever a rule check raised midway through.
             with conn.begin_nested():
-                result = WriteResult(200, apply(repo))
+                result = WriteResult(success_status, apply(repo))
                 repo.record_event(operation, target, key, body)
         except StoreError as exc:
             result = WriteResult(exc.status_code, {"detail": exc.detail})

@@ -4,7 +4,12 @@
 - a cancelled order is fully refunded; any other order's net payment equals its items' total,
   except under a cancel-saga hold, where refunds may already have gone out;
 - every payment method in an order's history belongs to the order's user;
-- every gift card balance is non-negative and equals the sum of its recorded movements.
+- every gift card balance is non-negative and equals the sum of its recorded movements;
+- every order is in its user's ``orders`` list.
+
+Sales (issue 14): an order's total is its items less its ``discount_codes`` amounts; a
+completed checkout's order exists, is its customer's and names the checkout; a discount code
+is in use by at most ``usage_limit`` orders, and never by a cancelled one (released on cancel).
 
 ``doubled_effects`` checks the store's log of applied writes: one effect per idempotency key.
 """
@@ -23,6 +28,7 @@ from supportflow.demo_store.db import create_store_engine, read_transaction
 from supportflow.demo_store.db import events as events_table
 from supportflow.demo_store.money import to_cents
 from supportflow.demo_store.repository import Doc, Hold, StoreRepository
+from supportflow.demo_store.sales_records import SalesRecords
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ def check(db: Engine | Path) -> list[Violation]:
             for order in repo.all_orders():
                 violations += _check_order(order, users, holds.get(order["order_id"]))
             violations += _check_gift_cards(users, repo.gift_card_ledger_sums())
+            violations += _check_sales(SalesRecords(conn), repo, users)
             return violations
     finally:
         if isinstance(db, Path):
@@ -92,7 +99,8 @@ def _check_order(order: Doc, users: dict[str, Doc], hold: Hold | None) -> list[V
     if refunded > paid:
         out.append(Violation("refund<=paid", oid, f"refunded {refunded}c > paid {paid}c"))
     net = paid - refunded
-    items_total = sum(to_cents(item["price"]) for item in order["items"])
+    discounts = sum(to_cents(d["amount"]) for d in order.get("discount_codes", []))
+    items_total = sum(to_cents(item["price"]) for item in order["items"]) - discounts
     if order["status"] == "cancelled":
         if net != 0:
             out.append(Violation("cancelled-refunded", oid, f"net paid {net}c after cancel"))
@@ -108,6 +116,39 @@ def _check_order(order: Doc, users: dict[str, Doc], hold: Hold | None) -> list[V
     for entry in order["payment_history"]:
         if entry["payment_method_id"] not in user["payment_methods"]:
             out.append(Violation("method-owner", oid, f"{entry['payment_method_id']} not user's"))
+    if oid not in user["orders"]:
+        out.append(Violation("user-orders", oid, f"not in {order['user_id']}'s orders"))
+    return out
+
+
+def _check_sales(
+    records: SalesRecords, repo: StoreRepository, users: dict[str, Doc]
+) -> list[Violation]:
+    out: list[Violation] = []
+    for checkout in records.all_checkouts():
+        oid = checkout["completed_order_id"]
+        if oid is None:
+            continue
+        order = repo.get_order(oid)
+        if order is None:
+            out.append(Violation("checkout-order", checkout["id"], f"order {oid} missing"))
+        elif (
+            order["user_id"] != checkout["customer_id"]
+            or order.get("checkout_id") != checkout["id"]
+        ):
+            out.append(Violation("checkout-order", checkout["id"], f"order {oid} not its own"))
+    limits = {d.code: d.usage_limit for d in records.all_discounts()}
+    active: dict[str, int] = defaultdict(int)
+    for use in records.all_uses():
+        if use.released:
+            continue
+        active[use.code] += 1
+        order = repo.get_order(use.order_id)
+        if order is None or order["status"] == "cancelled":
+            out.append(Violation("discount-released", use.code, f"held by {use.order_id}"))
+    for code, count in active.items():
+        if count > limits.get(code, 0):
+            out.append(Violation("discount<=limit", code, f"{count} uses > {limits.get(code)}"))
     return out
 
 

@@ -11,7 +11,10 @@ from typing import Any
 
 from supportflow.demo_store.idempotency import PREEMPTED
 from supportflow.demo_store.money import to_amount, to_cents
-from supportflow.demo_store.repository import Doc, StoreRepository
+from supportflow.demo_store.repository import Doc, StoreRepository, utc_now
+from supportflow.demo_store.sales_records import SalesRecords
+from supportflow.demo_store.webhooks.outbox import enqueue
+from supportflow.demo_store.webhooks.payloads import cancelled_order_payload
 from supportflow.store.errors import StoreNotFound, StoreRejected
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
@@ -34,7 +37,7 @@ def load_user(repo: StoreRepository, user_id: str) -> Doc:
     return user
 
 
-def _payment_method(user: Doc, payment_method_id: str) -> Doc:
+def payment_method_of(user: Doc, payment_method_id: str) -> Doc:
     method: Doc | None = user["payment_methods"].get(payment_method_id)
     if method is None:
         raise StoreRejected(
@@ -82,7 +85,7 @@ def outstanding_cents(order: Doc) -> int:
     return sum(_net_paid_by_method(order).values())
 
 
-def _adjust_gift_card(
+def adjust_gift_card(
     repo: StoreRepository, user: Doc, method_id: str, delta_cents: int, order_id: str, op: str
 ) -> None:
     method = user["payment_methods"][method_id]
@@ -128,7 +131,7 @@ def _refund_to_original_methods(
         if take <= 0:
             continue
         _append_transaction(order, "refund", take, method_id)
-        _adjust_gift_card(repo, user, method_id, take, order["order_id"], op)
+        adjust_gift_card(repo, user, method_id, take, order["order_id"], op)
         remaining -= take
     if remaining > 0:
         raise StoreRejected(
@@ -153,6 +156,13 @@ def cancel_order(repo: StoreRepository, order_id: str, reason: str) -> Doc:
     repo.delete_hold(order_id)
     repo.save_order(order)
     repo.save_user(user)
+    # Sales (issue 14): a cancelled order's discount codes are usable again, and it is told.
+    records = SalesRecords(repo.conn)
+    records.release_uses(order_id)
+    payload = cancelled_order_payload(
+        order, user, records.checkout_of_order(order_id), cancelled_at=utc_now()
+    )
+    enqueue(repo, "orders/cancelled", user["user_id"], payload)
     return order
 
 
@@ -170,7 +180,7 @@ def modify_order_payment(repo: StoreRepository, order_id: str, payment_method_id
     _require_pending(order, "change its payment method", strict=False)
     _require_not_held(repo, order_id)
     user = load_user(repo, order["user_id"])
-    _payment_method(user, payment_method_id)
+    payment_method_of(user, payment_method_id)
     history = order["payment_history"]
     if len(history) != 1 or history[0]["transaction_type"] != "payment":
         raise StoreRejected("payment can only be changed while the order has exactly one payment")
@@ -178,8 +188,8 @@ def modify_order_payment(repo: StoreRepository, order_id: str, payment_method_id
     if old_method_id == payment_method_id:
         raise StoreRejected("the new payment method must differ from the current one")
     cents = to_cents(history[0]["amount"])
-    _adjust_gift_card(repo, user, payment_method_id, -cents, order_id, "modify_payment")
-    _adjust_gift_card(repo, user, old_method_id, cents, order_id, "modify_payment")
+    adjust_gift_card(repo, user, payment_method_id, -cents, order_id, "modify_payment")
+    adjust_gift_card(repo, user, old_method_id, cents, order_id, "modify_payment")
     _append_transaction(order, "payment", cents, payment_method_id)
     _append_transaction(order, "refund", cents, old_method_id)
     repo.save_order(order)
@@ -224,7 +234,7 @@ def _price_difference_cents(order: Doc, swaps: list[tuple[int, Doc]]) -> int:
 
 
 def _check_gift_card_covers(user: Doc, method_id: str, cents: int) -> None:
-    method = _payment_method(user, method_id)
+    method = payment_method_of(user, method_id)
     if method["source"] == "gift_card" and cents > 0 and to_cents(method["balance"]) < cents:
         raise StoreRejected(f"insufficient balance on gift card {method_id}")
 
@@ -248,7 +258,7 @@ def modify_order_items(
     if diff:
         kind = "payment" if diff > 0 else "refund"
         _append_transaction(order, kind, abs(diff), payment_method_id)
-        _adjust_gift_card(repo, user, payment_method_id, -diff, order_id, "modify_items")
+        adjust_gift_card(repo, user, payment_method_id, -diff, order_id, "modify_items")
     for index, variant in swaps:
         item = order["items"][index]
         item["item_id"] = variant["item_id"]
@@ -267,7 +277,7 @@ def return_order_items(
     if order["status"] != "delivered":
         raise StoreRejected(f"order {order_id} is {order['status']}; only delivered can return")
     user = load_user(repo, order["user_id"])
-    method = _payment_method(user, payment_method_id)
+    method = payment_method_of(user, payment_method_id)
     original: str = order["payment_history"][0]["payment_method_id"]
     if method["source"] != "gift_card" and payment_method_id != original:
         raise StoreRejected("a return is refunded to the original payment method or a gift card")
@@ -353,7 +363,7 @@ def refund_order(
         raise StoreRejected(f"nothing left to refund on order {order_id}")
     user = load_user(repo, order["user_id"])
     if payment_method_id is not None:
-        _payment_method(user, payment_method_id)
+        payment_method_of(user, payment_method_id)
     _refund_to_original_methods(repo, order, user, cents, "refund", payment_method_id)
     repo.add_hold_refund(order_id, cents)
     repo.save_order(order)

@@ -38,8 +38,11 @@ class StoredResponse:
 class StoreRepository:
     """Row access for one transaction. Documents returned are copies: mutate, then save."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, emit_webhooks: bool = False) -> None:
         self.conn = conn
+        # Whether writes through this repository put webhooks in the outbox (the app was
+        # created with webhooks configured); see webhooks/outbox.py.
+        self.emit_webhooks = emit_webhooks
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -76,6 +79,10 @@ class StoreRepository:
     def list_products(self) -> list[dict[str, str]]:
         stmt = select(db.products.c.name, db.products.c.product_id).order_by(db.products.c.name)
         return [{"name": name, "product_id": pid} for name, pid in self.conn.execute(stmt)]
+
+    def all_products(self) -> list[Doc]:
+        stmt = select(db.products.c.doc).order_by(db.products.c.product_id)
+        return [cast(Doc, row) for row in self.conn.execute(stmt).scalars()]
 
     def all_orders(self) -> list[Doc]:
         stmt = select(db.orders.c.doc).order_by(db.orders.c.order_id)

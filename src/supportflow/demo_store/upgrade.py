@@ -5,6 +5,12 @@ records must also reach databases seeded before it. Today that is each user's ph
 database without the ``phone`` column (or with users lacking one) gets the column and the
 same numbers a fresh seed would give (``identity.assign_phones``, sorted ids, numbers already
 in use skipped). A second run finds nothing to do and writes nothing.
+
+New tables (the sales tables of issue 14: checkouts, discount codes and their uses, the webhook
+outbox) need nothing here: ``db.create_store_engine`` runs ``create_all``, which creates the
+tables a database lacks and leaves existing ones and their rows alone. New keys on orders
+(``checkout_id``, ``discount_codes``) are optional: readers treat a seed order without them as
+having no checkout and no discount.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ class OutgoingMail:
     # RFC 3834: an automatic answer says so ("auto-replied"), so that other robots (out of
     # office, ticket systems) do not answer it back; a person's reply leaves it out.
     auto_submitted: bool = False
+    # A sales message (issue 14): RFC 2369 List-Unsubscribe (an https link) with RFC 8058's
+    # one-click POST, and Auto-Submitted "auto-generated" (it answers nobody).
+    list_unsubscribe: str | None = None
 
 
 def message_id_for(key: str, mail_from: str) -> str:
@@ -109,6 +112,12 @@ def build_message(mail: OutgoingMail, *, default_from: str) -> EmailMessage:
         msg["Auto-Submitted"] = "auto-replied"
         # Exchange and Outlook: no out-of-office or other automatic answer to this.
         msg["X-Auto-Response-Suppress"] = "All"
+    if mail.list_unsubscribe is not None:
+        _refuse_line_breaks("unsubscribe link", mail.list_unsubscribe)
+        msg["List-Unsubscribe"] = f"<{mail.list_unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if not mail.auto_submitted:
+            msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")

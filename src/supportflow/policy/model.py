@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supportflow.policy.hours import SupportHours
+from supportflow.policy.sales import SalesPolicy
 from supportflow.store.actions import POLICY_ACTIONS, PolicyAction
 
 # Every store write a policy rule governs (``store.actions``).
@@ -60,6 +61,8 @@ class TenantPolicy(BaseModel):
     # within these (durable timers; a breach shows as "sla" in the inbox).
     sla_first_response: timedelta = timedelta(hours=1)
     sla_resolution: timedelta = timedelta(hours=24)
+    # --- sales (issue 14) -------------------------------------------------------------------
+    sales: SalesPolicy = SalesPolicy()
 
     @model_validator(mode="after")
     def _coherent(self) -> TenantPolicy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,11 @@ class PolicyStore:
             row = s.get(TenantPolicyRow, tenant_id)
             return parse_policy(json.loads(row.document) if row else None)
 
+    def stored(self, tenant_id: str) -> bool:
+        """Whether the tenant has set a policy (else it runs on the defaults)."""
+        with self._sessions() as s:
+            return s.get(TenantPolicyRow, tenant_id) is not None
+
     def put(self, tenant_id: str, doc: Mapping[str, Any]) -> TenantPolicy:
         """Validate (PolicyError names what is wrong) and store; nothing changes on error."""
         policy = parse_policy(doc)
@@ -30,6 +36,15 @@ class PolicyStore:
                 policy.support_hours.check_zone()
             except ValueError as err:
                 raise PolicyError(f"invalid tenant policy: support_hours.timezone: {err}") from err
+        quiet = policy.sales.quiet_hours
+        if quiet is not None:
+            try:
+                ZoneInfo(quiet.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as err:
+                raise PolicyError(
+                    f"invalid tenant policy: sales.quiet_hours.timezone: unknown time zone "
+                    f"{quiet.timezone!r}"
+                ) from err
         document = policy.model_dump_json()
         with self._sessions.begin() as s:
             row = s.get(TenantPolicyRow, tenant_id)

@@ -336,3 +336,32 @@ _UNCLEAR = (
 )
 for _name in [n for n in DEFAULT_TEMPLATES if n.startswith("confirm_")]:
     DEFAULT_TEMPLATES[_name] = _UNCLEAR + DEFAULT_TEMPLATES[_name]
+
+# -- sales messages (issue 14; activities/sales.py) ---------------------------------------------
+# Facts: first_name, store, items (titles), total, checkout_url, code, discount_percent,
+# offer ("none" | "discount" | "free_shipping"), order_id. Each email ends with how to stop
+# these messages (the unsubscribe link is added by the sender); each SMS with "STOP".
+_SALES_OFFER = (
+    "{% if offer == 'discount' and code %} Use code {{ code }} for {{ discount_percent }}% off "
+    "(valid for a few days).{% elif offer == 'free_shipping' and code %} Use code {{ code }} "
+    "for free shipping.{% endif %}"
+)
+DEFAULT_TEMPLATES.update(
+    {
+        "sales_abandoned_checkout": "You left {{ items | join(', ') }} in your cart at "
+        "{{ store }}. It's still waiting for you{% if checkout_url %}: {{ checkout_url }}"
+        "{% endif %}." + _SALES_OFFER,
+        "sales_abandoned_checkout.sms": "{{ store }}: your cart ({{ items | join(', ') }}) is "
+        "still waiting{% if checkout_url %}: {{ checkout_url }}{% endif %}." + _SALES_OFFER,
+        "sales_post_purchase_review": "We hope you're enjoying your order {{ order_id }} "
+        "({{ items | join(', ') }}). Would you tell us how it went? Just reply to this message "
+        "with a few words.",
+        "sales_post_purchase_review.sms": "{{ store }}: how is your order {{ order_id }}? "
+        "Reply with a few words, we read every one.",
+        "sales_post_purchase_complementary": "Thanks again for order {{ order_id }}. Customers "
+        "who bought {{ items | join(', ') }} often pick up something to go with it: have a "
+        "look at {{ store }}." + _SALES_OFFER,
+        "sales_post_purchase_complementary.sms": "{{ store }}: thanks for order "
+        "{{ order_id }}! Something to go with it?" + _SALES_OFFER,
+    }
+)

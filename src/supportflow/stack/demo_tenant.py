@@ -18,9 +18,11 @@ from supportflow.identity.secrets import UnknownTenant as NoSuchTenant
 from supportflow.identity.secrets import rotate_identity_secret
 from supportflow.operators.accounts import OperatorExists, create_operator
 from supportflow.operators.accounts import UnknownTenant as UnknownOperatorTenant
+from supportflow.policy.store import PolicyStore
 from supportflow.store.connection_store import StoreConnectionStore, UnknownTenant
 from supportflow.tenants.channels import configure_channels, default_support_email
 from supportflow.tenants.service import create_tenant
+from supportflow.tenants.store_webhooks import new_webhook_secret, set_store_webhook_secret
 
 DEMO_TENANT_NAME = "Demo Store"
 # The demo tenant's SMS number: in the 555-01XX range kept for fiction.
@@ -65,6 +67,11 @@ def ensure_demo_tenant(
             with contextlib.suppress(IntegrityError):
                 _add_demo_channels(sessions, keyring, saved, mail_domain)
                 _write_private(path, saved, replace=True)
+        if keyring is not None and "store_webhook_secret" not in saved:
+            # A data dir from before the sales agent: the store's webhooks and sales on.
+            with contextlib.suppress(LookupError):
+                _add_demo_sales(sessions, keyring, saved)
+                _write_private(path, saved, replace=True)
         return saved
     created = create_tenant(sessions, DEMO_TENANT_NAME, keyring=keyring)
     _use_demo_store(sessions, created.tenant_id)
@@ -78,6 +85,7 @@ def ensure_demo_tenant(
     _add_demo_operator(sessions, keys)
     if keyring is not None:
         _add_demo_channels(sessions, keyring, keys, mail_domain)
+        _add_demo_sales(sessions, keyring, keys)
     _write_private(path, keys, replace=False)
     return keys
 
@@ -98,6 +106,22 @@ def _add_demo_channels(
     }
     configure_channels(sessions, keyring, tenant_id, **channels)
     keys.update(channels)
+
+
+def _add_demo_sales(
+    sessions: sessionmaker[Session], keyring: KeyRing, keys: dict[str, str]
+) -> None:
+    """The sales agent on (issue 14): the demo store signs its webhooks with this secret
+    (``store_webhook_secret``), and the demo tenant's policy turns sales messages on, so an
+    abandoned checkout gets its reminder with no set-up. A policy the tenant already has is
+    left as it is."""
+    tenant_id = keys["tenant_id"]
+    secret = new_webhook_secret()
+    set_store_webhook_secret(sessions, keyring, tenant_id, secret)
+    keys["store_webhook_secret"] = secret
+    policies = PolicyStore(sessions)
+    if not policies.stored(tenant_id):
+        policies.put(tenant_id, {"sales": {"enabled": True}})
 
 
 def _add_demo_operator(sessions: sessionmaker[Session], keys: dict[str, str]) -> bool:

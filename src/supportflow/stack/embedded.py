@@ -24,7 +24,7 @@ from supportflow.crypto.codec_token import ensure_codec_token
 from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
-from supportflow.demo_store.server import StoreServer
+from supportflow.demo_store.server import StoreServer, StoreWebhooks
 from supportflow.mail.maildir import maildir_path
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.settings import Settings
@@ -128,8 +128,22 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
         settings = settings.model_copy(update={"demo_tenant_id": demo["tenant_id"]})
         # --- end mail ---
 
+        # --- sales (issue 14): the demo store sends its webhooks (checkouts, orders,
+        # deliveries) to the demo tenant, signed with the tenant's store webhook secret; the
+        # first ones wait (retried) until the API is up ---
+        webhooks = None
+        if demo.get("store_webhook_secret"):
+            host = settings.api_host if settings.api_host not in ("0.0.0.0", "::") else "127.0.0.1"
+            webhooks = StoreWebhooks(
+                url=f"http://{host}:{settings.api_port}/v1/webhooks/store/{demo['tenant_id']}",
+                secret=demo["store_webhook_secret"],
+            )
+        # --- end sales ---
         store = StoreServer(
-            settings.data_dir / "store.db", settings.store_host, settings.store_port
+            settings.data_dir / "store.db",
+            settings.store_host,
+            settings.store_port,
+            webhooks=webhooks,
         )
         await store.start()
         log.info("demo store up on %s", settings.resolved_store_url)

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from supportflow.store.errors import StoreRejected, StoreUnavailable
 
@@ -68,9 +69,27 @@ class Capability(StrEnum):
     RETURN_ORDER_ITEMS = "return_order_items"
     EXCHANGE_ORDER_ITEMS = "exchange_order_items"
     MODIFY_USER_ADDRESS = "modify_user_address"
+    # Sales (issue 14): one-off discount codes the sales agent offers, and a checkout read
+    # (what was left in it, whether it became an order).
+    CREATE_DISCOUNT_CODE = "create_discount_code"
+    GET_CHECKOUT = "get_checkout"
 
 
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(Capability)
+
+
+@dataclass(frozen=True)
+class DiscountSpec:
+    """A discount code to create: ``percentage`` (value 1-100), ``fixed_amount`` (value in
+    the store's currency) or ``free_shipping`` (value ignored), usable ``usage_limit`` times
+    until ``expires_at``, by ``customer_id`` only when set. ``code`` None: the store picks."""
+
+    kind: Literal["percentage", "fixed_amount", "free_shipping"]
+    value: float
+    expires_at: datetime
+    usage_limit: int = 1
+    customer_id: str | None = None
+    code: str | None = None
 
 
 class TrackingInfo(TypedDict):
@@ -265,6 +284,21 @@ class StorePort(StoreOperations, Protocol):
     async def modify_user_address(
         self, user_id: str, address: Mapping[str, str], idempotency_key: str
     ) -> Doc: ...
+
+    # --- sales (issue 14) -----------------------------------------------------------------
+
+    async def create_discount_code(self, spec: DiscountSpec, idempotency_key: str) -> Doc:
+        """Create a discount code (``Capability.CREATE_DISCOUNT_CODE``); the same key gives the
+        same code back. Returns ``{"code", "kind", "value", "expires_at", "usage_limit",
+        "customer_id"}`` (``expires_at`` ISO 8601 UTC)."""
+        ...
+
+    async def get_checkout(self, checkout_id: str) -> Doc | None:
+        """The checkout (``Capability.GET_CHECKOUT``), or ``None``: ``{"id", "customer_id",
+        "email", "phone", "line_items": [{"item_id", "product_id", "title", "quantity",
+        "price"}], "total_price", "completed_order_id", "abandoned_checkout_url",
+        "created_at"}``."""
+        ...
 
 
 def supports(port: StorePort, capability: Capability) -> bool:

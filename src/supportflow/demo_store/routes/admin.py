@@ -14,6 +14,7 @@ from supportflow.demo_store.faults import FaultInjector, FaultSettings
 from supportflow.demo_store.invariants import check
 from supportflow.demo_store.repository import StoreRepository
 from supportflow.demo_store.routes.common import engine_of
+from supportflow.demo_store.webhooks import outbox
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -57,3 +58,17 @@ def list_events(
 @router.get("/invariants", name="admin_invariants")
 def invariants(request: Request) -> dict[str, Any]:
     return {"violations": [v.as_dict() for v in check(engine_of(request))]}
+
+
+@router.get("/webhooks", name="admin_webhooks")
+def list_webhooks(
+    request: Request,
+    topic: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> dict[str, Any]:
+    """Outgoing webhooks, oldest first: status (pending, delivered, failed), attempts, the
+    last answer, and the payload sent."""
+    with read_transaction(engine_of(request)) as conn:
+        rows = outbox.list_deliveries(conn, topic=topic, status=status, limit=limit)
+    return {"deliveries": rows}

@@ -35,7 +35,9 @@ def run_write(
     body: BaseModel | None,
     key: str | None,
     apply: Callable[[StoreRepository], Doc],
+    success_status: int = 200,
 ) -> JSONResponse:
+    dispatcher = request.app.state.webhook_dispatcher
     result = execute_write(
         engine_of(request),
         operation=operation,
@@ -43,6 +45,11 @@ def run_write(
         body=body.model_dump(mode="json") if body is not None else {},
         key=key,
         apply=apply,
+        success_status=success_status,
+        emit_webhooks=dispatcher is not None,
     )
+    if dispatcher is not None and not result.replayed:
+        # The write may have put webhooks in the outbox: deliver now, not at the next poll.
+        dispatcher.notify()
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=result.status_code, headers=headers)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from supportflow.demo_store import operations
+from supportflow.demo_store import fulfilment, operations
 from supportflow.demo_store.db import read_transaction
 from supportflow.demo_store.models import (
     AddressBody,
@@ -197,4 +197,22 @@ def refund(
         body=body,
         key=key,
         apply=lambda repo: operations.refund_order(repo, oid, amount, method),
+    )
+
+
+# Sales (issue 14): the carrier's part, so tests and the simulator can see an order delivered.
+
+
+@router.post("/{order_id}/deliver", name="deliver")
+def deliver(request: Request, order_id: str, key: IdempotencyKey = None) -> JSONResponse:
+    """Mark a pending or processed order delivered (tracking number added if it had none);
+    sends fulfillments/update."""
+    oid = normalize_order_id(order_id)
+    return run_write(
+        request,
+        operation="deliver",
+        target=oid,
+        body=None,
+        key=key,
+        apply=lambda repo: fulfilment.deliver_order(repo, oid),
     )

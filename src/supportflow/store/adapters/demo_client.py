@@ -12,6 +12,7 @@ Failures come back as ``StoreNotFound`` / ``StoreRejected`` (permanent) or ``Sto
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ import httpx
 from supportflow.store.adapters.http_backend import HttpBackend, error_field
 from supportflow.store.errors import StoreNotFound, StoreRejected, StoreUnavailable
 from supportflow.store.phones import e164_or_reject, only_account
+from supportflow.store.port import DiscountSpec
 
 Doc = dict[str, Any]
 
@@ -190,6 +192,78 @@ class StoreClient(HttpBackend):
             body: Doc = response.json()
             return body
         raise _error_for(response)
+
+    # -- sales (issue 14) -------------------------------------------------------------------
+
+    async def create_discount_code(self, spec: DiscountSpec, idempotency_key: str) -> Doc:
+        """``POST /discount_codes``; the same key gives the same code back. A time without a
+        zone is read as UTC (the store does the same)."""
+        expires = spec.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        body: Doc = {
+            "kind": spec.kind,
+            "value": spec.value,
+            "expires_at": expires.astimezone(UTC).isoformat(),
+            "usage_limit": spec.usage_limit,
+        }
+        if spec.customer_id is not None:
+            body["customer_id"] = spec.customer_id
+        if spec.code is not None:
+            body["code"] = spec.code
+        return await self._write("/discount_codes", body, idempotency_key)
+
+    async def get_discount_code(self, code: str) -> Doc | None:
+        """The code with its usage count and ``expired`` flag, or None."""
+        return await self._get_or_none(f"/discount_codes/{_segment(code)}")
+
+    async def get_checkout(self, checkout_id: str) -> Doc | None:
+        return await self._get_or_none(f"/checkouts/{_segment(checkout_id)}")
+
+    # The demo store's own sales calls (not in the port): what tests and the simulator use to
+    # act as a shopper and as the carrier.
+
+    async def create_checkout(
+        self,
+        user_id: str,
+        items: Mapping[str, int],
+        idempotency_key: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        accepts_email_marketing: bool = False,
+        accepts_sms_marketing: bool = False,
+        discount_code: str | None = None,
+    ) -> Doc:
+        """A checkout of ``items`` (item id -> quantity) for ``user_id``."""
+        body: Doc = {
+            "user_id": user_id,
+            "items": [{"item_id": i, "quantity": q} for i, q in items.items()],
+            "accepts_email_marketing": accepts_email_marketing,
+            "accepts_sms_marketing": accepts_sms_marketing,
+        }
+        optional = {"email": email, "phone": phone, "discount_code": discount_code}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return await self._write("/checkouts", body, idempotency_key)
+
+    async def complete_checkout(
+        self,
+        checkout_id: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        *,
+        discount_code: str | None = None,
+    ) -> Doc:
+        """Place the checkout's order; returns the order."""
+        body: Doc = {"payment_method_id": payment_method_id}
+        if discount_code is not None:
+            body["discount_code"] = discount_code
+        path = f"/checkouts/{_segment(checkout_id)}/complete"
+        return await self._write(path, body, idempotency_key)
+
+    async def deliver_order(self, order_id: str, idempotency_key: str) -> Doc:
+        """The carrier delivers the order (the store sends fulfillments/update)."""
+        return await self._write(f"/orders/{_segment(order_id)}/deliver", None, idempotency_key)
 
 
 def _segment(value: str) -> str:

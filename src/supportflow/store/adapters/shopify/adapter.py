@@ -1,10 +1,13 @@
 """``ShopifyAdapter``: the reads and writes of this package as one ``StorePort``.
 
 Capabilities: reads, the catalogue, tracking, hold/release, refund, cancel and the order's
-address. Payment and item changes, returns, exchanges, the customer's default address and a
-single product's read are the demo store's own (``UnsupportedOperation``); procedures learn
-this from ``CaseFacts.capabilities`` and hand such requests to a person before promising
-anything.
+address; for the sales agent, discount codes and checkout reads (``discounts``, ``checkouts``).
+Payment and item changes, returns, exchanges, the customer's default address and a single
+product's read are the demo store's own (``UnsupportedOperation``); procedures learn this from
+``CaseFacts.capabilities`` and hand such requests to a person before promising anything.
+Beyond the port, ``subscribe_webhooks`` points the shop's order, checkout and fulfillment
+webhooks at our endpoint (``webhook_subscriptions``). The access scopes all this needs are
+listed in the package's docstring.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from collections.abc import Mapping
 import httpx
 from pydantic import SecretStr
 
+from supportflow.store.adapters.shopify.checkouts import ShopifyCheckouts
+from supportflow.store.adapters.shopify.discounts import ShopifyDiscounts
 from supportflow.store.adapters.shopify.fields import Doc
+from supportflow.store.adapters.shopify.webhook_subscriptions import ShopifyWebhookSubscriptions
 from supportflow.store.adapters.shopify.writes import ShopifyWrites, WriteOptions
 from supportflow.store.port import Capability, UnsupportedOperation
 
@@ -30,11 +36,15 @@ SHOPIFY_CAPABILITIES: frozenset[Capability] = frozenset(
         Capability.TRACKING,
         Capability.HOLD_ORDER,
         Capability.RELEASE_ORDER,
+        Capability.CREATE_DISCOUNT_CODE,
+        Capability.GET_CHECKOUT,
     }
 )
 
 
-class ShopifyAdapter(ShopifyWrites):
+class ShopifyAdapter(
+    ShopifyDiscounts, ShopifyCheckouts, ShopifyWebhookSubscriptions, ShopifyWrites
+):
     """A ``StorePort`` over one shop's Admin GraphQL API."""
 
     capabilities: frozenset[Capability] = SHOPIFY_CAPABILITIES

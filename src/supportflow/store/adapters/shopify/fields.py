@@ -73,3 +73,15 @@ def to_cents(amount: float) -> int:
 def cents_text(cents: int) -> str:
     """Cents as the decimal string Shopify's money inputs take."""
     return str(Decimal(cents) / 100)
+
+
+def user_errors(payload: Mapping[str, Any], *fields: str) -> str:
+    """The ``userErrors`` (and kin) of a mutation's payload as one message; empty when none."""
+    messages = []
+    for field in fields:
+        for error in dicts(payload.get(field)):
+            where = ".".join(str(p) for p in error.get("field") or [])
+            code = error.get("code")
+            text = str(error.get("message"))
+            messages.append(f"{where + ': ' if where else ''}{text}{f' ({code})' if code else ''}")
+    return "; ".join(dict.fromkeys(messages))  # the deprecated userErrors repeats the others

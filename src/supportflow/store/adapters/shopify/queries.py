@@ -152,3 +152,132 @@ query SupportCatalogue($first: Int!, $after: String) {
   }
 }
 """
+
+# -- sales (issue 14): discount codes, abandoned checkouts, webhook subscriptions ---------------
+#
+# One shape for a code discount wherever it is read (by code, or as a mutation's result), so
+# ``discounts.map_discount`` reads the same fields both ways.
+_CUSTOMER_SELECTION = (
+    "customerSelection { __typename ... on DiscountCustomers { customers { id } } }"
+)
+CODE_DISCOUNT_FIELDS = f"""
+fragment SupportCodeDiscount on DiscountCodeNode {{
+  id
+  codeDiscount {{
+    __typename
+    ... on DiscountCodeBasic {{
+      title
+      endsAt
+      usageLimit
+      codes(first: 1) {{ nodes {{ code }} }}
+      {_CUSTOMER_SELECTION}
+      customerGets {{
+        value {{
+          __typename
+          ... on DiscountPercentage {{ percentage }}
+          ... on DiscountAmount {{ amount {{ amount currencyCode }} }}
+        }}
+      }}
+    }}
+    ... on DiscountCodeFreeShipping {{
+      title
+      endsAt
+      usageLimit
+      codes(first: 1) {{ nodes {{ code }} }}
+      {_CUSTOMER_SELECTION}
+    }}
+  }}
+}}
+"""
+Q_DISCOUNT_BY_CODE = (
+    "query SupportDiscountByCode($code: String!) {"
+    " codeDiscountNodeByCode(code: $code) { ...SupportCodeDiscount } }" + CODE_DISCOUNT_FIELDS
+)
+M_DISCOUNT_BASIC = (
+    "mutation SupportDiscountCodeBasicCreate($basicCodeDiscount: DiscountCodeBasicInput!) {"
+    " discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {"
+    " codeDiscountNode { ...SupportCodeDiscount } userErrors { field message code } } }"
+    + CODE_DISCOUNT_FIELDS
+)
+M_DISCOUNT_FREE_SHIPPING = (
+    "mutation SupportDiscountCodeFreeShippingCreate("
+    "$freeShippingCodeDiscount: DiscountCodeFreeShippingInput!) {"
+    " discountCodeFreeShippingCreate(freeShippingCodeDiscount: $freeShippingCodeDiscount) {"
+    " codeDiscountNode { ...SupportCodeDiscount } userErrors { field message code } } }"
+    + CODE_DISCOUNT_FIELDS
+)
+
+# Abandoned checkouts (``abandonedCheckouts``, Admin API 2024-10 and later): read by id with
+# the query filter ``id:<number>``; the GraphQL object has no token, see ``checkouts.py``.
+_CHECKOUT_LINES = f"""
+lineItems(first: 50) {{
+  nodes {{
+    id title quantity variant {{ id }} product {{ id }} originalUnitPriceSet {{ {_MONEY} }}
+  }}
+}}
+"""
+CHECKOUT_FIELDS = f"""
+fragment SupportCheckout on AbandonedCheckout {{
+  id
+  abandonedCheckoutUrl
+  completedAt
+  createdAt
+  customer {{ id defaultEmailAddress {{ emailAddress }} defaultPhoneNumber {{ phoneNumber }} }}
+  shippingAddress {{ phone }}
+  totalPriceSet {{ {_MONEY} }}
+  {_CHECKOUT_LINES}
+}}
+"""
+Q_CHECKOUT = (
+    "query SupportAbandonedCheckout($query: String!) {"
+    " abandonedCheckouts(first: 1, query: $query) { nodes { ...SupportCheckout } } }"
+    + CHECKOUT_FIELDS
+)
+# Only what finds a checkout by its token: ids and recovery URLs, newest first, cheap per page.
+Q_CHECKOUT_URLS = """
+query SupportAbandonedCheckoutUrls($first: Int!, $after: String, $reverse: Boolean) {
+  abandonedCheckouts(first: $first, after: $after, reverse: $reverse) {
+    nodes { id abandonedCheckoutUrl }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+# The order placed from a checkout (the ``checkout_token`` search filter of ``orders``).
+Q_ORDER_OF_CHECKOUT = f"""
+query SupportOrderOfCheckout($query: String!) {{
+  orders(first: 1, query: $query) {{
+    nodes {{
+      id
+      name
+      createdAt
+      email
+      phone
+      customer {{ id }}
+      totalPriceSet {{ {_MONEY} }}
+      {_CHECKOUT_LINES}
+    }}
+  }}
+}}
+"""
+
+# Webhook subscriptions of this app on this shop (Admin API 2025-07: HTTPS endpoints are
+# ``callbackUrl``; the unified ``uri`` arrives in 2025-10).
+_WEBHOOK_FIELDS = "id topic endpoint { __typename ... on WebhookHttpEndpoint { callbackUrl } }"
+Q_WEBHOOKS = f"""
+query SupportWebhookSubscriptions($first: Int!, $after: String,
+    $topics: [WebhookSubscriptionTopic!]) {{
+  webhookSubscriptions(first: $first, after: $after, topics: $topics) {{
+    nodes {{ {_WEBHOOK_FIELDS} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}
+"""
+M_WEBHOOK_CREATE = f"""
+mutation SupportWebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!,
+    $webhookSubscription: WebhookSubscriptionInput!) {{
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {{
+    webhookSubscription {{ {_WEBHOOK_FIELDS} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""

@@ -49,6 +49,7 @@ from supportflow.store.adapters.shopify.fields import (
     nodes,
     path,
     to_cents,
+    user_errors,
 )
 from supportflow.store.adapters.shopify.mapping import PAYMENT_KINDS, map_order, normalize_address
 from supportflow.store.adapters.shopify.queries import (
@@ -110,7 +111,7 @@ class ShopifyWrites(ShopifyReads):
             variables["refund"] = False  # the cancel saga refunded before this step
             mutation = M_CANCEL_WITHOUT_REFUND
         payload = (await self.graphql(mutation, variables)).get("orderCancel") or {}
-        errors = _user_errors(payload, "orderCancelUserErrors", "userErrors")
+        errors = user_errors(payload, "orderCancelUserErrors", "userErrors")
         if errors:
             after = await self._require_order(order_id)
             if after.get("cancelledAt"):
@@ -174,7 +175,7 @@ class ShopifyWrites(ShopifyReads):
             "transactions": transactions,
         }
         payload = (await self.graphql(M_REFUND, {"input": refund_input})).get("refundCreate") or {}
-        errors = _user_errors(payload, "userErrors")
+        errors = user_errors(payload, "userErrors")
         if errors:
             after = await self._require_order(order_id)
             if _has_refund_marked(after, marker):
@@ -207,7 +208,7 @@ class ShopifyWrites(ShopifyReads):
         }
         variables = {"input": {"id": node["id"], "shippingAddress": shipping}}
         payload = (await self.graphql(M_ORDER_UPDATE, variables)).get("orderUpdate") or {}
-        errors = _user_errors(payload, "userErrors")
+        errors = user_errors(payload, "userErrors")
         if errors:
             raise StoreRejected(f"Shopify refused the address of {order['order_id']}: {errors}")
         return map_order(await self._require_order(order_id))
@@ -235,7 +236,7 @@ class ShopifyWrites(ShopifyReads):
                 },
             }
             payload = (await self.graphql(M_HOLD, variables)).get("fulfillmentOrderHold") or {}
-            errors = _user_errors(payload, "userErrors")
+            errors = user_errors(payload, "userErrors")
             if errors:
                 again = await self._require_order(order_id)
                 if not any(_has_hold(f, handle) for f in nodes(again.get("fulfillmentOrders"))):
@@ -271,7 +272,7 @@ class ShopifyWrites(ShopifyReads):
             payload = (await self.graphql(M_RELEASE, variables)).get(
                 "fulfillmentOrderReleaseHold"
             ) or {}
-            errors = _user_errors(payload, "userErrors")
+            errors = user_errors(payload, "userErrors")
             if errors:
                 raise StoreRejected(f"Shopify refused to release {node.get('name')}: {errors}")
         return map_order(await self._require_order(order_id))
@@ -346,14 +347,3 @@ def _refundable(node: Mapping[str, Any], gateway: str | None) -> list[tuple[str,
         if left > 0:
             available.append((str(t["id"]), str(t.get("gateway")), left))
     return available
-
-
-def _user_errors(payload: Mapping[str, Any], *fields: str) -> str:
-    messages = []
-    for field in fields:
-        for error in dicts(payload.get(field)):
-            where = ".".join(str(p) for p in error.get("field") or [])
-            code = error.get("code")
-            text = str(error.get("message"))
-            messages.append(f"{where + ': ' if where else ''}{text}{f' ({code})' if code else ''}")
-    return "; ".join(dict.fromkeys(messages))  # the deprecated userErrors repeats the others

@@ -1,0 +1,126 @@
+"""Sales touches and the orders attributed to them (the conversion record).
+
+A touch is written when an opportunity is assigned (its arm, in an experiment) and updated
+when its message goes out or is held back; an order placed by the customer within the
+tenant's attribution window after a touch converts the latest such touch, once per order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportflow.db.models import SalesConversion, SalesTouch
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def open_touch(
+    sessions: sessionmaker[Session],
+    *,
+    touch_id: str,
+    tenant_id: str,
+    store_user_id: str,
+    kind: str,
+    subject_id: str,
+    workflow_id: str,
+    at: datetime,
+    experiment_id: str | None,
+    arm: str | None,
+) -> None:
+    """Write the touch once (a retried activity finds it there and changes nothing)."""
+    with sessions.begin() as s:
+        if s.get(SalesTouch, touch_id) is not None:
+            return
+        s.add(
+            SalesTouch(
+                touch_id=touch_id,
+                tenant_id=tenant_id,
+                store_user_id=store_user_id,
+                kind=kind,
+                subject_id=subject_id,
+                experiment_id=experiment_id,
+                arm=arm,
+                status="assigned",
+                workflow_id=workflow_id,
+                at=at,
+            )
+        )
+
+
+def close_touch(
+    sessions: sessionmaker[Session],
+    touch_id: str,
+    *,
+    status: str,
+    channel: str | None = None,
+    discount_code: str | None = None,
+    sent_at: datetime | None = None,
+) -> None:
+    with sessions.begin() as s:
+        row = s.get(SalesTouch, touch_id)
+        if row is None:
+            return
+        row.status = status[:40]
+        row.channel = channel
+        row.discount_code = discount_code
+        row.sent_at = sent_at
+
+
+def touch_status(sessions: sessionmaker[Session], touch_id: str) -> str | None:
+    with sessions() as s:
+        row = s.get(SalesTouch, touch_id)
+        return None if row is None else row.status
+
+
+def attribute_order(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    store_user_id: str,
+    order_id: str,
+    amount: Decimal,
+    placed_at: datetime,
+    window: timedelta,
+) -> str | None:
+    """The touch this order converts (the customer's latest touch that began within
+    ``window`` before it), recorded once per order; None when no touch qualifies."""
+    placed_at = _aware(placed_at)
+    with sessions.begin() as s:
+        known = s.get(SalesConversion, (tenant_id, order_id))
+        if known is not None:
+            return known.touch_id
+        rows = s.scalars(
+            select(SalesTouch)
+            .where(
+                SalesTouch.tenant_id == tenant_id,
+                SalesTouch.store_user_id == store_user_id,
+                SalesTouch.at <= placed_at,
+                SalesTouch.at >= placed_at - window,
+            )
+            .order_by(SalesTouch.at.desc())
+        ).all()
+        touch = next((t for t in rows if _aware(t.at) <= placed_at), None)
+        if touch is None:
+            return None
+        s.add(
+            SalesConversion(
+                tenant_id=tenant_id,
+                order_id=order_id,
+                touch_id=touch.touch_id,
+                amount=amount,
+                placed_at=placed_at,
+            )
+        )
+        try:
+            s.flush()
+        except IntegrityError:  # the same order attributed at the same moment elsewhere
+            s.rollback()
+            return None
+        return touch.touch_id
