@@ -323,6 +323,13 @@ class Settings(BaseSettings):
 
     # --- end operators --------------------------------------------------------------------------
 
+    # --- management agent (issue 14; workflows/management.py, temporal/management.py) ----------
+    # The API starts every tenant's management agent when it starts (USE_EXISTING: one already
+    # running is left alone). Off by default so that tools and tests that start an API do not
+    # start workflows; `up` and production deployments turn it on.
+    management_autostart: bool = False
+    # --- end management agent -------------------------------------------------------------------
+
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
         if bool(self.temporal_tls_client_cert_path) != bool(self.temporal_tls_client_key_path):

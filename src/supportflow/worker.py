@@ -23,6 +23,10 @@ from supportflow.activities.catalogue_cache import CatalogueCache
 from supportflow.activities.channels import ChannelActivities
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
+from supportflow.activities.management import (  # management agent (issue 14)
+    ManagementActivities,
+    ManagementMailActivities,
+)
 from supportflow.activities.people import NoticeActivities, PeopleActivities
 from supportflow.activities.sales import SalesActivities
 from supportflow.activities.store import StoreActivities
@@ -42,6 +46,10 @@ from supportflow.store.registry import StoreRegistry
 from supportflow.understanding.engines import load_engine
 from supportflow.worker_options import worker_options
 from supportflow.workflows.customer import CustomerWorkflow
+from supportflow.workflows.management import (  # management agent (issue 14)
+    ManagementAgentWorkflow,
+    ManagementDigestWorkflow,
+)
 from supportflow.workflows.sales import SalesAgentWorkflow
 
 log = logging.getLogger(__name__)
@@ -57,7 +65,8 @@ ALL_QUEUES: tuple[Queue, ...] = (Queue.AGENTS, Queue.AI, Queue.INTEGRATIONS)
 
 
 def workflows() -> list[type]:
-    return [CustomerWorkflow, SalesAgentWorkflow]
+    # The management agent (issue 14): one per tenant, and its daily digest.
+    return [CustomerWorkflow, SalesAgentWorkflow, ManagementAgentWorkflow, ManagementDigestWorkflow]
 
 
 @contextlib.asynccontextmanager
@@ -189,6 +198,30 @@ async def build_workers(
                     channels.send_reply,
                 ],
             )
+        # --- management agent (issue 14): a poll's database calls run as local activities in
+        # the agents worker (one workflow task per poll); the guard's mail to supervisors goes
+        # out from the integrations queue, like the other notices ---------------------------
+        if Queue.AGENTS in queues:
+            assert sessions is not None
+            management = ManagementActivities(sessions)
+            add(
+                settings.task_queue_agents,
+                [],
+                [
+                    management.collect_management_batch,
+                    management.write_metric_buckets,
+                    management.trip_guard,
+                ],
+            )
+        if Queue.INTEGRATIONS in queues:
+            assert sessions is not None
+            mail = ManagementMailActivities(sessions, MailSender(settings), settings)
+            add(
+                settings.task_queue_integrations,
+                [],
+                [mail.notify_guard, mail.send_management_digest],
+            )
+        # --- end management agent ------------------------------------------------------------
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread
         # per activity slot (threads start only when needed).
         slots = max(

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from supportflow.db.models import SalesConversion, SalesTouch, StoreWebhookEvent
+from supportflow.db.models import AgentEventRow, SalesConversion, SalesTouch, StoreWebhookEvent
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.sales.consent import may_contact
 from supportflow.settings import Settings
@@ -52,6 +53,16 @@ async def _outcome(
     await env.sleep(after)
     handle = shop.temporal.get_workflow_handle_for(SalesAgentWorkflow.run, wf_id)
     return await asyncio.wait_for(handle.result(), 120)
+
+
+def _events(shop: SalesShop, kind: str) -> list[str]:
+    with shop.sessions() as s:
+        rows = s.scalars(
+            select(AgentEventRow.event_key).where(
+                AgentEventRow.tenant_id == shop.tenant_id, AgentEventRow.kind == kind
+            )
+        )
+        return list(rows)
 
 
 def _touch(shop: SalesShop, wf_id: str) -> SalesTouch | None:
@@ -112,6 +123,7 @@ async def test_an_abandoned_checkout_gets_one_reminder_with_its_code(
         assert made.json()["customer_id"] == "ivan_santos_6635"
         touch = _touch(shop, wf_id)
         assert touch is not None and touch.status == "sent" and touch.channel == "email"
+        assert _events(shop, "sales_touch") == [f"sales_touch:{wf_id}"]
         assert touch.discount_code == code.group(1)
 
         # One-click unsubscribe withdraws consent; a forged link changes nothing.
@@ -166,6 +178,9 @@ async def test_an_order_placed_meanwhile_stops_the_reminder_and_converts(
         with shop.sessions() as s:
             conversion = s.get(SalesConversion, (shop.tenant_id, order["order_id"]))
         assert conversion is not None and conversion.touch_id == wf_id
+        # The management agent counts it once, whichever side recorded it first.
+        assert _events(shop, "conversion") == [f"conversion:{order['order_id']}"]
+        assert _events(shop, "sales_touch") == [], "nothing was sent"
 
 
 async def test_consent_withdrawn_before_sending_sends_nothing(

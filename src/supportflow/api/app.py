@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -40,6 +41,7 @@ from supportflow.api.routers import (  # people behind the agents (issue 12)  # 
     unsubscribe,
 )
 from supportflow.api.routers import experiments as experiments_router  # issue 14 item 3
+from supportflow.api.routers import metrics as metrics_router  # management agent (issue 14)
 from supportflow.api.routers import widget as widget_router  # chat widget (issue 13)
 from supportflow.api.schemas import Problem
 from supportflow.api.state import ApiState
@@ -49,6 +51,7 @@ from supportflow.db.migrate import upgrade
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
 from supportflow.temporal.client import connect
+from supportflow.temporal.management import keep_management_agents  # management (issue 14)
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +72,20 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
             keyring=await run_in_threadpool(load_keyring, settings),
             stores=stores,
         )
+        # --- management agent (issue 14): every tenant's agent, started in the background so
+        # a Temporal slow to answer never holds up the API (settings.management_autostart) ---
+        agents = (
+            asyncio.create_task(keep_management_agents(client, sessions, settings))
+            if settings.management_autostart
+            else None
+        )
+        # --- end management agent ---
         try:
             yield
         finally:
+            if agents is not None:
+                agents.cancel()
+                await asyncio.gather(agents, return_exceptions=True)
             await stores.aclose()
             engine.dispose()
 
@@ -135,6 +149,7 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(unsubscribe.router)
     app.include_router(experiments_router.router)  # experiments (issue 14 item 3)
     # --- end sales ---
+    app.include_router(metrics_router.router)  # management agent (issue 14): metrics, guards
     # --- end email and SMS ---
     # Encryption at rest: the codec server the Temporal UI decodes payloads through.
     app.include_router(codec.router)

@@ -497,3 +497,74 @@ class ExperimentVersionRow(Base):
 
 
 # --- end experiments ----------------------------------------------------------------------------
+
+
+# --- management (issue 14; management/, migration 0014) -----------------------------------------
+# No foreign key to tenants on these, like the audit trail: agents' tenants need no row, and a
+# tenant's figures and guards outlive its other rows.
+class AgentEventRow(Base):
+    """Something an agent did or saw that the management agent counts (a case closed, a
+    hand-over, a refund...), once per ``event_key``. Also filled from the audit trail and the
+    inbox by the management agent itself (management/collect.py). Ids and amounts only."""
+
+    __tablename__ = "agent_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "event_key", name="uq_agent_event_key"),
+        Index("ix_agent_events_tenant_id", "tenant_id", "id"),
+        Index("ix_agent_events_tenant_kind_at", "tenant_id", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    event_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), default=None)
+    subject: Mapped[str | None] = mapped_column(String(100), default=None)
+    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class MetricBucketRow(Base):
+    """One metric's value in one hour (UTC), as the management agent last computed it."""
+
+    __tablename__ = "metric_buckets"
+
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[float] = mapped_column()
+
+
+class PolicyGuardRow(Base):
+    """A tightening of a tenant's policy the management agent made on its own (a refund spike,
+    a burst of store errors); active until a person lifts it. PolicyStore.get overlays the
+    active ones on the tenant's policy (policy/guards.py)."""
+
+    __tablename__ = "policy_guards"
+    __table_args__ = (Index("ix_policy_guards_tenant", "tenant_id", "lifted_at"),)
+
+    guard_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(32))  # "refund_spike" | "store_error_burst"
+    effect: Mapped[str] = mapped_column(String(24))  # "require_approval" | "pause"
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    lifted_by: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+class ManagementSettingsRow(Base):
+    """A tenant's management agent settings (management/config.py JSON); absent: defaults."""
+
+    __tablename__ = "management_settings"
+
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+
+# --- end management -----------------------------------------------------------------------------

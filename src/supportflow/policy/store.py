@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from supportflow.db.models import TenantPolicyRow
+from supportflow.db.models import PolicyGuardRow, TenantPolicyRow
+from supportflow.policy.guards import GuardEffect, effect_of, overlay
 from supportflow.policy.load import PolicyError, parse_policy
 from supportflow.policy.model import TenantPolicy
 
@@ -18,10 +20,13 @@ class PolicyStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def get(self, tenant_id: str) -> TenantPolicy:
+    def get(self, tenant_id: str, *, guards: bool = True) -> TenantPolicy:
         with self._sessions() as s:
             row = s.get(TenantPolicyRow, tenant_id)
-            return parse_policy(json.loads(row.document) if row else None)
+            policy = parse_policy(json.loads(row.document) if row else None)
+            # --- management guards (issue 14): the active ones tighten what agents may do;
+            # ``guards=False`` is the policy as the merchant wrote it (for editing it).
+            return overlay(policy, _active_guards(s, tenant_id)) if guards else policy
 
     def stored(self, tenant_id: str) -> bool:
         """Whether the tenant has set a policy (else it runs on the defaults)."""
@@ -53,3 +58,13 @@ class PolicyStore:
             else:
                 row.document = document
         return policy
+
+
+# --- management guards (issue 14) -----------------------------------------------------------------
+def _active_guards(s: Session, tenant_id: str) -> list[GuardEffect]:
+    rows = s.execute(
+        select(PolicyGuardRow.effect, PolicyGuardRow.actions).where(
+            PolicyGuardRow.tenant_id == tenant_id, PolicyGuardRow.lifted_at.is_(None)
+        )
+    ).all()
+    return [e for e in (effect_of(effect, actions or []) for effect, actions in rows) if e]

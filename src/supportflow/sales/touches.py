@@ -7,6 +7,7 @@ tenant's attribution window after a touch converts the latest such touch, once p
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,6 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import SalesConversion, SalesTouch
+from supportflow.management.events import AgentEvent
+from supportflow.management.record import record_agent_event
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_#:.+\-/]{1,100}$")
 
 
 def _aware(value: datetime) -> datetime:
@@ -71,6 +76,19 @@ def close_touch(
         row.channel = channel
         row.discount_code = discount_code
         row.sent_at = sent_at
+        tenant_id, arm, experiment = row.tenant_id, row.arm, row.experiment_id
+    if status == "sent" and sent_at is not None:
+        # The management agent counts messages sent (once per touch).
+        record_agent_event(
+            sessions,
+            AgentEvent(
+                tenant_id=tenant_id,
+                event_key=f"sales_touch:{touch_id}"[:200],
+                kind="sales_touch",
+                at=sent_at,
+                data={"arm": arm, "experiment": experiment, "channel": channel},
+            ),
+        )
 
 
 def touch_status(sessions: sessionmaker[Session], touch_id: str) -> str | None:
@@ -123,4 +141,16 @@ def attribute_order(
         except IntegrityError:  # the same order attributed at the same moment elsewhere
             s.rollback()
             return None
-        return touch.touch_id
+        touch_id = touch.touch_id
+    record_agent_event(
+        sessions,
+        AgentEvent(
+            tenant_id=tenant_id,
+            event_key=f"conversion:{order_id}"[:200],
+            kind="conversion",
+            at=placed_at,
+            amount=amount,
+            subject=touch_id[:100] if _SAFE_ID.match(touch_id[:100]) else None,
+        ),
+    )
+    return touch_id

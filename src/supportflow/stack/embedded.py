@@ -99,7 +99,8 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 "smtp_password": None,
             }
         )
-    settings = settings.model_copy(update={"dev_endpoints": True})
+    # management agent (issue 14): the API starts each tenant's agent and digest schedule.
+    settings = settings.model_copy(update={"dev_endpoints": True, "management_autostart": True})
     # --- end mail ---
     # --- email and SMS (issue 13): inbound SMTP for tenants' support addresses ---
     _check_port_free(

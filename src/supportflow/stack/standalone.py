@@ -51,6 +51,10 @@ async def run_worker(settings: Settings, queues: Sequence[Queue]) -> None:
 
 
 async def run_api(settings: Settings) -> None:
+    if "management_autostart" not in settings.model_fields_set:
+        # A production API starts each tenant's management agent (issue 14) unless
+        # SUPPORTFLOW_MANAGEMENT_AUTOSTART=false says another process does.
+        settings = settings.model_copy(update={"management_autostart": True})
     _keyring(settings)  # fail at start, with the reason, not in the lifespan
     server = uvicorn.Server(api_server_config(settings))
     log.info("API on %s", settings.api_url)

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from supportflow.api.console import metrics_view  # management agent (issue 14)
 from supportflow.api.deps import StateDep
 from supportflow.api.operator_auth import SESSION_COOKIE
 from supportflow.api.state import ApiState
@@ -211,6 +212,35 @@ async def audit_page(
     request: Request, state: StateDep, sf_session: SessionCookie = None
 ) -> Response:
     return await _page(request, state, sf_session, "audit.html", active="audit")
+
+
+# --- management agent (issue 14): the Metrics page, figures and charts drawn on the server
+# (aggregates only, no customer data) ---------------------------------------------------------
+@router.get("/metrics")
+async def metrics_page(
+    request: Request,
+    state: StateDep,
+    sf_session: SessionCookie = None,
+    span: Annotated[str, Query(alias="range", pattern=r"^(24h|7d|30d)$")] = "7d",
+) -> Response:
+    viewer = await _viewer(state, sf_session)
+    if viewer is None:
+        return _to_login(request)
+    page = await run_in_threadpool(
+        metrics_view.metrics_page, state.sessions, viewer.tenant_id, span
+    )
+    return _render(
+        "metrics.html",
+        viewer=viewer,
+        Permission=Permission,
+        active="metrics",
+        m=page,
+        ranges=metrics_view.RANGES,
+        can_lift=viewer.role in (Role.SUPERVISOR.value, Role.ADMIN.value),
+    )
+
+
+# --- end management agent ---------------------------------------------------------------------
 
 
 @router.get("/settings")

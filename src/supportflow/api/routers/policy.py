@@ -18,7 +18,11 @@ router = APIRouter(tags=["policy"])
 
 @router.get("/v1/policy")
 async def get_policy(who: TenantReader, state: StateDep) -> dict[str, Any]:
-    policy = await run_in_threadpool(PolicyStore(state.sessions).get, who.tenant_id)
+    # The policy as the merchant wrote it: a management guard in force (GET /v1/guards) is
+    # not written back into it by an editor that loads, edits and saves.
+    policy = await run_in_threadpool(
+        lambda: PolicyStore(state.sessions).get(who.tenant_id, guards=False)
+    )
     return policy.model_dump(mode="json")
 
 

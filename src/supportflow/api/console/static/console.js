@@ -1006,6 +1006,27 @@
     load();
   }
 
+  // ---------------------------------------------------------------- metrics (issue 14)
+  // The figures and charts come drawn by the server; this only lifts a guard (a POST with
+  // the CSRF header), then shows the page again.
+  function metricsPage() {
+    const error = $("guard-error");
+    for (const button of document.querySelectorAll("[data-lift-guard]")) {
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        const res = await api("POST", `/v1/guards/${encodeURIComponent(button.dataset.liftGuard)}/lift`);
+        if (!res.ok) {
+          button.disabled = false;
+          showError(error, `The guard was not lifted. ${errorText(res)}`);
+          return;
+        }
+        toast("Guard lifted: agents follow the policy as written again.");
+        location.reload();
+      });
+    }
+  }
+  // ---------------------------------------------------------------- end metrics
+
   // ---------------------------------------------------------------- start
   const pages = {
     login: loginPage,
@@ -1013,6 +1034,7 @@
     conversation: conversationPage,
     approvals: approvalsPage,
     audit: auditPage,
+    metrics: metricsPage, // management agent (issue 14)
     "settings-policy": policyPage,
     "settings-templates": templatesPage,
     "settings-knowledge": knowledgePage,
