@@ -64,7 +64,7 @@ HERE = Path(__file__).parent / "histories"
 # Beside the recordings: file stem -> the workflow id it was recorded under.
 WORKFLOW_IDS = "workflow_ids.json"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v9"
+VERSION = "v10"
 
 # A script is (text, email) turns. An email signs the customer in with a signed identity
 # token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
@@ -180,6 +180,42 @@ TIMEOUT_SCRIPT: Script = [
     ("I no longer need it", None),
     ("~3.5", None),
     ("yes, cancel it", None),
+]
+
+
+# The support agent's sales part (sales-v1): a retention offer asked again plainly, taken (a
+# one-use code, the order kept), the rating that follows; a second offer declined by
+# insisting, then the usual confirmation and cancel (no second rating question that day).
+RETENTION_POLICY: dict[str, object] = {
+    "sales": {
+        "enabled": True,
+        "retention": {"enabled": True, "offer": "discount", "discount_percent": 10},
+    }
+}
+RETENTION_SCRIPT: Script = [
+    ("I want to cancel my order #W3618959", "emma.kovacs5723@example.com"),
+    ("I no longer need it", None),
+    ("hmm, what would that mean?", None),
+    ("yes please", None),
+    ("5", None),
+    ("please cancel #W7109609 too, I don't need it", None),
+    ("no, just cancel it", None),
+    ("yes", None),
+]
+# An offer nobody answers: the case closes after the tenant's 2-second wait (recorded).
+RETENTION_TIMEOUT_POLICY: dict[str, object] = {**RETENTION_POLICY, "confirmation_timeout": 2}
+RETENTION_TIMEOUT_SCRIPT: Script = [
+    ("cancel my order #W2624389, I no longer need it", "liam.lee9297@example.com"),
+    ("~3.5", None),
+    ("thanks", None),
+]
+# CSAT: a resolved case asks for a rating; "4 stars" is one; other words are a normal turn;
+# not asked again the same day.
+CSAT_SCRIPT: Script = [
+    ("where is my order #W2611340", "james.li4495@example.com"),
+    ("4 stars", None),
+    ("5 more shirts please", None),
+    ("where is my order #W3632959", None),
 ]
 
 
@@ -372,6 +408,11 @@ async def main(out_dir: Path = HERE) -> None:
             people_tenant = tenant_with_policy(settings, "Staffed Shop", PEOPLE_POLICY)
             runs.append(("people", PEOPLE_SCRIPT, people_tenant))
             runs.append(("channels", CHANNELS_SCRIPT, channels_tenant(settings)))
+            retention_tenant = tenant_with_policy(settings, "Keeping Shop", RETENTION_POLICY)
+            runs.append(("retention", RETENTION_SCRIPT, retention_tenant))
+            waiting_tenant = tenant_with_policy(settings, "Offer Shop", RETENTION_TIMEOUT_POLICY)
+            runs.append(("retention_timeout", RETENTION_TIMEOUT_SCRIPT, waiting_tenant))
+            runs.append(("csat", CSAT_SCRIPT, tenant))
             # The workflow id of each recording: it is part of ids the workflow derives (an
             # approval's id), so a replay must run under the same one.
             ids_file = out_dir / WORKFLOW_IDS

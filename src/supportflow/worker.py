@@ -27,7 +27,9 @@ from supportflow.activities.management import (  # management agent (issue 14)
     ManagementActivities,
     ManagementMailActivities,
 )
+from supportflow.activities.outcomes import OutcomeActivities  # support's sales part (issue 14)
 from supportflow.activities.people import NoticeActivities, PeopleActivities
+from supportflow.activities.retention import RetentionActivities  # support's sales part
 from supportflow.activities.sales import SalesActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
@@ -222,6 +224,17 @@ async def build_workers(
                 [mail.notify_guard, mail.send_management_digest],
             )
         # --- end management agent ------------------------------------------------------------
+        # --- the support agent's sales part (issue 14, sales-v1): a turn's outcomes recorded
+        # by a local activity in the agents worker; a retention code is a store write on the
+        # integrations queue, like the saga's ---------------------------------------------------
+        if Queue.AGENTS in queues:
+            assert sessions is not None
+            add(settings.task_queue_agents, [], [OutcomeActivities(sessions).record_turn_outcomes])
+        if Queue.INTEGRATIONS in queues:
+            assert store is not None
+            retention = RetentionActivities(store)
+            add(settings.task_queue_integrations, [], [retention.create_retention_code])
+        # --- end the support agent's sales part ----------------------------------------------
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread
         # per activity slot (threads start only when needed).
         slots = max(

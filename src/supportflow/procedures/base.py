@@ -15,6 +15,7 @@ Over 400 lines on purpose: it is one state machine. ``step``, ``approve``, ``fin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from supportflow.procedures.case import (
     CaseState,
     CaseStep,
     ProcedureName,
+    RetentionOffer,
     StepResult,
     idempotency_key,
 )
@@ -39,6 +41,14 @@ from supportflow.procedures.flow import Procedure, Prompt, Turn
 from supportflow.procedures.info import Handoff, OrderStatus, RefundStatus
 from supportflow.procedures.intents import procedure_for
 from supportflow.procedures.modify import ModifyAddress, ModifyItems, ModifyPayment
+from supportflow.procedures.retention import (
+    MAX_ASKS,
+    offer_facts,
+    offer_for,
+    refuses_offers,
+)
+from supportflow.procedures.retention import answer as offer_answer
+from supportflow.procedures.retention import asked as offer_asked
 from supportflow.procedures.returns import Exchange, Return
 from supportflow.procedures.saga import SagaOutcome
 from supportflow.store.actions import StoreAction
@@ -115,13 +125,15 @@ def step(
     text: str = "",
     strict_consent: bool = True,
     wanted: ProcedureName | None = None,
+    offers: bool = False,
 ) -> StepResult:
     """One customer turn. ``state`` is the conversation's current case (open or not).
 
     ``wanted`` is the procedure the dispatcher chose for a turn with no open case (the
     dispatcher classifies once); without it, the understanding's. ``strict_consent=False``
     keeps the understanding's "confirm" alone as a yes: only for conversations recorded
-    before the consent gate, so their histories replay."""
+    before the consent gate, so their histories replay. ``offers``: a cancel may make the
+    tenant's retention offer before its confirmation (sales-v1 runs; retention.py)."""
     turn = Turn(understanding=u, text=text, now=now)
     active = state if state is not None and state.is_open else None
     if (active is None and wanted is None) or active is not None:
@@ -129,7 +141,7 @@ def step(
     if active is None:
         if wanted is None:
             return StepResult(outcome="not_handled")
-        return _open(wanted, turn, facts, policy, new_case_id)
+        return _open(wanted, turn, facts, policy, new_case_id, offers=offers)
     proc = PROCEDURES[active.procedure]
     if active.step == "executing":
         return StepResult(
@@ -138,6 +150,9 @@ def step(
             template="action_in_progress",
             facts={"action": proc.phrase(active)},
         )
+    if active.awaiting == "offer" and active.offer is not None and wanted != "handoff":
+        # Read before "decline": a no to the offer goes on to the cancel, it drops nothing.
+        return _answer_offer(active, turn, facts, policy, new_case_id, wanted)
     if u.intent == "decline" or wanted == "handoff":
         dropped = _closed(active, "abandoned")
         if wanted == "handoff":
@@ -149,9 +164,19 @@ def step(
             facts={"action": proc.phrase(active)},
         )
     absorbed = _absorb(active, turn, facts)
+    if offers:
+        absorbed = _note_refusal(absorbed, turn)
     supplied = _details(absorbed) != _details(active)
     if wanted is not None and wanted != active.procedure and not supplied:
-        return _open(wanted, turn, facts, policy, new_case_id, dropped=_closed(active, "abandoned"))
+        return _open(
+            wanted,
+            turn,
+            facts,
+            policy,
+            new_case_id,
+            dropped=_closed(active, "abandoned"),
+            offers=offers,
+        )
     if active.step == "approval" and not supplied:
         return StepResult(
             outcome="awaiting_approval",
@@ -168,7 +193,9 @@ def step(
     if not strict_consent:
         return _advance(absorbed, facts, policy, now, confirmed=answering and u.intent == "confirm")
     plain_yes = u.intent == "confirm" and verdict.kind == "yes"
-    result = _advance(absorbed, facts, policy, now, confirmed=answering and plain_yes)
+    result = _advance(
+        absorbed, facts, policy, now, confirmed=answering and plain_yes, offers=offers
+    )
     if answering and not plain_yes and result.awaiting == "confirm":
         unclear = verdict.reason if verdict.kind != "yes" else "not_understood"
         result = result.model_copy(update={"facts": {**result.facts, "unclear": unclear}})
@@ -273,6 +300,7 @@ def _open(
     case_id: str,
     *,
     dropped: CaseState | None = None,
+    offers: bool = False,
 ) -> StepResult:
     proc = PROCEDURES[name]
     state = CaseState(
@@ -283,7 +311,9 @@ def _open(
         order_id=facts.order_id_requested if proc.needs_order else None,
     )
     state = proc.absorb(state, turn, facts)
-    result = _advance(state, facts, policy, turn.now, confirmed=False)
+    if offers:
+        state = _note_refusal(state, turn)
+    result = _advance(state, facts, policy, turn.now, confirmed=False, offers=offers)
     return result.model_copy(update={"dropped": dropped})
 
 
@@ -315,6 +345,7 @@ def _advance(
     *,
     confirmed: bool,
     approved: bool = False,
+    offers: bool = False,
 ) -> StepResult:
     proc = PROCEDURES[state.procedure]
     if facts.user is None and state.procedure != "handoff":
@@ -368,6 +399,16 @@ def _advance(
         )
     summary = {**proposal.summary, "needs_approval": decision.verdict == "needs_approval"}
     if not confirmed or state.confirmation != summary:
+        offer = offer_for(state, facts, policy) if offers else None
+        if offer is not None:
+            # The tenant's one retention offer, before the confirmation (retention.py).
+            offering = state.model_copy(update={"offer": offer_asked(offer, now)})
+            return _ask(
+                offering,
+                Prompt("retention_offer", offer_facts(offering), awaiting="offer"),
+                now,
+                policy=decision,
+            )
         asking = state.model_copy(update={"step": "confirming", "confirmation": summary})
         return _ask(
             asking,
@@ -395,6 +436,71 @@ def _advance(
             case_id=state.case_id, action=proposal.action, attempt=attempt, steps=proposal.steps
         ),
         policy=decision,
+    )
+
+
+def _note_refusal(state: CaseState, turn: Turn) -> CaseState:
+    """A cancel whose customer turned offers down before one was made gets none."""
+    if state.procedure != "cancel" or state.offer is not None or not refuses_offers(turn.text):
+        return state
+    return state.model_copy(update={"offer": RetentionOffer(status="refused")})
+
+
+def _answer_offer(
+    active: CaseState,
+    turn: Turn,
+    facts: CaseFacts,
+    policy: TenantPolicy,
+    new_case_id: str,
+    wanted: ProcedureName | None,
+) -> StepResult:
+    """The customer's answer to the retention offer. Yes keeps the order; no (or insisting)
+    goes straight on to the cancel's confirmation; an unclear answer is asked once more,
+    plainly, and a second one is taken as no. Another request drops the cancel, as it would
+    any open case."""
+    offer = active.offer
+    assert offer is not None
+    said = offer_answer(turn.text, turn.understanding)
+    if said == "unclear" and wanted is not None and wanted != active.procedure:
+        dropped = _closed(active, "abandoned")
+        return _open(wanted, turn, facts, policy, new_case_id, dropped=dropped)
+    if said == "unclear" and offer.asks < MAX_ASKS:
+        again = active.model_copy(update={"offer": offer_asked(offer, turn.now)})
+        return _ask(
+            again,
+            Prompt("retention_offer", offer_facts(again, unclear=True), awaiting="offer"),
+            turn.now,
+        )
+    if said == "yes":
+        return _take_offer(active, turn, facts, policy, new_case_id)
+    declined = active.model_copy(update={"offer": offer.model_copy(update={"status": "declined"})})
+    result = _advance(_absorb(declined, turn, facts), facts, policy, turn.now, confirmed=False)
+    return result.model_copy(update={"retention": declined})
+
+
+def _take_offer(
+    active: CaseState, turn: Turn, facts: CaseFacts, policy: TenantPolicy, new_case_id: str
+) -> StepResult:
+    """The order is kept. A code offer closes the case as a save (the workflow makes the
+    code); an exchange goes on as a change of the order's items, a case of its own."""
+    offer = active.offer
+    assert offer is not None
+    kept = _closed(
+        active.model_copy(update={"offer": offer.model_copy(update={"status": "accepted"})}),
+        "done",
+    )
+    if offer.kind == "exchange":
+        u = turn.understanding.model_copy(update={"intent": "modify_order_items"})
+        change = _open("modify_items", replace(turn, understanding=u), facts, policy, new_case_id)
+        return change.model_copy(
+            update={"dropped": kept, "retention": kept, "facts": {**change.facts, "kept": True}}
+        )
+    return StepResult(
+        outcome="saved",
+        state=kept,
+        template="retention_saved",
+        facts=offer_facts(kept),
+        retention=kept,
     )
 
 

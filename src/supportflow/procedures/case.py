@@ -40,6 +40,8 @@ Awaiting = Literal[
     "address",
     "confirm",
     "approval",
+    # A retention offer before a cancel (sales-v1 runs): yes keeps the order, no cancels.
+    "offer",
 ]
 CaseStep = Literal[
     "collecting",  # asking for details
@@ -53,6 +55,22 @@ CaseStep = Literal[
 ]
 OPEN_STEPS: frozenset[str] = frozenset({"collecting", "confirming", "approval", "executing"})
 CancelReason = Literal["no longer needed", "ordered by mistake"]
+RetentionKind = Literal["discount", "free_shipping", "exchange"]
+
+
+class RetentionOffer(BaseModel):
+    """The one offer a cancel case may make before its confirmation (sales-v1 runs; the
+    tenant's ``sales.retention`` policy): what was offered and what became of it. A case has
+    one at most, so the customer is never offered twice."""
+
+    # None only when the customer refused offers before one was made.
+    kind: RetentionKind | None = None
+    percent: int | None = None
+    # "refused": turned down before it was made ("cancel it, no offers"), so never made.
+    status: Literal["asked", "accepted", "declined", "refused"] = "asked"
+    # How many times the question was put (a second time, plainly, after an unclear answer).
+    asks: int = 0
+    asked_at: datetime | None = None
 
 
 class CaseState(BaseModel):
@@ -86,6 +104,8 @@ class CaseState(BaseModel):
     rule_id: str | None = None
     # The verified identity that opened the case: only it may continue it (answer, confirm).
     owner: str | None = None
+    # The retention offer of a cancel case (sales-v1 runs), once decided.
+    offer: RetentionOffer | None = None
 
     @property
     def is_open(self) -> bool:
@@ -149,6 +169,7 @@ Outcome = Literal[
     "execute",  # run `plan` with run_saga, then call finish()
     "awaiting_approval",  # record `approval`, wait for an operator, then call approve()
     "retry_later",  # the store stopped answering mid-plan: run the same `plan` again later
+    "saved",  # the customer took a retention offer: make its code, the order is kept
     "done",
     "refused",
     "escalated",
@@ -169,6 +190,9 @@ class StepResult(BaseModel):
     dropped: CaseState | None = None
     # Every policy decision made this turn, to log and audit (denials especially).
     policy: PolicyDecision | None = None
+    # A retention offer answered this turn (sales-v1 runs): the case it belongs to, with the
+    # offer's final status, for the sales record.
+    retention: CaseState | None = None
 
 
 def idempotency_key(workflow_id: str, case_id: str, step: str) -> str:

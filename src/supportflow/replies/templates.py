@@ -365,3 +365,52 @@ DEFAULT_TEMPLATES.update(
         "{{ order_id }}! Something to go with it?" + _SALES_OFFER,
     }
 )
+
+# -- the support agent's sales part (issue 14, sales-v1 runs; procedures/retention.py and
+# procedures/csat.py) -------------------------------------------------------------------------
+# retention_offer facts: order_id, offer ("discount" | "free_shipping" | "exchange"), percent,
+# unclear (asked again after an answer that was neither yes nor no). retention_saved adds
+# code and valid_until. csat_ask ends a reply after a resolved case; csat_thanks answers the
+# rating.
+_OFFER_WHAT = (
+    "{% if offer == 'discount' %}keep it and get {{ percent }}% off your next order instead"
+    "{% elif offer == 'free_shipping' %}keep it and get free shipping on your next order "
+    "instead{% else %}exchange it for another size or colour instead{% endif %}"
+)
+DEFAULT_TEMPLATES.update(
+    {
+        "retention_offer": "{% if unclear %}Sorry, I need a plain yes or no on this one. Would "
+        "you like to " + _OFFER_WHAT + " (yes), or shall I go on with cancelling order "
+        "{{ order_id }} (no)?{% else %}Before I cancel order {{ order_id }}: would you like to "
+        + _OFFER_WHAT
+        + "?{% if offer != 'exchange' %} You'd get a one-use code right here.{% endif %} "
+        "Just say yes, or no and I'll go on with the cancellation.{% endif %}",
+        "retention_saved": "Great, order {{ order_id }} stays as it is. Your one-use code for "
+        "{% if offer == 'discount' %}{{ percent }}% off{% else %}free shipping on{% endif %} "
+        "your next order is {{ code }}{% if valid_until %} (valid until {{ valid_until }})"
+        "{% endif %}.",
+        "retention_code_failed": "Great, order {{ order_id }} stays as it is. I couldn't create "
+        "your code just now, so I've asked a member of our team to send it to you.",
+        "csat_ask": "How did we do? Reply with a number from 1 (poor) to 5 (great).",
+        "csat_thanks": "Thanks for your rating!",
+    }
+)
+# Said before the item question when the customer took an exchange instead of cancelling.
+DEFAULT_TEMPLATES["ask_items"] = (
+    "{% if kept is defined and kept %}Great, I won't cancel it. {% endif %}"
+    + DEFAULT_TEMPLATES["ask_items"]
+)
+CHANNEL_TEMPLATES.update(
+    {
+        "retention_offer.sms": "{% if unclear %}Please reply YES to "
+        + _OFFER_WHAT
+        + ", or NO to cancel order {{ order_id }}.{% else %}Before I cancel {{ order_id }}: "
+        "would you like to " + _OFFER_WHAT + "? Reply YES or NO.{% endif %}",
+        "retention_saved.sms": "Great, order {{ order_id }} stays as it is. Your code for "
+        "{% if offer == 'discount' %}{{ percent }}% off{% else %}free shipping on{% endif %} "
+        "your next order: {{ code }}{% if valid_until %} (until {{ valid_until }}){% endif %}.",
+        "csat_ask.sms": "How did we do? Reply 1 (poor) to 5 (great).",
+        "csat_ask.email": "How did we do? Just reply to this email with a number from 1 "
+        "(poor) to 5 (great).",
+    }
+)

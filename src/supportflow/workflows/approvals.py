@@ -81,11 +81,15 @@ class Approvals(People):
                 }
             )
             s.approvals = [decided if a is pending else a for a in s.approvals]
+            before = {c.case_id: c.status for c in s.cases}
             r = approve(case, facts, approved=approved, policy=self._policy, now=workflow.now())
             r = await self._carry_out(r, s.store_user_id)
             if r.state is not None:
                 s.case = r.state
                 self._track_case(r.state)
+            if self._version.sales:
+                # sales-v1: the case an operator decided, for the management agent's figures.
+                await self._record_outcomes(before, by_person=True)
             s.awaiting = r.awaiting
             said = dict(r.facts)
             if not approved and d.share_note and d.note.strip():
@@ -115,10 +119,13 @@ class Approvals(People):
         s.approvals = [expired if a is pending else a for a in s.approvals]
         case = s.case
         assert case is not None
+        before = {c.case_id: c.status for c in s.cases}
         s.case = case.model_copy(
             update={"step": "escalated", "awaiting": None, "waiting_since": None}
         )
         self._track_case(s.case)
+        if self._version.sales:
+            await self._record_outcomes(before)
         s.awaiting = None
         s.handover = None
         facts = await self._hand_over("handoff", "approval_expired")

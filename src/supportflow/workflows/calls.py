@@ -149,6 +149,20 @@ class ActivityCalls:
             )
         )
 
+    async def store_write(self, fn: Callable[[Any, In], Awaitable[T]], arg: In) -> T | None:
+        """A store write outside a saga (a retention code, sales-v1): an ordinary activity on
+        the integrations queue with the saga's write options; None when it failed for good."""
+        return await _or_none(
+            workflow.execute_activity_method(
+                fn,
+                arg,
+                task_queue=self.integrations_queue,
+                start_to_close_timeout=STORE_WRITE.start_to_close,
+                schedule_to_close_timeout=STORE_WRITE.schedule_to_close,
+                retry_policy=STORE_WRITE.retry,
+            )
+        )
+
 
 async def _or_none(call: Awaitable[T]) -> T | None:
     """Await a store activity; None when the store refused for good or stayed unreachable past

@@ -15,6 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.activities.actions import ActionActivities
     from supportflow.activities.contract import LoadCaseFactsInput, ProductQuestionInput
     from supportflow.activities.knowledge import KnowledgeActivities
+    from supportflow.activities.outcomes import RetentionAnswer
+    from supportflow.activities.retention import RetentionActivities, RetentionCodeInput
     from supportflow.activities.store import StoreActivities
     from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
     from supportflow.knowledge.contract import KnowledgeInput
@@ -26,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
         order_id_to_fetch,
         step,
     )
-    from supportflow.procedures.case import ProcedureName
+    from supportflow.procedures.case import ProcedureName, idempotency_key
+    from supportflow.procedures.retention import CODE_VALID
     from supportflow.procedures.saga import run_saga
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.contract import PendingRequest
@@ -113,6 +116,8 @@ class CaseSteps(ConversationBase):
             # Runs before PATCH_TRUST took the understanding's "confirm" as a yes.
             strict_consent=self._trust,
             wanted=wanted,
+            # sales-v1: the tenant's retention offer, once per order in a conversation.
+            offers=self._version.sales and order_id not in s.offered_orders,
         )
         if self._trusted and r.state is not None and r.state.owner is None:
             # The verified identity that opens (or first continues) a case owns it.
@@ -122,6 +127,8 @@ class CaseSteps(ConversationBase):
         if r.policy is not None and r.policy.verdict != "allowed":
             workflow.logger.info("policy %s by rule %s", r.policy.verdict, r.policy.rule_id)
         r = await self._carry_out(r, user)
+        if self._version.sales:
+            self._note_retention(r)
         if r.state is not None:
             s.case = r.state
             self._track_case(r.state)
@@ -167,10 +174,71 @@ class CaseSteps(ConversationBase):
                 if self._version.people and r.plan is not None and user is not None:
                     self._schedule_retry(r.plan, user)
                 return r
+            case "saved":
+                # The customer kept the order for the tenant's retention offer (sales-v1).
+                assert r.state is not None and user is not None
+                return await self._retention_code(r, user)
             case "not_handled" | "continue" | "done" | "refused" | "escalated" | "abandoned":
                 return r
             case _:
                 assert_never(r.outcome)
+
+    async def _retention_code(self, r: StepResult, user: str) -> StepResult:
+        """A kept order's one-use code (a discount or free shipping on the next order),
+        created by the store with the case's idempotency key, so it is made once. If the
+        store cannot make it, the order is still kept and a person sends the code."""
+        case, offer = r.state, r.state.offer if r.state is not None else None
+        if case is None or offer is None or offer.kind not in ("discount", "free_shipping"):
+            return r
+        assert case.order_id is not None
+        made = await self._calls.store_write(
+            RetentionActivities.create_retention_code,
+            RetentionCodeInput(
+                tenant_id=self._inp.tenant_id,
+                store_user_id=user,
+                order_id=case.order_id,
+                offer="discount" if offer.kind == "discount" else "free_shipping",
+                percent=offer.percent,
+                expires_at=workflow.now() + CODE_VALID,
+                idempotency_key=idempotency_key(
+                    workflow.info().workflow_id, case.case_id, "retention.code"
+                ),
+            ),
+        )
+        if made is None:
+            return r.model_copy(update={"template": "retention_code_failed"})
+        end = made.expires_at or workflow.now() + CODE_VALID
+        until = f"{end:%B} {end.day}, {end.year}"
+        return r.model_copy(update={"facts": {**r.facts, "code": made.code, "valid_until": until}})
+
+    def _note_retention(self, r: StepResult) -> None:
+        """Remember the orders offered, so none is offered twice, and keep a retention
+        offer's answer for the end of the turn (outcomes.py records it)."""
+        s = self._s
+        case = r.state
+        if (
+            case is not None
+            and case.offer is not None
+            and case.offer.status == "asked"
+            and case.order_id is not None
+            and case.order_id not in s.offered_orders
+        ):
+            s.offered_orders = [*s.offered_orders, case.order_id][-50:]
+        answered = r.retention
+        if answered is None or answered.offer is None or answered.offer.kind is None:
+            return
+        if answered.order_id is None:
+            return
+        saved = answered.offer.status == "accepted"
+        code = r.facts.get("code") if saved else None
+        self._retention_answer = RetentionAnswer(
+            case_id=answered.case_id,
+            order_id=answered.order_id,
+            status="saved" if saved else "declined",
+            offer=answered.offer.kind,
+            offered_at=answered.offer.asked_at or workflow.now(),
+            discount_code=str(code) if code is not None else None,
+        )
 
     async def _knowledge_turn(self, intent: str, fallback: str) -> Plan:
         """Quote the tenant's article that answers the question; never make one up."""

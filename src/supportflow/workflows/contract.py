@@ -135,6 +135,9 @@ class Case(BaseModel):
     opened_at: datetime
     # Why a case went to a person (e.g. "activity_failed: understand"), for the inbox.
     reason: str | None = None
+    # How a resolved case ended, when it says more than "resolved": "saved" (the customer
+    # took a retention offer and kept the order; sales-v1).
+    resolution: Literal["saved"] | None = None
 
 
 HandoverReason = Literal["handoff", "approval", "stuck"]
@@ -172,6 +175,17 @@ class PendingRequest(BaseModel):
     understanding: Understanding
     # Who wrote it (ChannelIdentity.key; channels-v1): only their own proof takes it up.
     sender: str | None = None
+
+
+class CsatQuestion(BaseModel):
+    """A reply that ended with "How did we do?" (procedures/csat.py)."""
+
+    case_id: str
+    asked_at: datetime
+    # Who was asked (ChannelIdentity.key): only their next message may rate.
+    to: str | None = None
+    # Whether the conversation's next message may still be the rating.
+    open: bool = True
 
 
 class ConversationState(BaseModel):
@@ -224,6 +238,12 @@ class ConversationState(BaseModel):
     routes: dict[str, ReplyRoute] = Field(default_factory=dict)
     # The sender of the latest customer message (ChannelIdentity.key).
     last_from: str | None = None
+    # --- sales and CSAT (PATCH_SALES) ---------------------------------------------------------
+    # The rating question (CSAT) last asked: its case, and whether the next message may
+    # still answer it.
+    csat: CsatQuestion | None = None
+    # Orders a retention offer was made for in this conversation: never offered twice.
+    offered_orders: list[str] = Field(default_factory=list)
 
 
 # --- what operators send a conversation (updates with validators) ----------------------------

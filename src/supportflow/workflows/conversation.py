@@ -10,6 +10,7 @@ dispatcher answered) and ``customer.py`` (the workflow: handlers, one turn, the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 
 from temporalio import workflow
@@ -17,6 +18,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from supportflow.activities.ai import AiActivities
     from supportflow.activities.contract import ComposedReply, ComposeInput
+    from supportflow.activities.outcomes import Rating, RetentionAnswer
     from supportflow.policy.model import DEFAULT_POLICY, TenantPolicy
     from supportflow.procedures.case import ActionPlan, CaseState
     from supportflow.understanding.contract import Understanding
@@ -68,6 +70,10 @@ class ConversationBase:
         self._retrying = False
         # The channel the answer being composed goes out on (channels-v1 runs): its wording.
         self._out_channel: str | None = None
+        # What this turn settled beyond its cases, recorded at its end (sales-v1 runs,
+        # outcomes.py): a retention offer's answer, the customer's rating.
+        self._retention_answer: RetentionAnswer | None = None
+        self._rating: Rating | None = None
 
     # --- the run's version, decided in its first activation ---------------------------------
 
@@ -134,12 +140,14 @@ class ConversationBase:
 
     def _track_case(self, case: CaseState) -> None:
         status = _CASE_STATUS.get(case.step, "abandoned" if case.step == "abandoned" else "open")
+        saved = case.step == "done" and case.offer is not None and case.offer.status == "accepted"
         entry = Case(
             case_id=case.case_id,
             intent=case.intent,
             status=status,
             order_id=case.order_id,
             opened_at=case.opened_at,
+            resolution="saved" if saved else None,
         )
         for i, known in enumerate(self._s.cases):
             if known.case_id == case.case_id:
@@ -185,6 +193,11 @@ class ConversationBase:
         raise NotImplementedError
 
     async def _close_unanswered_case(self) -> None:
+        raise NotImplementedError
+
+    async def _record_outcomes(self, before: Mapping[str, str], *, by_person: bool = False) -> None:
+        """Record what closed since ``before`` (case id -> status), and the turn's rating and
+        retention answer (outcomes.py); ``by_person``: a person decided it (an approval)."""
         raise NotImplementedError
 
     async def _one_request(self, u: Understanding, intent: str, first_name: str | None) -> Plan:

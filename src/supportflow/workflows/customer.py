@@ -45,7 +45,9 @@ with workflow.unsafe.imports_passed_through():
         TranscriptEntry,
         TranscriptView,
     )
+    from supportflow.workflows.csat import Csat, with_csat_question
     from supportflow.workflows.legacy import LegacyTurns
+    from supportflow.workflows.outcomes import Outcomes
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.requests import RequestQueue
     from supportflow.workflows.retries import Retries
@@ -65,7 +67,15 @@ MAX_TEXT_BYTES = MAX_MESSAGE_BYTES
 
 @workflow.defn
 class CustomerWorkflow(
-    VerificationSteps, Waiting, LegacyTurns, RequestQueue, Takeover, Approvals, Retries
+    VerificationSteps,
+    Waiting,
+    LegacyTurns,
+    RequestQueue,
+    Takeover,
+    Approvals,
+    Retries,
+    Outcomes,
+    Csat,
 ):
     @workflow.init
     def __init__(self, inp: CustomerWorkflowInput) -> None:
@@ -187,6 +197,9 @@ class CustomerWorkflow(
     async def _turn(self, msg: InboundMessage) -> Reply:
         s = self._s
         self._text = msg.text
+        sales = self._version.sales
+        # The cases as the turn found them: what it closed is recorded at its end (sales-v1).
+        before = {c.case_id: c.status for c in s.cases} if sales else {}
         self._note_route(msg)
         if self._trust:
             self._trusted = self._sender_verified(msg)
@@ -214,13 +227,27 @@ class CustomerWorkflow(
             _trim(s)
             return reply
         if self._trust:
-            try:
-                plan = await self._act(msg, await self._understand(msg))
-            except GAVE_UP as err:
-                plan = self._gave_up(err)
-            if people:
-                plan = await self._after_turn(plan)
+            # sales-v1: a message that only rates the case just closed is not a request.
+            rated = self._take_rating(msg) if sales else None
+            if rated is not None:
+                plan = rated
+            else:
+                try:
+                    plan = await self._act(msg, await self._understand(msg))
+                except GAVE_UP as err:
+                    plan = self._gave_up(err)
+                if people:
+                    plan = await self._after_turn(plan)
+            question = self._csat_question(plan, before, msg) if sales else None
+            if question is not None:
+                plan = with_csat_question(plan)
             text = await self._compose_or_apologise(plan)
+            if sales:
+                if question is not None and text != _FALLBACK_APOLOGY:
+                    s.csat = question
+                # Recorded now, in the reply's workflow task (no billable action of its own).
+                self._note_case(plan)
+                await self._record_outcomes(before)
         else:
             plan = await self._act(msg, await self._understand(msg))
             text = (await self._compose(plan.template, plan.facts)).text
@@ -246,7 +273,8 @@ class CustomerWorkflow(
         s.last_intent = plan.intent
         s.awaiting = plan.waits_for
         s.clarifications = s.clarifications + 1 if plan.template == "clarify" else 0
-        self._note_case(plan)
+        if not sales:
+            self._note_case(plan)
         s.turns += 1
         _trim(s)
         return reply
@@ -264,6 +292,9 @@ class CustomerWorkflow(
         owned = case is not None and case.is_open and case.owner in (None, self._who)
         if self._trust and self._trusted and owned and case is not None and case.awaiting:
             awaiting = case.awaiting
+        if awaiting == "offer":
+            # A retention offer (sales-v1) is a yes/no question, read like a confirmation.
+            awaiting = "confirm"
         return await self._calls.ai(
             AiActivities.understand,
             UnderstandInput(

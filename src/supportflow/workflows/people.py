@@ -66,6 +66,8 @@ HANDING_OVER: dict[str, InboxReason] = {
     "approval_expired": "handoff",
     "action_incomplete": "stuck",
     "action_stuck": "stuck",
+    # A kept order whose retention code the store could not make: a person sends it.
+    "retention_code_failed": "handoff",
 }
 
 

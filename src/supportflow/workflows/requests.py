@@ -32,6 +32,9 @@ MAX_QUEUED = 3
 _NOT_REQUESTS = frozenset({"confirm", "decline"})
 # After these a person has the conversation, with every request in it.
 _HANDED_OVER = frozenset({"handoff", "technical_handoff"})
+# Parts that together answer a retention offer ("no, just cancel it"): one answer, not two
+# requests (sales-v1).
+_OFFER_ANSWER = frozenset({"confirm", "decline", "cancel_order"})
 
 
 class RequestQueue(ConversationBase):
@@ -43,7 +46,7 @@ class RequestQueue(ConversationBase):
         one after another, and the customer is told the order (one reply per message)."""
         s = self._s
         said: list[tuple[str, dict[str, object]]] = []
-        if len(u.parts) >= 2:
+        if len(u.parts) >= 2 and not self._answers_offer(u):
             later = [PendingRequest(text=p.text, understanding=p.understanding) for p in u.parts]
             del later[0]
             s.queued = (later + s.queued)[:MAX_QUEUED]
@@ -66,6 +69,16 @@ class RequestQueue(ConversationBase):
         if not said:
             return plan
         return replace(plan, before=tuple(said))
+
+    def _answers_offer(self, u: Understanding) -> bool:
+        """Whether a message of several parts is all one answer to the open case's retention
+        offer ("no, just cancel it"): the whole message answers it."""
+        case = self._s.case
+        if not self._version.sales or case is None or not case.is_open:
+            return False
+        return case.awaiting == "offer" and all(
+            p.understanding.intent in _OFFER_ANSWER for p in u.parts
+        )
 
     def _free_for_next(self, plan: Plan) -> bool:
         """Whether the next queued request may start in this turn: the last one asks the

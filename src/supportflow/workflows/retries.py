@@ -87,9 +87,12 @@ class Retries(People):
     async def _finished_later(self, r: StepResult) -> None:
         """A retried write came to an end: say how, as the turn would have."""
         s = self._s
+        before = {c.case_id: c.status for c in s.cases}
         if r.state is not None:
             s.case = r.state
             self._track_case(r.state)
+        if self._version.sales:
+            await self._record_outcomes(before)  # sales-v1: for the management agent
         s.awaiting = r.awaiting
         then = None
         reason = HANDING_OVER.get(r.template or "")

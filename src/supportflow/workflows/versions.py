@@ -45,6 +45,11 @@ PATCH_DISPATCH = "dispatch-v1"
 # came in one release, so they are one generation. Implies every patch above.
 PATCH_PEOPLE = "people-v1"
 PATCH_CHANNELS = "channels-v1"
+# The support agent's part in sales (issue 14): a cancel may make the tenant's one retention
+# offer before its confirmation (a kept order is a save); a resolved case's reply asks for a
+# rating (CSAT) and the next message may give it; closed cases, ratings and saves are
+# recorded for the management agent. Implies every patch above.
+PATCH_SALES = "sales-v1"
 
 # Oldest first. docs/versioning.md says when each is retired.
 PATCHES = (
@@ -56,6 +61,7 @@ PATCHES = (
     PATCH_DISPATCH,
     PATCH_PEOPLE,
     PATCH_CHANNELS,
+    PATCH_SALES,
 )
 
 
@@ -70,9 +76,21 @@ class RunVersion:
     people: bool = False
     # Email and SMS (channels-v1): answers go back on the channel a message came by.
     channels: bool = False
+    # Retention offers, CSAT and the record of outcomes (sales-v1).
+    sales: bool = False
 
     @classmethod
     def decide(cls) -> RunVersion:
+        if workflow.patched(PATCH_SALES):
+            return cls(
+                local_reads=True,
+                trust=True,
+                dispatch=True,
+                requests=True,
+                people=True,
+                channels=True,
+                sales=True,
+            )
         if workflow.patched(PATCH_CHANNELS):
             return cls(
                 local_reads=True,

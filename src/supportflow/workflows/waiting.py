@@ -119,6 +119,7 @@ class Waiting(ConversationBase):
             if case is None or due is None or due > workflow.now():
                 return  # a turn moved the case on while we waited for the lock
             r = on_timeout(case)
+            before = {c.case_id: c.status for c in self._s.cases}
             route = self._route_to(self._latest_sender())
             composed = await self._calls.ai(
                 AiActivities.compose_reply,
@@ -142,9 +143,15 @@ class Waiting(ConversationBase):
                 intent=case.intent,
             )
             self._s.transcript.append(goodbye)
+            if self._version.sales:
+                # Closed for the record before the send, in the goodbye's workflow task.
+                if r.state is not None:
+                    self._s.case = r.state
+                    self._track_case(r.state)
+                await self._record_outcomes(before)
             # channels-v1: by email or SMS too, when that is how the customer last wrote.
             await self._deliver_out(goodbye, route)
-            if r.state is not None:
+            if r.state is not None and not self._version.sales:
                 self._s.case = r.state
                 self._track_case(r.state)
             self._s.awaiting = None
