@@ -14,6 +14,7 @@ from supportflow.db.models import AuditLogRow, SalesConversion, SalesTouch
 from supportflow.management.buckets_store import write_buckets
 from supportflow.management.guards_store import trip
 from supportflow.management.metrics import hour_of
+from supportflow.policy.store import PolicyStore
 from supportflow.sales.stats import wilson
 from tests.console.conftest import Console
 
@@ -176,6 +177,11 @@ async def test_guards_are_listed_and_lifted_only_within_the_tenant_by_the_right_
         reason="store_errors: 9 in the last hour",
     )
     lift = f"/v1/guards/{guard.guard_id}/lift"
+    # Agents see the guard; the policy editor reads the merchant's own policy, so saving it
+    # back never makes the pause permanent.
+    assert "cancel_order" not in PolicyStore(console.sessions).get(tenant).agents["support"]
+    written = await console.http.get("/v1/policy", headers=key(console))
+    assert "cancel_order" in written.json()["agents"]["support"]
     supervisor = console.operator("supervisor")
     agent = console.operator("agent")
     r = await console.http.get("/v1/guards", headers=bearer(agent.api_token))

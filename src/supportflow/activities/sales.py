@@ -215,6 +215,7 @@ class SalesActivities:
                     amount=ordered.total,
                     placed_at=ordered.placed_at,
                     window=policy.attribution_window,
+                    touch_id=touch_id,
                 )
             )
             return await self._close(touch_id, _held("ordered"))

@@ -166,8 +166,9 @@ class StoreEventIngestor:
             return "ignored:guest"
         await run_in_threadpool(self._record_consent, tenant_id, event)
         policy = (await run_in_threadpool(PolicyStore(self.sessions).get, tenant_id)).sales
-        converted = await run_in_threadpool(
-            lambda: touches.attribute_order(
+
+        def attribute(touch_id: str | None) -> str | None:
+            return touches.attribute_order(
                 self.sessions,
                 tenant_id=tenant_id,
                 store_user_id=str(event.customer_id),
@@ -175,14 +176,22 @@ class StoreEventIngestor:
                 amount=event.total or Decimal(0),
                 placed_at=event.occurred_at,
                 window=policy.attribution_window,
+                touch_id=touch_id,
             )
-        )
+
+        converted: str | None = None
         told = False
         if event.checkout_id is not None:
+            # Placed from a checkout with its own reminder: that touch converts (once it is
+            # written; if not yet, the reminder, told below, records it itself).
             wf_id = sales_workflow_id(
                 tenant_id, event.customer_id, "abandoned_checkout", event.checkout_id
             )
+            converted = await run_in_threadpool(attribute, wf_id)
             told = await self._signal_order(wf_id, event)
+        if converted is None and not told:
+            # No reminder of its own: the customer's latest touch in the window.
+            converted = await run_in_threadpool(attribute, None)
         parts = ["order"]
         if converted:
             parts.append("converted")

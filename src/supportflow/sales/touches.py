@@ -106,24 +106,26 @@ def attribute_order(
     amount: Decimal,
     placed_at: datetime,
     window: timedelta,
+    touch_id: str | None = None,
 ) -> str | None:
-    """The touch this order converts (the customer's latest touch that began within
-    ``window`` before it), recorded once per order; None when no touch qualifies."""
+    """The touch this order converts, recorded once per order; None when no touch
+    qualifies. ``touch_id``: the opportunity the order was placed from (its checkout's
+    reminder), when known; otherwise the customer's latest touch that began within
+    ``window`` before the order."""
     placed_at = _aware(placed_at)
     with sessions.begin() as s:
         known = s.get(SalesConversion, (tenant_id, order_id))
         if known is not None:
             return known.touch_id
-        rows = s.scalars(
-            select(SalesTouch)
-            .where(
-                SalesTouch.tenant_id == tenant_id,
-                SalesTouch.store_user_id == store_user_id,
-                SalesTouch.at <= placed_at,
-                SalesTouch.at >= placed_at - window,
-            )
-            .order_by(SalesTouch.at.desc())
-        ).all()
+        query = select(SalesTouch).where(
+            SalesTouch.tenant_id == tenant_id,
+            SalesTouch.store_user_id == store_user_id,
+            SalesTouch.at <= placed_at,
+            SalesTouch.at >= placed_at - window,
+        )
+        if touch_id is not None:
+            query = query.where(SalesTouch.touch_id == touch_id)
+        rows = s.scalars(query.order_by(SalesTouch.at.desc())).all()
         touch = next((t for t in rows if _aware(t.at) <= placed_at), None)
         if touch is None:
             return None
@@ -141,7 +143,7 @@ def attribute_order(
         except IntegrityError:  # the same order attributed at the same moment elsewhere
             s.rollback()
             return None
-        touch_id = touch.touch_id
+        converted = touch.touch_id
     record_agent_event(
         sessions,
         AgentEvent(
@@ -150,7 +152,7 @@ def attribute_order(
             kind="conversion",
             at=placed_at,
             amount=amount,
-            subject=touch_id[:100] if _SAFE_ID.match(touch_id[:100]) else None,
+            subject=converted[:100] if _SAFE_ID.match(converted[:100]) else None,
         ),
     )
-    return touch_id
+    return converted

@@ -17,7 +17,10 @@ from supportflow.sim.model import SimOptions, SimResult, Target
 
 
 def simulate_command(
-    customers: Annotated[int, typer.Option(min=1, help="Conversations to run.")] = 100,
+    customers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Conversations to run (default 100; none with --shoppers)."),
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Conversations at a time.")] = 20,
     duration: Annotated[
         float | None,
@@ -79,6 +82,33 @@ def simulate_command(
         str | None,
         typer.Option(help="A running stack's inbound SMTP server, HOST:PORT (email customers)."),
     ] = None,
+    # --- shoppers (issue 14): an abandoned-checkout experiment on simulated shoppers ---
+    shoppers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Simulated shoppers (shopper model v1, docs/shopper-model.md: a model, not "
+            "data) in an abandoned-checkout experiment; reports conversion per arm. With "
+            "--customers, conversations run at the same time.",
+        ),
+    ] = 0,
+    arm: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arm",
+            help="The shoppers' experiment, one arm per --arm, control first, as in "
+            "`supportflow experiments create`: NAME:WEIGHT[:key=value,...] (offer, "
+            "discount_percent, delay_minutes, send). Default: control:50:send=false "
+            "ten-off:50:offer=discount,discount_percent=10.",
+        ),
+    ] = None,
+    reminder_delay: Annotated[
+        int, typer.Option(min=1, help="Minutes from checkout to reminder during the run.")
+    ] = 1,
+    shopper_ramp: Annotated[
+        float, typer.Option(min=0, help="Seconds over which the shoppers arrive.")
+    ] = 30.0,
+    # --- end shoppers ---
 ) -> None:
     """Drive simulated customers through the chat API and report automation, escalation,
     correct outcomes (from the store's final state), latency, throughput, Temporal billable
@@ -98,10 +128,14 @@ def simulate_command(
         mix = parse_mix(channels)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--channels") from err
+    # --- shoppers: conversations only when asked for, or when there are no shoppers ---
+    if customers is None:
+        customers = 0 if shoppers else 100
+    # --- end shoppers ---
     options = SimOptions(
         channels=mix,
         switch_share=switch,
-        customers=customers,
+        customers=max(1, customers),
         concurrency=concurrency,
         duration_s=duration,
         seed=seed,
@@ -119,6 +153,31 @@ def simulate_command(
         else None
     )
     console = Console(stderr=True)
+    # --- shoppers ---
+    if shoppers:
+        from supportflow.sim.shopper_cli import run_with_shoppers, shopper_options
+
+        try:
+            shopping = shopper_options(shoppers, seed, arm or [], reminder_delay, shopper_ramp)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--arm") from err
+        try:
+            passed = asyncio.run(
+                run_with_shoppers(
+                    target,
+                    options if customers else None,
+                    shopping,
+                    out,
+                    progress,
+                    console,
+                    report_conversations,
+                )
+            )
+        except (ValueError, httpx.HTTPError, RuntimeError, OSError) as err:
+            console.print(f"error: {type(err).__name__}: {err}")
+            raise typer.Exit(2) from err
+        raise typer.Exit(0 if passed else 1)
+    # --- end shoppers ---
     try:
         result = asyncio.run(_run(target, options, out, progress, console))
     except ValueError as err:
@@ -197,7 +256,6 @@ def _remote_target(
 async def _run(
     target: Target | None, options: SimOptions, out: Path, progress: bool, console: Console
 ) -> SimResult:
-    from supportflow.sim.report import summarize, write_report
     from supportflow.sim.runner import simulate
     from supportflow.sim.stack import embedded_stack
 
@@ -208,6 +266,13 @@ async def _run(
                 result = await simulate(embedded, options, progress=progress)
     else:
         result = await simulate(target, options, progress=progress)
+    return report_conversations(result, out, console)
+
+
+def report_conversations(result: SimResult, out: Path, console: Console) -> SimResult:
+    """Write the conversations' report and say its headline figures."""
+    from supportflow.sim.report import summarize, write_report
+
     paths = write_report(result, out)
     s = summarize(result)
     lat = s["latency_s"]
