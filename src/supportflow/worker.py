@@ -30,6 +30,7 @@ from supportflow.activities.management import (  # management agent (issue 14)
 from supportflow.activities.outcomes import OutcomeActivities  # support's sales part (issue 14)
 from supportflow.activities.people import NoticeActivities, PeopleActivities
 from supportflow.activities.retention import RetentionActivities  # support's sales part
+from supportflow.activities.routing import RoutingActivities, RoutingMailActivities
 from supportflow.activities.sales import SalesActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
@@ -213,15 +214,24 @@ async def build_workers(
                     management.collect_management_batch,
                     management.write_metric_buckets,
                     management.trip_guard,
+                    # Routing and the inbox watchdog: one more local activity per poll.
+                    RoutingActivities(sessions).route_inbox,
                 ],
             )
         if Queue.INTEGRATIONS in queues:
             assert sessions is not None
             mail = ManagementMailActivities(sessions, MailSender(settings), settings)
+            # Routing's mail, and the watchdog's visibility look (this worker's client).
+            routing_mail = RoutingMailActivities(sessions, MailSender(settings), settings)
             add(
                 settings.task_queue_integrations,
                 [],
-                [mail.notify_guard, mail.send_management_digest],
+                [
+                    mail.notify_guard,
+                    mail.send_management_digest,
+                    routing_mail.notify_routing,
+                    routing_mail.scan_stuck_workflows,
+                ],
             )
         # --- end management agent ------------------------------------------------------------
         # --- the support agent's sales part (issue 14, sales-v1): a turn's outcomes recorded

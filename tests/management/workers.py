@@ -14,7 +14,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from supportflow.activities.management import ManagementActivities, ManagementMailActivities
+from supportflow.activities.management import (
+    ManagementActivities,
+    ManagementMailActivities,
+)
+from supportflow.activities.routing import RoutingActivities, RoutingMailActivities
 from supportflow.mail.sender import MailSender
 from supportflow.management.batch import MetricsView
 from supportflow.settings import Settings
@@ -30,6 +34,9 @@ async def management_worker(
     queue = settings.task_queue_agents
     m = ManagementActivities(sessions)
     mail = ManagementMailActivities(sessions, MailSender(settings), settings)
+    # Routing and the watchdog (issue 14 item 4): their local activity, mail and scan.
+    routing = RoutingActivities(sessions)
+    routing_mail = RoutingMailActivities(sessions, MailSender(settings), settings)
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         worker = Worker(
             client,
@@ -40,6 +47,9 @@ async def management_worker(
                 m.write_metric_buckets,
                 m.trip_guard,
                 mail.notify_guard,
+                routing.route_inbox,
+                routing_mail.notify_routing,
+                routing_mail.scan_stuck_workflows,
             ],
             activity_executor=pool,
             workflow_runner=sandbox_runner(settings),

@@ -3,7 +3,8 @@ buckets it changed, tripping a guard (its row and audit entry) and mailing super
 
 The database calls are sync (the worker's thread pool) and run as local activities in the
 agents worker: a poll is one workflow task, with no task-queue hop. The mail goes out from
-the integrations queue, like the other notices to supervisors.
+the integrations queue, like the other notices to supervisors. Routing and the watchdog
+(issue 14 item 4) are in their own block at the end.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from supportflow.activities.operator_mail import mail_operator
 from supportflow.audit.entry import ActorKind, NewEntry
 from supportflow.audit.log import append
 from supportflow.db.models import Tenant
 from supportflow.mail.sender import (
-    MailNotConfigured,
-    MailRejected,
     MailSender,
-    OutgoingMail,
-    message_id_for,
 )
 from supportflow.management.batch import (
     BucketsWrite,
@@ -129,19 +126,14 @@ class ManagementMailActivities:
             f"Guard {notice.guard_id}.\n"
         )
         for o in chosen:
-            mail = OutgoingMail(
+            await mail_operator(
+                self._sender,
+                self._settings,
                 to=o.email,
                 subject=subject,
                 text=text,
-                from_name="supportflow",
-                message_id=message_id_for(
-                    f"guard:{notice.guard_id}:{o.operator_id}", self._settings.mail_from
-                ),
+                key=f"guard:{notice.guard_id}:{o.operator_id}",
             )
-            try:
-                await self._sender.send(mail)
-            except (MailNotConfigured, MailRejected) as err:
-                raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from err
         return NoticeSent(recipients=len(chosen))
 
     @activity.defn(name="send_management_digest")
@@ -169,20 +161,15 @@ class ManagementMailActivities:
         digest = compose_digest(name, report, f"{self._settings.public_url}/console/metrics")
         day = req.end.strftime("%Y-%m-%d")
         for o in admins:
-            mail = OutgoingMail(
+            await mail_operator(
+                self._sender,
+                self._settings,
                 to=o.email,
                 subject=digest.subject,
                 text=digest.text,
                 html=digest.html,
-                from_name="supportflow",
-                message_id=message_id_for(
-                    f"digest:{req.tenant_id}:{day}:{o.operator_id}", self._settings.mail_from
-                ),
+                key=f"digest:{req.tenant_id}:{day}:{o.operator_id}",
             )
-            try:
-                await self._sender.send(mail)
-            except (MailNotConfigured, MailRejected) as err:
-                raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from err
         return NoticeSent(recipients=len(admins))
 
 

@@ -11,16 +11,12 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from supportflow.activities.operator_mail import mail_operator
 from supportflow.inbox.model import InboxItem
 from supportflow.inbox.store import InboxStore
 from supportflow.mail.sender import (
-    MailNotConfigured,
-    MailRejected,
     MailSender,
-    OutgoingMail,
-    message_id_for,
 )
 from supportflow.operators.accounts import UnknownTenant, list_operators
 from supportflow.operators.permissions import Role
@@ -87,7 +83,9 @@ class NoticeActivities:
         ]
         link = f"{self._settings.api_url}/console/conversations/{notice.customer_id}"
         for o in chosen:
-            mail = OutgoingMail(
+            await mail_operator(
+                self._sender,
+                self._settings,
                 to=o.email,
                 subject=_NOTICE_SUBJECTS[notice.kind],
                 text=(
@@ -95,14 +93,6 @@ class NoticeActivities:
                     f"Conversation {notice.customer_id} ({notice.kind.replace('_', ' ')}).\n"
                     f"Open it in the console: {link}\n"
                 ),
-                from_name="supportflow",
-                message_id=message_id_for(
-                    f"notice:{notice.workflow_id}:{notice.kind}:{o.operator_id}",
-                    self._settings.mail_from,
-                ),
+                key=f"notice:{notice.workflow_id}:{notice.kind}:{o.operator_id}",
             )
-            try:
-                await self._sender.send(mail)
-            except (MailNotConfigured, MailRejected) as err:
-                raise ApplicationError(str(err), type="MailRejected", non_retryable=True) from err
         return NoticeSent(recipients=len(chosen))

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from supportflow.crypto.keyring import KeyRing
+
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Where state lives (or SUPPORTFLOW_DATA_DIR)."),
@@ -62,3 +64,14 @@ def resolve_tenant_id(sessions: sessionmaker[Session], tenant: str) -> str:
         typer.echo(f"error: no tenant with id or name {tenant!r}", err=True)
         raise typer.Exit(2)
     return found.id
+
+
+def open_keyring(settings: Settings) -> KeyRing:
+    """The app's key ring (secrets are sealed with it); exit 2, saying why, when none is set."""
+    from supportflow.crypto.keyring import KeyRingError, load_keyring
+
+    try:
+        return load_keyring(settings)
+    except KeyRingError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err

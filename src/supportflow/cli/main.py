@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from supportflow.chaos.cli import chaos_command
-from supportflow.cli.common import DataDir, load_settings
+from supportflow.cli.common import DataDir, load_settings, open_keyring
 from supportflow.cli.conversations import conversations_app
 from supportflow.cli.encryption import customers_app, encryption_keys_app
 from supportflow.cli.tenants_channels import channels_app
@@ -94,19 +94,14 @@ def api() -> None:
 def tenants_create(name: str, data_dir: DataDir = None) -> None:
     """Create a tenant; prints its id, secret API key and identity secret (shown once) and
     public chat key."""
-    from supportflow.crypto.keyring import KeyRingError, load_keyring
     from supportflow.db.engine import make_engine, make_session_factory
     from supportflow.db.migrate import upgrade
     from supportflow.tenants.channels import configure_channels, default_support_email
     from supportflow.tenants.service import InvalidTenantName, create_tenant
 
     settings = load_settings(data_dir)
-    try:
-        # Before anything is written: the identity secret is sealed with these keys.
-        keyring = load_keyring(settings)
-    except KeyRingError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+    # Before anything is written: the identity secret is sealed with these keys.
+    keyring = open_keyring(settings)
     url = settings.resolved_database_url
     upgrade(url)
     engine = make_engine(url)

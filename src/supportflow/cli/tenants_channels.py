@@ -22,6 +22,7 @@ from supportflow.cli.common import (
     DataDir,
     TenantArg,
     load_settings,
+    open_keyring,
     open_sessions,
     resolve_tenant_id,
 )
@@ -66,7 +67,6 @@ def channels_set(
     """Set some of a tenant's channel fields; prints the result (no secrets)."""
     from sqlalchemy.exc import IntegrityError
 
-    from supportflow.crypto.keyring import KeyRingError, load_keyring
     from supportflow.tenants.channels import configure_channels
 
     fields = {
@@ -79,11 +79,7 @@ def channels_set(
         "sms_number": sms_number,
     }
     settings = load_settings(data_dir)
-    try:
-        keyring = load_keyring(settings)
-    except KeyRingError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+    keyring = open_keyring(settings)
     engine, sessions, _ = open_sessions(data_dir)
     try:
         tenant_id = resolve_tenant_id(sessions, tenant)
@@ -102,9 +98,7 @@ def channels_set(
 @channels_app.command("show")
 def channels_show(tenant: TenantArg, data_dir: DataDir = None) -> None:
     """Print a tenant's channels: addresses, and whether each secret is set."""
-    from supportflow.crypto.keyring import load_keyring
-
-    keyring = load_keyring(load_settings(data_dir))
+    keyring = open_keyring(load_settings(data_dir))
     engine, sessions, _ = open_sessions(data_dir)
     try:
         view = _view(sessions, keyring, resolve_tenant_id(sessions, tenant))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,27 +13,17 @@ from supportflow.cli.common import (
     DataDir,
     TenantArg,
     load_settings,
+    open_keyring,
     open_sessions,
     resolve_tenant_id,
 )
 
 if TYPE_CHECKING:
-    from supportflow.crypto.keyring import KeyRing
+    pass
 
 identity_app = typer.Typer(
     no_args_is_help=True, help="A tenant's identity secret (signs shoppers' identity tokens)."
 )
-
-
-def _keyring(data_dir: Path | None) -> KeyRing:
-    """The app's key ring (identity secrets are sealed with it); exit 2 when none is set."""
-    from supportflow.crypto.keyring import KeyRingError, load_keyring
-
-    try:
-        return load_keyring(load_settings(data_dir))
-    except KeyRingError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
 
 
 @identity_app.command("rotate")
@@ -54,7 +43,7 @@ def identity_secret_rotate(
     """Print a new identity secret (JSON, shown once); the old one expires after the grace."""
     from supportflow.identity.secrets import rotate_identity_secret
 
-    keyring = _keyring(data_dir)
+    keyring = open_keyring(load_settings(data_dir))
     engine, sessions, _demo = open_sessions(data_dir)
     try:
         tenant_id = resolve_tenant_id(sessions, tenant)
@@ -88,7 +77,7 @@ def identity_token_sign(
 
     if not (email or sub):
         raise typer.BadParameter("give --email or --sub")
-    keyring = _keyring(data_dir)
+    keyring = open_keyring(load_settings(data_dir))
     engine, sessions, _demo = open_sessions(data_dir)
     try:
         tenant_id = resolve_tenant_id(sessions, tenant)

@@ -13,7 +13,14 @@ from typing import Annotated, Any
 
 import typer
 
-from supportflow.cli.common import DataDir, TenantArg, open_sessions, resolve_tenant_id
+from supportflow.cli.common import (
+    DataDir,
+    TenantArg,
+    load_settings,
+    open_keyring,
+    open_sessions,
+    resolve_tenant_id,
+)
 
 store_app = typer.Typer(
     no_args_is_help=True, help="A tenant's store backend (demo store or Shopify)."
@@ -113,8 +120,6 @@ def store_webhooks(
     prints the URL to register in the store, ``/v1/webhooks/store/<tenant id>``."""
     import os
 
-    from supportflow.cli.common import load_settings
-    from supportflow.crypto.keyring import KeyRingError, load_keyring
     from supportflow.tenants.store_webhooks import new_webhook_secret, set_store_webhook_secret
 
     made = secret_env is None
@@ -123,11 +128,7 @@ def store_webhooks(
         typer.echo(f"error: the variable {secret_env} is not set", err=True)
         raise typer.Exit(2)
     settings = load_settings(data_dir)
-    try:
-        keyring = load_keyring(settings)
-    except KeyRingError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+    keyring = open_keyring(settings)
     engine, sessions, _ = open_sessions(data_dir)
     try:
         tenant_id = resolve_tenant_id(sessions, tenant)

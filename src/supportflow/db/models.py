@@ -284,6 +284,17 @@ class InboxRow(Base):
     approval: Mapped[str | None] = mapped_column(Text, default=None)  # InboxApproval JSON
     sla_breaches: Mapped[str] = mapped_column(String(100), default="[]")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # --- routing and watchdog (issue 14; inbox/routing_store.py, migration 0015): written by
+    # the management agent, never by the conversation; cleared when a new wait begins -------
+    assigned_to: Mapped[str | None] = mapped_column(String(40), default=None)  # operator id
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Everyone this wait was assigned to (JSON list of operator ids): once per operator.
+    routed_to: Mapped[str] = mapped_column(Text, default="[]")
+    # The watchdog sent this wait to supervisors.
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The poll that last assigned or escalated it: a retried poll finds its own work.
+    routing_poll: Mapped[str | None] = mapped_column(String(64), default=None)
+    # --- end routing and watchdog ---
 
 
 # --- end inbox ----------------------------------------------------------------------------------
@@ -568,3 +579,20 @@ class ManagementSettingsRow(Base):
 
 
 # --- end management -----------------------------------------------------------------------------
+
+
+# --- routing (issue 14; inbox/routing_store.py, migration 0015) ----------------------------------
+class OperatorRoutingRow(Base):
+    """What routing keeps per operator: when they were last seen in the console (the inbox
+    API, by a console session: at most one write a minute) and last assigned a line (round
+    robin's order). Ids and times only."""
+
+    __tablename__ = "operator_routing"
+
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(40), index=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- end routing ---------------------------------------------------------------------------------

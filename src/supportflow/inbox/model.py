@@ -41,3 +41,9 @@ class InboxItem(BaseModel):
     approval: InboxApproval | None = None
     sla_breaches: list[str] = Field(default_factory=list)
     updated_at: datetime | None = None
+    # --- routing and watchdog (issue 14): set by the management agent, read by the inbox
+    # API; never sent by the conversation (excluded from its payloads) and ignored by ``put``.
+    assigned_to: str | None = Field(default=None, exclude=True)  # an operator id
+    assigned_at: datetime | None = Field(default=None, exclude=True)
+    escalated_at: datetime | None = Field(default=None, exclude=True)
+    # --- end routing and watchdog ---

@@ -22,6 +22,8 @@ class InboxFilter:
     # A customer id (or its start), a workflow id, an order id or an approval id.
     search: str | None = None
     limit: int = 100
+    # Routing (issue 14): lines assigned to this operator id.
+    assigned_to: str | None = None
 
 
 class InboxStore:
@@ -47,6 +49,9 @@ class InboxStore:
             if row is None:
                 row = InboxRow(tenant_id=item.tenant_id, customer_id=item.customer_id)
                 s.add(row)
+            elif item.reason is None or _aware(row.since) != item.since:
+                # Routing (issue 14): the wait it was assigned or escalated for is over.
+                clear_routing(row)
             _fill(row, item)
             return True
 
@@ -61,6 +66,8 @@ class InboxStore:
             q = q.where(InboxRow.held_by == f.held_by)
         if f.unclaimed:
             q = q.where(InboxRow.held_by.is_(None))
+        if f.assigned_to is not None:
+            q = q.where(InboxRow.assigned_to == f.assigned_to)
         if f.channel is not None:
             q = q.where(InboxRow.channel == f.channel)
         if f.search:
@@ -106,6 +113,15 @@ def _fill(row: InboxRow, item: InboxItem) -> None:
     row.updated_at = datetime.now(UTC)
 
 
+def clear_routing(row: InboxRow) -> None:
+    """Forget the assignment and escalation of the wait that ended (issue 14 routing)."""
+    row.assigned_to = None
+    row.assigned_at = None
+    row.routed_to = "[]"
+    row.escalated_at = None
+    row.routing_poll = None
+
+
 def _item(row: InboxRow) -> InboxItem:
     return InboxItem(
         tenant_id=row.tenant_id,
@@ -120,6 +136,9 @@ def _item(row: InboxRow) -> InboxItem:
         approval=InboxApproval.model_validate_json(row.approval) if row.approval else None,
         sla_breaches=json.loads(row.sla_breaches or "[]"),
         updated_at=_aware(row.updated_at),
+        assigned_to=row.assigned_to,
+        assigned_at=_aware(row.assigned_at),
+        escalated_at=_aware(row.escalated_at),
     )
 
 

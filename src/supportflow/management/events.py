@@ -34,6 +34,8 @@ EventKind = Literal[
     # Read from the audit trail: an operator decided an approval, or took a conversation over.
     "approval",
     "takeover",
+    # The watchdog (issue 14 routing/watchdog): a workflow running past its expected life.
+    "stuck_workflow",
 ]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 CaseOutcome = Literal["resolved", "escalated", "abandoned"]

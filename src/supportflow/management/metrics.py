@@ -41,6 +41,8 @@ COUNTERS: tuple[str, ...] = (
     "csat_sum",
     "approvals",
     "takeovers",
+    # The watchdog: workflows found running past their expected life (each counted once).
+    "stuck",
 )
 # Derived when read, from the counters above.
 DERIVED: tuple[str, ...] = ("automation_rate", "resolved_alone_rate", "csat_mean")
@@ -108,6 +110,8 @@ def contributions(e: CountedEvent) -> dict[str, float]:
             return {"approvals": 1.0}
         case "takeover":
             return {"takeovers": 1.0}
+        case "stuck_workflow":
+            return {"stuck": 1.0}
         case _:
             return {}
 

@@ -9,6 +9,8 @@ refund spike or a burst of store errors tightens the tenant's policy on its own,
 person lifts (docs/management.md). After ``polls_per_run`` polls (a day at 5 minutes), or
 when Temporal suggests it, it continues as new carrying its buckets, cursors and guards, so
 its history stays bounded. ``metrics`` answers the current rollup; ``poll_now`` wakes it.
+From ``management-routing-v1`` on, each poll also routes waiting inbox lines to operators and
+runs the watchdog (``_route``, ``_watch``; docs/management.md, Routing and the watchdog).
 
 Deterministic: time is ``workflow.now()``, ids ``workflow.uuid4()``, all I/O in activities.
 """
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -27,7 +29,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from supportflow.activities.management import ManagementActivities, ManagementMailActivities
+    from supportflow.activities.management import (
+        ManagementActivities,
+        ManagementMailActivities,
+    )
+    from supportflow.activities.routing import RoutingActivities, RoutingMailActivities
     from supportflow.management.batch import (
         BucketsWrite,
         CollectInput,
@@ -44,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from supportflow.management.guard import GuardDecision, LastHourCounts, decide
     from supportflow.management.metrics import derived, fold, hour_of, hour_start, totals
+    from supportflow.management.routing import RouteInput, RouteResult, RoutingNotice
+    from supportflow.management.watchdog import ScanInput
 
 # Database reads and writes of a poll: quick, retried quickly; a poll that still fails is
 # skipped (the next one reads from the same cursors, so nothing is lost).
@@ -62,6 +70,20 @@ _MAIL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=2),
     non_retryable_error_types=["MailRejected"],
+)
+# Routing and the watchdog run in polls from this patch on; runs recorded before replay
+# without them (their histories have no marker).
+ROUTING_PATCH = "management-routing-v1"
+# The watchdog's look through visibility reads a page of runs: a few seconds at most. Tried
+# three times; a missed look is made at the next period.
+_SCAN_TIMEOUT = timedelta(minutes=2)
+_SCAN_PATIENCE = timedelta(minutes=10)
+_SCAN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=3,
+    non_retryable_error_types=["VisibilityUnavailable"],
 )
 T = TypeVar("T")
 In = TypeVar("In")
@@ -147,6 +169,7 @@ class ManagementAgentWorkflow:
     async def _poll(self) -> None:
         s = self._s
         now = workflow.now()
+        previous_poll = s.last_poll_at
         try:
             batch = await _local(
                 ManagementActivities.collect_management_batch,
@@ -166,6 +189,9 @@ class ManagementAgentWorkflow:
         self._more = batch.more
         await self._write(touched)
         await self._guard(batch)
+        if workflow.patched(ROUTING_PATCH):
+            await self._route(now)
+            self._watch(now, previous_poll)
 
     async def _write(self, touched: list[int]) -> None:
         s = self._s
@@ -254,6 +280,86 @@ class ManagementAgentWorkflow:
         except ActivityError as err:
             # The guard stands and shows in the console and the API; only the mail is lost.
             workflow.logger.warning("guard mail not sent: %s", type(err.cause).__name__)
+
+    # --- routing and watchdog (issue 14 item 4) -------------------------------------------
+    async def _route(self, now: datetime) -> None:
+        """Assign waiting lines to operators, re-assign at SLA risk, escalate stuck lines:
+        one local activity (this poll's workflow task); its mail goes out unawaited."""
+        s = self._s
+        try:
+            result: RouteResult = await _local(
+                RoutingActivities.route_inbox,
+                RouteInput(
+                    tenant_id=self._inp.tenant_id,
+                    now=now,
+                    poll_ref=f"{now.strftime('%Y%m%dT%H%M%S.%f')}#{s.polls}",
+                    workflow_id=workflow.info().workflow_id,
+                ),
+            )
+        except _FAILED as err:
+            # The next poll reads the inbox afresh: nothing is lost, only later.
+            workflow.logger.warning("routing skipped: %s", type(err).__name__)
+            return
+        if not result.assigned and not result.escalated:
+            return
+        notice = RoutingNotice(
+            tenant_id=self._inp.tenant_id, assigned=result.assigned, escalated=result.escalated
+        )
+        self._background(self._mail_routing(notice))
+
+    async def _mail_routing(self, notice: RoutingNotice) -> None:
+        try:
+            await workflow.execute_activity_method(
+                RoutingMailActivities.notify_routing,
+                notice,
+                task_queue=self._inp.integrations_queue,
+                start_to_close_timeout=_MAIL_TIMEOUT,
+                schedule_to_close_timeout=_MAIL_PATIENCE,
+                retry_policy=_MAIL_RETRY,
+            )
+        except ActivityError as err:
+            # The assignment stands and shows in the inbox; only the mail is lost.
+            workflow.logger.warning("routing mail not sent: %s", type(err.cause).__name__)
+
+    def _watch(self, now: datetime, previous: datetime | None) -> None:
+        """Once every ``watchdog_workflows_every`` (the first poll of each such period, UTC),
+        look for sales workflows running past their expected life."""
+        c = self._s.config
+        if not c.watchdog_enabled:
+            return
+        every = c.watchdog_workflows_every.total_seconds()
+        if previous is not None and now.timestamp() // every == previous.timestamp() // every:
+            return
+        self._background(
+            self._scan(
+                ScanInput(
+                    tenant_id=self._inp.tenant_id, now=now, workflow_id=workflow.info().workflow_id
+                )
+            )
+        )
+
+    async def _scan(self, inp: ScanInput) -> None:
+        try:
+            found = await workflow.execute_activity_method(
+                RoutingMailActivities.scan_stuck_workflows,
+                inp,
+                task_queue=self._inp.integrations_queue,
+                start_to_close_timeout=_SCAN_TIMEOUT,
+                schedule_to_close_timeout=_SCAN_PATIENCE,
+                retry_policy=_SCAN_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("watchdog scan failed: %s", type(err.cause).__name__)
+            return
+        if found.stuck:
+            workflow.logger.warning("watchdog: %d stuck sales workflows", found.stuck)
+
+    def _background(self, work: Awaitable[None]) -> None:
+        """Work the poll does not wait for; finished before the run continues as new."""
+        self._mail = [t for t in self._mail if not t.done()]
+        self._mail.append(asyncio.ensure_future(work))
+
+    # --- end routing and watchdog -----------------------------------------------------------
 
 
 async def _local(fn: Callable[[Any, In], T], arg: In) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -20,7 +21,10 @@ from supportflow.api.people import (
 )
 from supportflow.api.schemas import Problem
 from supportflow.inbox.model import InboxApproval, InboxItem, InboxReason
+from supportflow.inbox.routing_store import mark_seen
 from supportflow.inbox.store import InboxFilter, InboxStore
+from supportflow.operators.accounts import UnknownTenant, list_operators
+from supportflow.operators.principal import Principal
 from supportflow.procedures.case import ApprovalRequest
 from supportflow.workflows.contract import ApprovalDecision
 from supportflow.workflows.customer import CustomerWorkflow
@@ -40,6 +44,13 @@ class InboxLine(BaseModel):
     approval: InboxApproval | None
     sla_breaches: list[str]
     temporal_url: str
+    # Routing (issue 14): the operator the management agent gave the line to (an id, and
+    # their email for people to read); anyone allowed may still claim it.
+    assigned_to: str | None = None
+    assigned_email: str | None = None
+    assigned_at: str | None = None
+    # The watchdog sent it to supervisors (it waited too long with nobody holding it).
+    escalated_at: str | None = None
 
 
 class InboxOut(BaseModel):
@@ -53,9 +64,10 @@ class DecisionIn(BaseModel):
     share_note: bool = False
 
 
-def _line(state: StateDep, item: InboxItem) -> InboxLine:
+def _line(state: StateDep, item: InboxItem, emails: dict[str, str] | None = None) -> InboxLine:
     # SLA first: a late answer is what a supervisor must see, whatever the original reason.
     reason: InboxReason | None = "sla" if item.sla_breaches else item.reason
+    assigned = item.assigned_to
     return InboxLine(
         customer_id=item.customer_id,
         workflow_id=item.workflow_id,
@@ -68,7 +80,24 @@ def _line(state: StateDep, item: InboxItem) -> InboxLine:
         approval=item.approval,
         sla_breaches=item.sla_breaches,
         temporal_url=temporal_url(state.settings, item.workflow_id),
+        assigned_to=assigned,
+        assigned_email=(emails or {}).get(assigned) if assigned else None,
+        assigned_at=item.assigned_at.isoformat() if item.assigned_at else None,
+        escalated_at=item.escalated_at.isoformat() if item.escalated_at else None,
     )
+
+
+def _routing_view(state: StateDep, who: Principal, items: list[InboxItem]) -> dict[str, str]:
+    """Routing (issue 14): note that a console session is here (routing's presence), and
+    the emails of the operators the lines are assigned to."""
+    if who.session_ref is not None and who.operator_id is not None:
+        mark_seen(state.sessions, who.tenant_id, who.operator_id, datetime.now(UTC))
+    if not any(i.assigned_to for i in items):
+        return {}
+    try:
+        return {o.operator_id: o.email for o in list_operators(state.sessions, who.tenant_id)}
+    except UnknownTenant:
+        return {}
 
 
 @router.get("/v1/inbox", response_model=InboxOut)
@@ -81,8 +110,10 @@ async def inbox(
     channel: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    assigned_to_me: bool = False,
 ) -> InboxOut:
-    """Conversations that need a person, longest waiting first."""
+    """Conversations that need a person, longest waiting first. ``mine``: the ones you
+    hold; ``assigned_to_me``: the ones the management agent gave you."""
     f = InboxFilter(
         reason=reason,
         held_by=operator_name(who) if mine else None,
@@ -90,9 +121,11 @@ async def inbox(
         channel=channel,
         search=q,
         limit=limit,
+        assigned_to=operator_name(who) if assigned_to_me else None,
     )
     items = await run_in_threadpool(InboxStore(state.sessions).list, who.tenant_id, f)
-    return InboxOut(items=[_line(state, i) for i in items])
+    emails = await run_in_threadpool(_routing_view, state, who, items)
+    return InboxOut(items=[_line(state, i, emails) for i in items])
 
 
 @router.get("/v1/approvals", response_model=InboxOut)

@@ -247,6 +247,13 @@
     return parts.join(" — ");
   }
 
+  // Routing (issue 14): who the management agent gave the line to; anyone may still claim it.
+  function assigneeCell(item) {
+    if (!item.assigned_to) return h("span", { class: "muted" }, "—");
+    if (item.assigned_to === me.operatorId) return h("span", { class: "badge badge-ok" }, "You");
+    return h("span", { class: "badge", title: item.assigned_to }, item.assigned_email || item.assigned_to);
+  }
+
   function inboxPage() {
     const form = $("inbox-filters");
     const rows = $("inbox-rows");
@@ -257,7 +264,7 @@
     const status = $("inbox-status");
     const fields = {
       reason: $("f-reason"), channel: $("f-channel"), q: $("f-q"),
-      unclaimed: $("f-unclaimed"), mine: $("f-mine"),
+      unclaimed: $("f-unclaimed"), mine: $("f-mine"), assigned: $("f-assigned"),
     };
     const defaultEmpty = emptyText.textContent;
     // The filters live in the URL, so a reload or a shared link keeps them.
@@ -267,6 +274,7 @@
     fields.q.value = initial.get("q") || "";
     fields.unclaimed.checked = initial.get("unclaimed") === "true";
     fields.mine.checked = initial.get("mine") === "true";
+    fields.assigned.checked = initial.get("assigned_to_me") === "true";
 
     function query() {
       const q = new URLSearchParams();
@@ -275,6 +283,7 @@
       if (fields.q.value.trim()) q.set("q", fields.q.value.trim());
       if (fields.unclaimed.checked) q.set("unclaimed", "true");
       if (fields.mine.checked) q.set("mine", "true");
+      if (fields.assigned.checked) q.set("assigned_to_me", "true");
       return q;
     }
     let fetchedAt = Date.now();
@@ -285,11 +294,12 @@
         const href = `/console/conversations/${encodeURIComponent(item.customer_id)}`;
         const waitingCell = h("td", { class: "waiting", dataset: { seconds: item.waiting_seconds ?? "" } }, fmtDuration(item.waiting_seconds || 0));
         return h("tr", { class: "clickable", dataset: { href, customerId: item.customer_id } },
-          h("td", null, reasonBadge(item.reason), item.approval && item.approval.escalated ? [" ", h("span", { class: "badge badge-sla" }, "Escalated")] : null),
+          h("td", null, reasonBadge(item.reason), (item.approval && item.approval.escalated) || item.escalated_at ? [" ", h("span", { class: "badge badge-sla" }, "Escalated")] : null),
           h("td", null, h("a", { class: "cell-link mono", href }, item.customer_id)),
           h("td", null, humanise(item.channel || "—")),
           waitingCell,
           h("td", null, item.held_by ? h("span", { class: item.held_by === me.operatorId ? "badge badge-ok" : "badge" }, holderText(item.held_by)) : h("span", { class: "muted" }, "Unclaimed")),
+          h("td", { class: "assignee" }, assigneeCell(item)),
           h("td", { class: "detail" }, inboxDetail(item)),
         );
       }));
