@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -39,6 +40,7 @@ async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
     data dir's key file is created on first start when no keys are configured)."""
     host, port = split_address(settings.temporal_address)
     keyring = load_keyring(settings, create=True)
+    taken = _stack_ports(settings)
     return await WorkflowEnvironment.start_local(
         namespace=settings.temporal_namespace,
         ip=host,
@@ -56,8 +58,40 @@ async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
             # The UI decodes payloads through the API's codec server (authenticated).
             "--ui-codec-endpoint",
             f"{settings.api_url}/codec",
+            # Left to itself, the dev server takes a random free port for each of these, and
+            # now and then that is the API's or the store's (free until they start after it):
+            # `up` then failed to bind. Ours are chosen away from every port the stack uses.
+            "--http-port",
+            str(_free_port_except(host, taken)),
+            "--metrics-port",
+            str(_free_port_except(host, taken)),
         ],
     )
+
+
+def _stack_ports(settings: Settings) -> set[int]:
+    _, temporal_port = split_address(settings.temporal_address)
+    return {
+        temporal_port,
+        settings.temporal_ui_port,
+        settings.api_port,
+        settings.store_port,
+        settings.embedded_smtp_port,
+        settings.smtp_inbound_port,
+    }
+
+
+def _free_port_except(host: str, taken: set[int]) -> int:
+    """A port free now on ``host`` that is none of ``taken`` (which may be free now too,
+    waiting for their own servers)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            taken.add(port)
+            return port
+    raise RuntimeError("no free port for the Temporal dev server")
 
 
 def _sqlite_pragmas(synchronous: str) -> list[str]:
