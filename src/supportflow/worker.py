@@ -101,6 +101,9 @@ async def build_workers(
             db = make_engine(url)
             stack.callback(db.dispose)
             sessions = make_session_factory(db)
+        # One mail sender for every activity in this process, so its record of the
+        # Message-IDs it sent covers every retry, whichever activity sends.
+        mail_out = MailSender(settings)
         reads: StoreActivities | None = None
         actions: ActionActivities | None = None
         identity: IdentityActivities | None = None
@@ -115,9 +118,7 @@ async def build_workers(
             # The app database too: each store write appends its audit entry (issue 12).
             reads, actions = StoreActivities(store), ActionActivities(store, sessions)
             keyring = await asyncio.to_thread(load_keyring, settings)
-            identity = IdentityActivities(
-                sessions, keyring, store, code_mailer(MailSender(settings), settings)
-            )
+            identity = IdentityActivities(sessions, keyring, store, code_mailer(mail_out, settings))
         ai_reads: list[Callable[..., Any]] = []
         if Queue.AGENTS in queues or Queue.AI in queues:
             assert sessions is not None and store is not None
@@ -164,25 +165,12 @@ async def build_workers(
         if Queue.INTEGRATIONS in queues:
             assert reads is not None and actions is not None and identity is not None
             assert sessions is not None and store is not None
-            notices = NoticeActivities(sessions, MailSender(settings), settings)
-            # Answers by email and SMS (issue 13): one MailSender per process, so its record
-            # of sent Message-IDs is shared by every send in it.
-            channels = ChannelActivities(
-                sessions,
-                await asyncio.to_thread(load_keyring, settings),
-                settings,
-                MailSender(settings),
-                TemplateStore(sessions),
-            )
-            # The sales agent's reads and sends (issue 14): store, consent, mail, Twilio.
-            sales = SalesActivities(
-                sessions,
-                await asyncio.to_thread(load_keyring, settings),
-                settings,
-                store,
-                MailSender(settings),
-                TemplateStore(sessions),
-            )
+            notices = NoticeActivities(sessions, mail_out, settings)
+            # Answers by email and SMS (issue 13), and the sales agent's reads and sends
+            # (issue 14: store, consent, mail, Twilio), with the key ring loaded above.
+            templates = TemplateStore(sessions)
+            channels = ChannelActivities(sessions, keyring, settings, mail_out, templates)
+            sales = SalesActivities(sessions, keyring, settings, store, mail_out, templates)
             add(
                 settings.task_queue_integrations,
                 [],
@@ -220,9 +208,9 @@ async def build_workers(
             )
         if Queue.INTEGRATIONS in queues:
             assert sessions is not None
-            mail = ManagementMailActivities(sessions, MailSender(settings), settings)
+            mail = ManagementMailActivities(sessions, mail_out, settings)
             # Routing's mail, and the watchdog's visibility look (this worker's client).
-            routing_mail = RoutingMailActivities(sessions, MailSender(settings), settings)
+            routing_mail = RoutingMailActivities(sessions, mail_out, settings)
             add(
                 settings.task_queue_integrations,
                 [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,22 @@ def test_bad_sales_policies_are_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="channels"):
         SalesPolicy.model_validate({"channels": ["email", "email"]})
     assert SalesPolicy().enabled is False, "sales messages are off until a merchant turns them on"
+
+
+def test_a_saved_policy_names_the_quiet_hours_zone_it_cannot_find(tmp_path: Path) -> None:
+    from supportflow.db.engine import make_engine, make_session_factory
+    from supportflow.db.migrate import upgrade
+    from supportflow.policy.load import PolicyError
+    from supportflow.policy.store import PolicyStore
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        store = PolicyStore(make_session_factory(engine))
+        bad = {"sales": {"quiet_hours": {"timezone": "Mars/Olympus"}}}
+        with pytest.raises(PolicyError, match=r"sales\.quiet_hours\.timezone: unknown time zone"):
+            store.put("t_any", bad)
+        assert not store.stored("t_any"), "nothing is saved"
+    finally:
+        engine.dispose()

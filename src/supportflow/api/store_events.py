@@ -243,7 +243,7 @@ class StoreEventIngestor:
     ) -> str:
         wf_id = sales_workflow_id(tenant_id, customer, kind, subject_id)
         try:
-            handle = await self.temporal.start_workflow(
+            await self.temporal.start_workflow(
                 SalesAgentWorkflow.run,
                 SalesAgentInput(
                     tenant_id=tenant_id,
@@ -264,7 +264,7 @@ class StoreEventIngestor:
             return f"exists:{kind}"
         except RPCError as err:
             raise TemporalUnavailable(str(err)) from err
-        del handle  # started, or the running one joined: either way one opportunity
+        # Started, or the running one joined: either way one opportunity.
         return f"started:{kind}"
 
     async def _signal_order(self, wf_id: str, event: StoreEvent) -> bool:

@@ -15,6 +15,25 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
+
+
+def zone_name(value: str) -> str:
+    """``value`` if it is shaped like an IANA zone name, else ValueError. Only the shape: the
+    policy models are also decoded inside workflows, where reading the tz database is I/O;
+    ``check_zone`` runs where a policy is saved."""
+    if not _ZONE_NAME.fullmatch(value):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)")
+    return value
+
+
+def check_zone(name: str) -> None:
+    """Raise ValueError unless the time zone is in the system's tz database."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name)") from err
+
+
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -42,18 +61,11 @@ class SupportHours(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone_name(cls, value: str) -> str:
-        # Only the name's shape here: this model is also decoded inside workflows, where
-        # reading the tz database is I/O. ``check_zone`` runs where a policy is saved.
-        if not _ZONE_NAME.fullmatch(value):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)")
-        return value
+        return zone_name(value)
 
     def check_zone(self) -> None:
         """Raise ValueError unless the time zone is in the system's tz database."""
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name)") from err
+        check_zone(self.timezone)
 
     @model_validator(mode="after")
     def _some_day(self) -> SupportHours:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from supportflow.policy.hours import _ZONE_NAME
+from supportflow.policy.hours import zone_name
 
 Offer = Literal["none", "discount", "free_shipping"]
 SalesChannel = Literal["email", "sms"]
@@ -31,9 +31,7 @@ class QuietHours(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone_name(cls, value: str) -> str:
-        if not _ZONE_NAME.fullmatch(value):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)")
-        return value
+        return zone_name(value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import PolicyGuardRow, TenantPolicyRow
 from supportflow.policy.guards import GuardEffect, effect_of, overlay
+from supportflow.policy.hours import check_zone
 from supportflow.policy.load import PolicyError, parse_policy
 from supportflow.policy.model import TenantPolicy
 
@@ -36,20 +36,17 @@ class PolicyStore:
     def put(self, tenant_id: str, doc: Mapping[str, Any]) -> TenantPolicy:
         """Validate (PolicyError names what is wrong) and store; nothing changes on error."""
         policy = parse_policy(doc)
-        if policy.support_hours is not None:
+        zones = {
+            "support_hours.timezone": policy.support_hours and policy.support_hours.timezone,
+            "sales.quiet_hours.timezone": policy.sales.quiet_hours
+            and policy.sales.quiet_hours.timezone,
+        }
+        for where, zone in zones.items():
             try:
-                policy.support_hours.check_zone()
+                if zone:
+                    check_zone(zone)
             except ValueError as err:
-                raise PolicyError(f"invalid tenant policy: support_hours.timezone: {err}") from err
-        quiet = policy.sales.quiet_hours
-        if quiet is not None:
-            try:
-                ZoneInfo(quiet.timezone)
-            except (ZoneInfoNotFoundError, ValueError) as err:
-                raise PolicyError(
-                    f"invalid tenant policy: sales.quiet_hours.timezone: unknown time zone "
-                    f"{quiet.timezone!r}"
-                ) from err
+                raise PolicyError(f"invalid tenant policy: {where}: {err}") from err
         document = policy.model_dump_json()
         with self._sessions.begin() as s:
             row = s.get(TenantPolicyRow, tenant_id)

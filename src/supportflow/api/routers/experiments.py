@@ -7,7 +7,7 @@ not found."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from supportflow.api.audit_trail import audit_change
 from supportflow.api.deps import CanEditPolicy, StateDep, TenantReader
+from supportflow.api.state import ApiState
+from supportflow.operators.principal import Principal
 from supportflow.sales.experiment_results import ExperimentResults
 from supportflow.sales.experiment_store import (
     ExperimentNotFound,
@@ -186,22 +188,7 @@ async def start_experiment(
 ) -> ExperimentOut:
     """Assign from now. 409 when another experiment runs on the same behaviour, or this one
     is not a draft."""
-    try:
-        after = await run_in_threadpool(
-            ExperimentStore(state.sessions).start, who.tenant_id, experiment_id
-        )
-    except ExperimentNotFound as err:
-        raise _not_found(err) from err
-    except EditRefused as err:
-        raise _refused(err) from err
-    await audit_change(
-        state,
-        who,
-        "experiment.start",
-        target=experiment_id,
-        details={"behaviour": after.behaviour, "version": after.version},
-    )
-    return _out(after)
+    return await _transition(state, who, experiment_id, "start")
 
 
 @router.post("/v1/experiments/{experiment_id}/stop", response_model=ExperimentOut)
@@ -209,10 +196,16 @@ async def stop_experiment(
     experiment_id: ExperimentId, who: CanEditPolicy, state: StateDep
 ) -> ExperimentOut:
     """No new assignments from now; what was recorded stays counted."""
+    return await _transition(state, who, experiment_id, "stop")
+
+
+async def _transition(
+    state: ApiState, who: Principal, experiment_id: str, step: Literal["start", "stop"]
+) -> ExperimentOut:
+    store = ExperimentStore(state.sessions)
+    change = store.start if step == "start" else store.stop
     try:
-        after = await run_in_threadpool(
-            ExperimentStore(state.sessions).stop, who.tenant_id, experiment_id
-        )
+        after = await run_in_threadpool(change, who.tenant_id, experiment_id)
     except ExperimentNotFound as err:
         raise _not_found(err) from err
     except EditRefused as err:
@@ -220,7 +213,7 @@ async def stop_experiment(
     await audit_change(
         state,
         who,
-        "experiment.stop",
+        f"experiment.{step}",
         target=experiment_id,
         details={"behaviour": after.behaviour, "version": after.version},
     )
