@@ -6,6 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+# Re-exported (see the note above ProductQuestionInput).
+from supportflow.sales.products import Alternatives as Alternatives
+from supportflow.sales.products import Comparison as Comparison
+from supportflow.sales.products import ProductAnswer as ProductAnswer
+from supportflow.sales.products import ProductAnswers as ProductAnswers
+from supportflow.sales.products import VariantAnswer as VariantAnswer
 from supportflow.understanding.contract import Context
 
 # The failure types a store activity raises non-retryable: a broken store rule, an unknown
@@ -159,6 +165,11 @@ class ActionDone(BaseModel):
     status: str | None = None
 
 
+# The answer models (VariantAnswer, ProductAnswer, ProductAnswers and the parts added for
+# the sales agent) live in sales/products.py next to the pure code that builds them; they are
+# imported above so every existing import from here keeps working.
+
+
 class ProductQuestionInput(BaseModel):
     """A question about products (availability, options, price): the products the customer
     named, and the variants they named by their options (best understood first)."""
@@ -166,23 +177,3 @@ class ProductQuestionInput(BaseModel):
     tenant_id: str
     product_ids: list[str] = Field(max_length=3)
     item_ids: list[str] = Field(default_factory=list, max_length=25)
-
-
-class VariantAnswer(BaseModel):
-    label: str
-    available: bool
-    price: str
-
-
-class ProductAnswer(BaseModel):
-    name: str
-    price_range: str
-    in_stock: int
-    variants: int
-    options: dict[str, list[str]]
-    # The variants the customer named, with their availability and price.
-    asked: list[VariantAnswer] = Field(default_factory=list)
-
-
-class ProductAnswers(BaseModel):
-    products: list[ProductAnswer] = Field(default_factory=list)

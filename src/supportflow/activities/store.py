@@ -12,13 +12,11 @@ from supportflow.activities.contract import (
     OrderEmailInput,
     OrderFacts,
     OrderItemFacts,
-    ProductAnswer,
     ProductAnswers,
     ProductQuestionInput,
-    VariantAnswer,
 )
-from supportflow.procedures.facts import money
-from supportflow.store.adapters.demo_client import Doc, StoreClient
+from supportflow.sales.products import answer_product
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreRejected
 from supportflow.store.port import Capability, StorePort
 from supportflow.store.registry import PortSource, port_source
@@ -106,8 +104,9 @@ class StoreActivities:
     @activity.defn(name="answer_product_question")
     async def answer_product_question(self, inp: ProductQuestionInput) -> ProductAnswers:
         """What the store says now about the products a customer asks about: options, prices,
-        what is in stock, and the variants they named. A backend that cannot read products
-        answers nothing (the workflow then tries the knowledge base)."""
+        what is in stock, the variants they named, alternatives in stock for those sold out
+        and how the named ones compare (``sales.products.answer_product``). A backend that
+        cannot read products answers nothing (the workflow then tries the knowledge base)."""
         store = await self._port(inp.tenant_id)
         if Capability.GET_PRODUCT not in store.capabilities:
             return ProductAnswers()
@@ -118,46 +117,5 @@ class StoreActivities:
             except StoreRejected as exc:
                 raise ApplicationError(str(exc), type="StoreRejected", non_retryable=True) from exc
             if product is not None:
-                answers.append(_product_answer(product, inp.item_ids))
+                answers.append(answer_product(product, inp.item_ids))
         return ProductAnswers(products=answers)
-
-
-def _product_answer(product: Doc, asked_ids: list[str]) -> ProductAnswer:
-    variants: list[Doc] = [v for v in (product.get("variants") or {}).values() if v]
-    options: dict[str, list[str]] = {}
-    for v in variants:
-        for key, value in (v.get("options") or {}).items():
-            values = options.setdefault(str(key), [])
-            if str(value) not in values:
-                values.append(str(value))
-    in_stock = [v for v in variants if v.get("available")]
-    prices = [float(v["price"]) for v in (in_stock or variants) if v.get("price") is not None]
-    low, high = (min(prices), max(prices)) if prices else (0.0, 0.0)
-    by_id = {str(v.get("item_id")): v for v in variants}
-    asked = [by_id[i] for i in dict.fromkeys(asked_ids) if i in by_id][:5]
-    return ProductAnswer(
-        name=str(product.get("name", "")),
-        price_range=money(low) if low == high else f"{money(low)} to {money(high)}",
-        in_stock=len(in_stock),
-        variants=len(variants),
-        options=options,
-        asked=[
-            VariantAnswer(
-                label=_variant_label(v.get("options") or {}),
-                available=bool(v.get("available")),
-                price=money(float(v.get("price") or 0.0)),
-            )
-            for v in asked
-        ],
-    )
-
-
-def _variant_label(options: dict[str, object]) -> str:
-    """ "clicky, no backlight, full size": a yes/no option reads as words, not "none"."""
-    words = []
-    for key, value in options.items():
-        v = str(value)
-        words.append(
-            f"no {key}" if v.lower() in ("none", "no") else key if v.lower() == "yes" else v
-        )
-    return ", ".join(words)

@@ -8,6 +8,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# -- product answers (sales/products.py): the sales agent's parts, issue 14 ------------------
+# Facts recorded before these parts existed lack them: hence the defaults.
+# After a sold-out variant: "; in stock: the same in size 10 at $120.00, in black at $118.00
+# or in size 10 and black at $125.00" (closest first).
+_PRODUCT_ALTERNATIVES = (
+    "{% for alt in p.alternatives | default([]) "
+    "if alt.item_id == v.item_id | default(none) and alt.variants %}; in stock: the same"
+    "{% for a in alt.variants %}{% if not loop.first %}{{ ' or' if loop.last else ',' }}"
+    "{% endif %}{% if a.differs_words %} in {{ a.differs_words | join(' and ') }}{% endif %}"
+    " at {{ a.price }}{% endfor %}{% endfor %}"
+)
+_DIFFER_IN = (
+    "they differ in {% for k in c.differs_in %}{% if not loop.first %}"
+    "{{ ' and ' if loop.last else ', ' }}{% endif %}{{ k }}{% endfor %}"
+)
+# Two or more variants named: "The 6 ft one is $20.00 more than the 4 ft one; they differ in
+# height." (of more than two, the dearest against the cheapest).
+_PRODUCT_COMPARISON = (
+    "{% set c = p.comparison | default(none) %}{% if c %}{% if c.same_price %}"
+    "{% if c.count > 2 %}All {{ c.count }} cost the same, {{ c.cheaper.price }}. "
+    "{% else %}Both cost the same, {{ c.cheaper.price }}; " + _DIFFER_IN + ". {% endif %}"
+    "{% else %}{% if c.count > 2 %}Of those {{ c.count }}, the{% else %}The{% endif %} "
+    "{{ c.dearer.differs_words | join(', ') }} one is "
+    "{% if c.count > 2 %}the dearest, {% endif %}"
+    "{{ c.difference }} more than the {{ c.cheaper.differs_words | join(', ') }} one; "
+    + _DIFFER_IN
+    + ". {% endif %}{% endif %}"
+)
+
 DEFAULT_TEMPLATES: dict[str, str] = {
     "greeting": "Hi{% if first_name %} {{ first_name }}{% endif %}! I can check an order, "
     "and help with cancellations, returns and address changes. What can I do for you?",
@@ -45,10 +74,12 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "pass you to a member of our team?",
     # --- product questions, answered from the store's catalogue ---------------------------
     "product_info": "{% for p in products %}{% if not loop.first %} {% endif %}"
-    "{% for v in p.asked %}The {{ p.name }} in {{ v.label }} is "
-    "{% if v.available %}in stock at {{ v.price }}{% else %}out of stock right now{% endif %}. "
-    "{% endfor %}"
-    "{% if p.in_stock %}The {{ p.name }} comes in {{ p.in_stock }} version"
+    "{% for v in p.asked %}The {{ p.name }}{% if v.label %} in {{ v.label }}{% endif %} is "
+    "{% if v.available %}in stock at {{ v.price }}{% else %}out of stock right now"
+    + _PRODUCT_ALTERNATIVES
+    + "{% endif %}. {% endfor %}"
+    + _PRODUCT_COMPARISON
+    + "{% if p.in_stock %}The {{ p.name }} comes in {{ p.in_stock }} version"
     "{{ 's' if p.in_stock > 1 else '' }} in stock, {{ p.price_range }}"
     "{% else %}The {{ p.name }} is out of stock in every version right now{% endif %}"
     "{% for key, values in p.options.items() %}{{ '; ' if not loop.first else ' (' }}"
