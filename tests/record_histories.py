@@ -22,7 +22,8 @@ import uuid
 from pathlib import Path
 
 from pydantic import SecretStr
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.channels.inbound import deliver, enqueue
@@ -30,6 +31,7 @@ from supportflow.channels.sms.fake_twilio import FakeTwilio, FakeTwilioServer
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.mail.maildir_server import MaildirServer
+from supportflow.sales.experiment_store import ExperimentStore
 from supportflow.settings import Settings
 from supportflow.tenants.channels import configure_channels
 from supportflow.tenants.service import create_tenant
@@ -64,7 +66,7 @@ HERE = Path(__file__).parent / "histories"
 # Beside the recordings: file stem -> the workflow id it was recorded under.
 WORKFLOW_IDS = "workflow_ids.json"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v10"
+VERSION = "v11"
 
 # A script is (text, email) turns. An email signs the customer in with a signed identity
 # token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
@@ -217,6 +219,43 @@ CSAT_SCRIPT: Script = [
     ("5 more shirts please", None),
     ("where is my order #W3632959", None),
 ]
+
+# The sales agent (sales-agent-v1): product questions handed to a SalesAgentWorkflow (a
+# child) by a verified customer of a tenant with sales on; a cancel inside a running
+# retention experiment (the arm recorded, its offer or none, the case's end recorded).
+SALES_AGENT_SCRIPT: Script = [
+    ("is the water bottle available in 1000ml glass red?", "mei.patel3193@example.com"),
+    ("how much is the water bottle in 500ml stainless steel black vs 750ml glass blue", None),
+    ("please cancel my order #W9583042, I don't need it anymore", None),
+    ("no thanks, just cancel it", None),
+    ("yes", None),
+]
+RETENTION_ARMS: list[dict[str, object]] = [
+    {"name": "none", "weight": 1, "params": {"offer": "none"}},
+    {"name": "twenty", "weight": 1, "params": {"offer": "discount", "discount_percent": 20}},
+]
+
+
+def experiment_tenant(settings: Settings) -> str:
+    """A tenant with sales on and a retention experiment running."""
+    tenant_id = tenant_with_policy(settings, "Testing Shop", RETENTION_POLICY)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        store = ExperimentStore(make_session_factory(engine))
+        made = store.create(tenant_id, "keep offers", "retention", RETENTION_ARMS)
+        store.start(tenant_id, made.experiment_id)
+    finally:
+        engine.dispose()
+    return tenant_id
+
+
+def children(history: WorkflowHistory) -> list[str]:
+    """The child workflows a conversation started (the sales agents of its product questions)."""
+    return [
+        e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    ]
 
 
 async def record_conversation(
@@ -413,6 +452,7 @@ async def main(out_dir: Path = HERE) -> None:
             waiting_tenant = tenant_with_policy(settings, "Offer Shop", RETENTION_TIMEOUT_POLICY)
             runs.append(("retention_timeout", RETENTION_TIMEOUT_SCRIPT, waiting_tenant))
             runs.append(("csat", CSAT_SCRIPT, tenant))
+            runs.append(("sales_agent", SALES_AGENT_SCRIPT, experiment_tenant(settings)))
             # The workflow id of each recording: it is part of ids the workflow derives (an
             # approval's id), so a replay must run under the same one.
             ids_file = out_dir / WORKFLOW_IDS
@@ -431,6 +471,13 @@ async def main(out_dir: Path = HERE) -> None:
                     out = out_dir / f"{name}-{VERSION}-run{len(history.events):04d}.json"
                     out.write_text(history.to_json(), "utf-8")
                     ids[out.stem] = wf_id
+                    # The sales agents it handed product questions to (sales-agent-v1).
+                    for k, child in enumerate(children(history), start=1):
+                        sales = await env.client.get_workflow_handle(child).fetch_history()
+                        stem = f"{name}_sales{k}-{VERSION}-run{len(history.events):04d}"
+                        out = out_dir / f"{stem}.json"
+                        out.write_text(sales.to_json(), "utf-8")
+                        ids[out.stem] = child
             ids_file.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
         await smtp.stop()
         await twilio.stop()

@@ -30,8 +30,10 @@ from supportflow.activities.management import (  # management agent (issue 14)
 from supportflow.activities.outcomes import OutcomeActivities  # support's sales part (issue 14)
 from supportflow.activities.people import NoticeActivities, PeopleActivities
 from supportflow.activities.retention import RetentionActivities  # support's sales part
+from supportflow.activities.retention_arms import RetentionArmActivities
 from supportflow.activities.routing import RoutingActivities, RoutingMailActivities
 from supportflow.activities.sales import SalesActivities
+from supportflow.activities.sales_products import ProductAnswerActivities
 from supportflow.activities.store import StoreActivities
 from supportflow.activities.tenant import TenantActivities
 from supportflow.crypto.keyring import load_keyring
@@ -227,11 +229,25 @@ async def build_workers(
         # integrations queue, like the saga's ---------------------------------------------------
         if Queue.AGENTS in queues:
             assert sessions is not None
-            add(settings.task_queue_agents, [], [OutcomeActivities(sessions).record_turn_outcomes])
+            add(
+                settings.task_queue_agents,
+                [],
+                [
+                    OutcomeActivities(sessions).record_turn_outcomes,
+                    # sales-agent-v1: the arm of a retention experiment (one database write).
+                    RetentionArmActivities(sessions).assign_retention_arm,
+                ],
+            )
         if Queue.INTEGRATIONS in queues:
-            assert store is not None
+            assert store is not None and sessions is not None
             retention = RetentionActivities(store)
-            add(settings.task_queue_integrations, [], [retention.create_retention_code])
+            products = ProductAnswerActivities(sessions, store)
+            add(
+                settings.task_queue_integrations,
+                [],
+                # sales-agent-v1: the sales agent's answer to a product question.
+                [retention.create_retention_code, products.answer_products],
+            )
         # --- end the support agent's sales part ----------------------------------------------
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread
         # per activity slot (threads start only when needed).

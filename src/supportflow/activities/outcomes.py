@@ -56,6 +56,14 @@ class RetentionAnswer(BaseModel):
     discount_code: str | None = None
 
 
+class RetentionClosed(BaseModel):
+    """A cancel case of a retention experiment that closed (sales-agent-v1): whether its
+    order was kept ("saved"), cancelled, or left to a person or refused by the store."""
+
+    case_id: str
+    status: Literal["saved", "cancelled", "escalated", "refused"]
+
+
 class TurnOutcomes(BaseModel):
     tenant_id: str
     workflow_id: str
@@ -65,6 +73,7 @@ class TurnOutcomes(BaseModel):
     closed: list[ClosedCase] = Field(default_factory=list)
     rating: Rating | None = None
     retention: RetentionAnswer | None = None
+    retention_closed: list[RetentionClosed] = Field(default_factory=list)
 
 
 def event_key(kind: str, case_id: str) -> str:
@@ -147,6 +156,12 @@ class OutcomeActivities:
             except IntegrityError:
                 # A tenant with no row (a bare test or tool tenant): nothing to attribute to.
                 log.warning("retention touch not recorded: unknown tenant %s", inp.tenant_id)
+        for closed in inp.retention_closed:
+            # Written when the arm was assigned (activities/retention_arms.py); the case's
+            # end is what its experiment counts.
+            touches.settle_touch(
+                self._sessions, event_key("retention", closed.case_id), closed.status
+            )
         return new
 
     def _touch(self, inp: TurnOutcomes, t: RetentionAnswer, store_user_id: str) -> None:

@@ -238,7 +238,8 @@ def results_table(results: ExperimentResults) -> Any:
     )
     table.add_column("arm")
     table.add_column("exposures", justify="right")
-    table.add_column("conversions", justify="right")
+    # A retention experiment counts saves (cancel requests whose order was kept).
+    table.add_column("saves" if results.outcome == "save" else "conversions", justify="right")
     table.add_column(f"rate [{level} CI]", justify="right")
     table.add_column("revenue / exposure", justify="right")
     table.add_column(f"vs {results.control}: difference [{level} CI]", justify="right")

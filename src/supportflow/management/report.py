@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import SalesConversion, SalesTouch
@@ -44,8 +44,10 @@ class ArmFigures(BaseModel):
     experiment_id: str
     arm: str
     touches: int
-    # Touches with at least one attributed order, and the orders and their total.
+    # Touches with at least one attributed order, and the orders and their total. In a
+    # retention experiment (outcome "save"): cancel requests whose order was kept.
     converted: int
+    outcome: Literal["conversion", "save"] = "conversion"
     orders: int
     order_amount: float
     conversion_rate: float | None
@@ -105,6 +107,8 @@ def arms(
             func.count(distinct(SalesConversion.touch_id)),
             func.count(SalesConversion.order_id),
             func.coalesce(func.sum(SalesConversion.amount), 0),
+            func.max(SalesTouch.kind),
+            func.count(distinct(case((SalesTouch.status == "saved", SalesTouch.touch_id)))),
         )
         .select_from(SalesTouch)
         .outerjoin(
@@ -125,7 +129,11 @@ def arms(
     with sessions() as s:
         rows = s.execute(q).all()
     out: list[ArmFigures] = []
-    for experiment_id, arm, touches, converted, orders, amount in rows:
+    for experiment_id, arm, touches, converted, orders, amount, kind, saved in rows:
+        # A retention experiment's unit is a cancel request, and its success a kept order.
+        retention = kind == "retention"
+        if retention:
+            converted = saved
         p = wilson(int(converted), int(touches))
         out.append(
             ArmFigures(
@@ -133,6 +141,7 @@ def arms(
                 arm=str(arm),
                 touches=int(touches),
                 converted=int(converted),
+                outcome="save" if retention else "conversion",
                 orders=int(orders),
                 order_amount=round(float(amount or 0), 2),
                 conversion_rate=p.estimate,

@@ -126,6 +126,7 @@ def step(
     strict_consent: bool = True,
     wanted: ProcedureName | None = None,
     offers: bool = False,
+    restated_yes: bool = False,
 ) -> StepResult:
     """One customer turn. ``state`` is the conversation's current case (open or not).
 
@@ -133,7 +134,9 @@ def step(
     dispatcher classifies once); without it, the understanding's. ``strict_consent=False``
     keeps the understanding's "confirm" alone as a yes: only for conversations recorded
     before the consent gate, so their histories replay. ``offers``: a cancel may make the
-    tenant's retention offer before its confirmation (sales-v1 runs; retention.py)."""
+    tenant's retention offer before its confirmation (sales-v1 runs; retention.py).
+    ``restated_yes``: a plain yes that restates the case's own request ("yes please cancel
+    it", read as a cancel request) confirms it too (sales-agent-v1 runs)."""
     turn = Turn(understanding=u, text=text, now=now)
     active = state if state is not None and state.is_open else None
     if (active is None and wanted is None) or active is not None:
@@ -192,7 +195,8 @@ def step(
     verdict = consent(text, action=active.procedure)
     if not strict_consent:
         return _advance(absorbed, facts, policy, now, confirmed=answering and u.intent == "confirm")
-    plain_yes = u.intent == "confirm" and verdict.kind == "yes"
+    restates = restated_yes and u.intent == active.intent
+    plain_yes = (u.intent == "confirm" or restates) and verdict.kind == "yes"
     result = _advance(
         absorbed, facts, policy, now, confirmed=answering and plain_yes, offers=offers
     )

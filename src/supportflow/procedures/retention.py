@@ -68,6 +68,8 @@ _NEGATION = re.compile(
 _OPENS_WITH_NO = re.compile(r"^\W*(?:no|nope|nah|not)\b", re.IGNORECASE)
 
 Answer = Literal["yes", "no", "unclear"]
+# What a retention experiment's arm offers ("none": no offer, straight to the confirmation).
+ArmOffer = Literal["none", "discount", "free_shipping", "exchange"]
 
 
 def offer_for(state: CaseState, facts: CaseFacts, policy: TenantPolicy) -> RetentionOffer | None:
@@ -147,3 +149,40 @@ def offer_facts(state: CaseState, *, unclear: bool = False) -> dict[str, object]
         "percent": offer.percent,
         "unclear": unclear,
     }
+
+
+def newly_offered(before: CaseState | None, after: CaseState | None) -> bool:
+    """Whether this turn made a case's first retention offer (the moment a retention
+    experiment counts the customer: sales-agent-v1 runs)."""
+    if after is None or after.offer is None or after.offer.kind is None:
+        return False
+    if after.offer.status != "asked" or after.offer.asks != 1:
+        return False
+    return before is None or before.case_id != after.case_id or before.offer is None
+
+
+def policy_for_arm(
+    policy: TenantPolicy, offer: ArmOffer, percent: int | None
+) -> TenantPolicy | None:
+    """The policy a retention experiment's arm offers under: its offer (and percent) in
+    place of the tenant's own; None for an arm that makes no offer."""
+    if offer == "none":
+        return None
+    own = policy.sales.retention
+    rules = own.model_copy(
+        update={"offer": offer, "discount_percent": percent or own.discount_percent}
+    )
+    sales = policy.sales.model_copy(update={"retention": rules})
+    return policy.model_copy(update={"sales": sales})
+
+
+def kept(case: CaseState) -> Literal["saved", "cancelled", "escalated", "refused"]:
+    """What became of a closed cancel case's order, for a retention experiment: kept (the
+    offer taken, the cancel not confirmed, the case dropped or left unanswered), cancelled,
+    or not the customer's decision (a person took it over; the store refused)."""
+    if case.step == "done":
+        accepted = case.offer is not None and case.offer.status == "accepted"
+        return "saved" if accepted else "cancelled"
+    if case.step in ("escalated", "refused"):
+        return case.step
+    return "saved"

@@ -9,6 +9,10 @@ be reached in one arm with everyone in the hold-out.
 
 Pure: the counts come from ``experiment_store.experiment_results``. Every estimate here
 comes with its interval, and the results say which model made them.
+
+In a retention experiment the unit is a cancel request that reached the offer's moment, and
+its "conversion" is a save: the cancel case closed with the order kept (the offer taken, the
+cancel not confirmed, or the request dropped). A request still open counts as not saved.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -97,6 +102,9 @@ class ExperimentResults(BaseModel):
     model: str
     relative_uplift_model: str
     control: str
+    # What ``conversions`` counts: orders attributed to a touch ("conversion"), or, in a
+    # retention experiment, cancel requests whose order was kept ("save").
+    outcome: Literal["conversion", "save"] = "conversion"
     arms: list[ArmResult]
     comparisons: list[ArmComparison]
     # Touches recorded under an arm name the experiment does not have (not compared).
@@ -178,6 +186,7 @@ def summarise(
         model=model_description(confidence),
         relative_uplift_model=uplift_model_description(confidence),
         control=control.arm,
+        outcome="save" if experiment.behaviour == "retention" else "conversion",
         arms=arms,
         comparisons=[_compare(a, control, confidence) for a in arms[1:]],
         unknown_arms={k: v.exposures for k, v in sorted(counts.items()) if k not in known},

@@ -301,6 +301,24 @@ def running_experiment(
     return ExperimentStore(sessions).running(tenant_id, behaviour)
 
 
+def _saves(s: Session, tenant_id: str, experiment_id: str) -> dict[str, ArmCounts]:
+    """A retention experiment's counts: cancel requests per arm, and those whose order was
+    kept (the touch settled "saved" when its case closed)."""
+    rows = s.execute(
+        select(SalesTouch.arm, SalesTouch.status, func.count())
+        .where(SalesTouch.tenant_id == tenant_id, SalesTouch.experiment_id == experiment_id)
+        .group_by(SalesTouch.arm, SalesTouch.status)
+    ).all()
+    exposures: dict[str, int] = {}
+    saves: dict[str, int] = {}
+    for arm, status, n in rows:
+        key = arm or NO_ARM
+        exposures[key] = exposures.get(key, 0) + int(n)
+        if status == "saved":
+            saves[key] = saves.get(key, 0) + int(n)
+    return {k: ArmCounts(exposures=n, conversions=saves.get(k, 0)) for k, n in exposures.items()}
+
+
 def _counts(s: Session, tenant_id: str, experiment_id: str) -> dict[str, ArmCounts]:
     exposures = s.execute(
         select(SalesTouch.arm, func.count())
@@ -370,7 +388,10 @@ def experiment_results(
     experiment = store.get(tenant_id, experiment_id)
     versions = store.versions(tenant_id, experiment_id)
     with sessions() as s:
-        counts = _counts(s, tenant_id, experiment_id)
+        if experiment.behaviour == "retention":
+            counts = _saves(s, tenant_id, experiment_id)
+        else:
+            counts = _counts(s, tenant_id, experiment_id)
     return summarise(experiment, counts, confidence=confidence, notes=_notes(experiment, versions))
 
 

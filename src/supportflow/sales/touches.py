@@ -91,6 +91,17 @@ def close_touch(
         )
 
 
+def settle_touch(sessions: sessionmaker[Session], touch_id: str, status: str) -> bool:
+    """Set what became of a touch (a retention trial's "saved" or "cancelled"), keeping its
+    channel, code and send time; False when there is no such touch."""
+    with sessions.begin() as s:
+        row = s.get(SalesTouch, touch_id)
+        if row is None:
+            return False
+        row.status = status[:40]
+        return True
+
+
 def touch_status(sessions: sessionmaker[Session], touch_id: str) -> str | None:
     with sessions() as s:
         row = s.get(SalesTouch, touch_id)

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.activities.store import StoreActivities
     from supportflow.activities.tenant import LoadPolicyInput, TenantActivities
     from supportflow.knowledge.contract import KnowledgeInput
+    from supportflow.policy.model import TenantPolicy
     from supportflow.procedures.base import (
         PROCEDURES,
         CaseFacts,
@@ -29,17 +30,17 @@ with workflow.unsafe.imports_passed_through():
         step,
     )
     from supportflow.procedures.case import ProcedureName, idempotency_key
-    from supportflow.procedures.retention import CODE_VALID
+    from supportflow.procedures.retention import CODE_VALID, newly_offered
     from supportflow.procedures.saga import run_saga
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.contract import PendingRequest
-    from supportflow.workflows.conversation import ConversationBase
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.saga_steps import ActionExecutor
+    from supportflow.workflows.sales_agent import SalesAgentSteps
     from supportflow.workflows.versions import PATCH_TENANT_POLICY
 
 
-class CaseSteps(ConversationBase):
+class CaseSteps(SalesAgentSteps):
     async def _procedure_turn(
         self,
         u: Understanding,
@@ -105,20 +106,30 @@ class CaseSteps(ConversationBase):
                 LoadPolicyInput(tenant_id=self._inp.tenant_id),
                 task_queue=workflow.info().task_queue,
             )
-        r = step(
-            s.case,
-            u,
-            facts,
-            policy=self._policy,
-            now=workflow.now(),
-            new_case_id=f"{wf_id}/case/{len(s.cases) + 1}",
-            text=self._text,
-            # Runs before PATCH_TRUST took the understanding's "confirm" as a yes.
-            strict_consent=self._trust,
-            wanted=wanted,
-            # sales-v1: the tenant's retention offer, once per order in a conversation.
-            offers=self._version.sales and order_id not in s.offered_orders,
-        )
+        before, now = s.case, workflow.now()
+
+        def stepped(policy: TenantPolicy, offers: bool) -> StepResult:
+            return step(
+                before,
+                u,
+                facts,
+                policy=policy,
+                now=now,
+                new_case_id=f"{wf_id}/case/{len(s.cases) + 1}",
+                text=self._text,
+                # Runs before PATCH_TRUST took the understanding's "confirm" as a yes.
+                strict_consent=self._trust,
+                wanted=wanted,
+                offers=offers,
+                # sales-agent-v1: "yes please cancel it" confirms the cancel.
+                restated_yes=self._version.sales_agent,
+            )
+
+        # sales-v1: the tenant's retention offer, once per order in a conversation.
+        r = stepped(self._policy, self._version.sales and order_id not in s.offered_orders)
+        if self._version.sales_agent and user is not None and newly_offered(before, r.state):
+            # sales-agent-v1: the offer of the customer's arm in a retention experiment.
+            r = await self._retention_trial(r, user, stepped)
         if self._trusted and r.state is not None and r.state.owner is None:
             # The verified identity that opens (or first continues) a case owns it.
             r = r.model_copy(update={"state": r.state.model_copy(update={"owner": self._who})})
@@ -259,12 +270,16 @@ class CaseSteps(ConversationBase):
             return await self._knowledge_turn(intent, "product_unknown")
         # Variants named by their options score above the product name alone (0.5).
         named = [m.item_id for m in matches if m.score > 0.5]
-        answers = await self._calls.store_read(
-            StoreActivities.answer_product_question,
-            ProductQuestionInput(
-                tenant_id=self._inp.tenant_id, product_ids=product_ids, item_ids=named[:25]
-            ),
-        )
+        if self._version.sales_agent:
+            # sales-agent-v1: the sales agent answers, in its own workflow.
+            answers = await self._ask_sales_agent(product_ids, named[:25])
+        else:
+            answers = await self._calls.store_read(
+                StoreActivities.answer_product_question,
+                ProductQuestionInput(
+                    tenant_id=self._inp.tenant_id, product_ids=product_ids, item_ids=named[:25]
+                ),
+            )
         if answers is None:
             return Plan("store_unavailable", intent)
         if not answers.products:

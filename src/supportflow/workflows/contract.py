@@ -244,6 +244,9 @@ class ConversationState(BaseModel):
     csat: CsatQuestion | None = None
     # Orders a retention offer was made for in this conversation: never offered twice.
     offered_orders: list[str] = Field(default_factory=list)
+    # Cancel cases counted in the tenant's retention experiment (sales-agent-v1): case id ->
+    # the arm. When one closes, whether the order was kept is recorded for its arm.
+    retention_trials: dict[str, str] = Field(default_factory=dict)
 
 
 # --- what operators send a conversation (updates with validators) ----------------------------

@@ -18,7 +18,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from supportflow.activities.ai import AiActivities
     from supportflow.activities.contract import ComposedReply, ComposeInput
-    from supportflow.activities.outcomes import Rating, RetentionAnswer
+    from supportflow.activities.outcomes import Rating, RetentionAnswer, RetentionClosed
     from supportflow.policy.model import DEFAULT_POLICY, TenantPolicy
     from supportflow.procedures.case import ActionPlan, CaseState
     from supportflow.understanding.contract import Understanding
@@ -74,6 +74,8 @@ class ConversationBase:
         # outcomes.py): a retention offer's answer, the customer's rating.
         self._retention_answer: RetentionAnswer | None = None
         self._rating: Rating | None = None
+        # Cancel cases of a retention experiment that closed this turn (sales-agent-v1).
+        self._retention_closed: list[RetentionClosed] = []
 
     # --- the run's version, decided in its first activation ---------------------------------
 
@@ -149,6 +151,8 @@ class ConversationBase:
             opened_at=case.opened_at,
             resolution="saved" if saved else None,
         )
+        if self._version.sales_agent:
+            self._settle_trial(case)
         for i, known in enumerate(self._s.cases):
             if known.case_id == case.case_id:
                 self._s.cases[i] = entry
@@ -193,6 +197,10 @@ class ConversationBase:
         raise NotImplementedError
 
     async def _close_unanswered_case(self) -> None:
+        raise NotImplementedError
+
+    def _settle_trial(self, case: CaseState) -> None:
+        """Record what became of a retention experiment's cancel case (sales_agent.py)."""
         raise NotImplementedError
 
     async def _record_outcomes(self, before: Mapping[str, str], *, by_person: bool = False) -> None:

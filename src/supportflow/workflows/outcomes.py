@@ -40,7 +40,8 @@ class Outcomes(ConversationBase):
         closed = self._closed_since(before)
         rating, retention = self._rating, self._retention_answer
         self._rating = self._retention_answer = None
-        if not closed and rating is None and retention is None:
+        trials, self._retention_closed = self._retention_closed, []
+        if not closed and rating is None and retention is None and not trials:
             return  # nothing settled: no activity
         try:
             await self._calls.ai(
@@ -61,6 +62,7 @@ class Outcomes(ConversationBase):
                     ],
                     rating=rating,
                     retention=retention,
+                    retention_closed=trials,
                 ),
             )
         except GAVE_UP as err:

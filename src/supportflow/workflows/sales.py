@@ -6,6 +6,10 @@ workflow only waits and decides when; the activities (activities/sales.py) read 
 and the experiment, check consent and the store at the moment of sending, create the
 discount code and send. An order placed meanwhile (a signal from the store's webhook) ends it
 at once, with nothing sent. Never a series: one message per opportunity, at most.
+
+A product question handed over by the support agent (a child of its CustomerWorkflow,
+workflows/sales_agent.py) is answered at once from the catalogue, and the answer returned
+(activities/sales_products.py records the touch a later order is attributed to).
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from supportflow.activities.sales import SalesActivities
+    from supportflow.activities.sales_products import ProductAnswerActivities
+    from supportflow.workflows.calls import STORE
     from supportflow.workflows.sales_contract import (
         ORDER_PLACED_SIGNAL,
+        AnswerProductsInput,
         BeginSalesInput,
         OrderPlaced,
         SalesAgentInput,
@@ -61,6 +68,8 @@ class SalesAgentWorkflow:
     @workflow.run
     async def run(self, inp: SalesAgentInput) -> SalesOutcome:
         wf_id = workflow.info().workflow_id
+        if inp.kind == "product_question":
+            return await self._answer(inp)
         plan = await workflow.execute_activity_method(
             SalesActivities.begin,
             BeginSalesInput(
@@ -104,6 +113,25 @@ class SalesAgentWorkflow:
                 )
             send_at = result.retry_at
         return self._done(SalesOutcome(status="suppressed", detail="quiet_hours", arm=plan.arm))
+
+    async def _answer(self, inp: SalesAgentInput) -> SalesOutcome:
+        """A product question: the store read as patient as the support agent's own."""
+        assert inp.question is not None, "a product question carries its question"
+        answers = await workflow.execute_activity_method(
+            ProductAnswerActivities.answer_products,
+            AnswerProductsInput(
+                tenant_id=inp.tenant_id,
+                store_user_id=inp.store_user_id,
+                workflow_id=workflow.info().workflow_id,
+                question=inp.question,
+                asked_at=inp.began_at,
+            ),
+            task_queue=inp.integrations_queue,
+            start_to_close_timeout=STORE.start_to_close,
+            schedule_to_close_timeout=STORE.schedule_to_close,
+            retry_policy=STORE.retry,
+        )
+        return self._done(SalesOutcome(status="answered", answers=answers))
 
     async def _until(self, at: datetime) -> None:
         """Wait until ``at``, or less if an order is placed meanwhile (then the send activity

@@ -8,16 +8,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-SalesKind = Literal["abandoned_checkout", "post_purchase"]
+from supportflow.activities.contract import ProductAnswers
+
+SalesKind = Literal["abandoned_checkout", "post_purchase", "product_question"]
 Offer = Literal["none", "discount", "free_shipping"]
 
 ORDER_PLACED_SIGNAL = "order_placed"
 
 
 def sales_workflow_id(tenant_id: str, store_user_id: str, kind: SalesKind, subject_id: str) -> str:
-    """One workflow per tenant + customer + opportunity (a checkout, or a delivered order)."""
+    """One workflow per tenant + customer + opportunity (a checkout, a delivered order, or a
+    product question handed over by the support agent)."""
     return f"sales:{tenant_id}:{store_user_id}:{kind}:{subject_id}"
 
 
@@ -25,16 +28,28 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ProductQuestion(_Frozen):
+    """A product question handed over by the support agent: the products the customer
+    named, and the variants they named by their options (best understood first)."""
+
+    product_ids: list[str] = Field(min_length=1, max_length=3)
+    item_ids: list[str] = Field(default_factory=list, max_length=25)
+
+
 class SalesAgentInput(_Frozen):
     tenant_id: str
+    # "" for a product question from someone not verified (nothing to attribute to).
     store_user_id: str
     kind: SalesKind
-    # The checkout (abandoned_checkout) or the delivered order (post_purchase).
+    # The checkout (abandoned_checkout), the delivered order (post_purchase), or the
+    # question's own id (product_question).
     subject_id: str
     # When the opportunity began (the checkout's creation, the delivery): delays count from
     # here, not from when a webhook happened to arrive.
     began_at: datetime
     integrations_queue: str
+    # product_question only.
+    question: ProductQuestion | None = None
 
 
 class OrderPlaced(_Frozen):
@@ -44,10 +59,20 @@ class OrderPlaced(_Frozen):
 
 
 class SalesOutcome(_Frozen):
-    # "sent" | "control" | "suppressed" | "skipped"
+    # "sent" | "control" | "suppressed" | "skipped" | "answered" (a product question)
     status: str
     detail: str | None = None
     arm: str | None = None
+    # product_question: the answer, for the support agent's reply.
+    answers: ProductAnswers | None = None
+
+
+class AnswerProductsInput(_Frozen):
+    tenant_id: str
+    store_user_id: str
+    workflow_id: str
+    question: ProductQuestion
+    asked_at: datetime
 
 
 class BeginSalesInput(_Frozen):

@@ -50,6 +50,14 @@ PATCH_CHANNELS = "channels-v1"
 # rating (CSAT) and the next message may give it; closed cases, ratings and saves are
 # recorded for the management agent. Implies every patch above.
 PATCH_SALES = "sales-v1"
+# The sales agent takes its part of the conversation (issue 14): a product question is
+# handed to a SalesAgentWorkflow (a child of this one) that answers it from the catalogue
+# (alternatives in stock, comparisons) and records the touch a later order is attributed to;
+# a retention offer follows the tenant's running retention experiment (the arm is assigned
+# and recorded when the offer would be made; a hold-out arm makes none) and the cancel case's
+# end (order kept or cancelled) is recorded as the save or loss of that arm. Implies every
+# patch above.
+PATCH_SALES_AGENT = "sales-agent-v1"
 
 # Oldest first. docs/versioning.md says when each is retired.
 PATCHES = (
@@ -62,6 +70,7 @@ PATCHES = (
     PATCH_PEOPLE,
     PATCH_CHANNELS,
     PATCH_SALES,
+    PATCH_SALES_AGENT,
 )
 
 
@@ -78,9 +87,22 @@ class RunVersion:
     channels: bool = False
     # Retention offers, CSAT and the record of outcomes (sales-v1).
     sales: bool = False
+    # Product questions answered by the sales agent; retention experiments (sales-agent-v1).
+    sales_agent: bool = False
 
     @classmethod
     def decide(cls) -> RunVersion:
+        if workflow.patched(PATCH_SALES_AGENT):
+            return cls(
+                local_reads=True,
+                trust=True,
+                dispatch=True,
+                requests=True,
+                people=True,
+                channels=True,
+                sales=True,
+                sales_agent=True,
+            )
         if workflow.patched(PATCH_SALES):
             return cls(
                 local_reads=True,
