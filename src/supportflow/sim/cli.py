@@ -109,6 +109,19 @@ def simulate_command(
         float, typer.Option(min=0, help="Seconds over which the shoppers arrive.")
     ] = 30.0,
     # --- end shoppers ---
+    # --- cancellers (issue 14): a retention experiment on simulated cancellers ---
+    cancellers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Simulated cancellers (canceller model v1, docs/shopper-model.md: a model, "
+            "not data) in a retention experiment: each places an order and asks in chat to "
+            "cancel it; reports saves per arm. Uses --arm (offer none, discount, "
+            "free_shipping or exchange; default control:50 vs "
+            "ten-off:50:offer=discount,discount_percent=10). Runs alone.",
+        ),
+    ] = 0,
+    # --- end cancellers ---
 ) -> None:
     """Drive simulated customers through the chat API and report automation, escalation,
     correct outcomes (from the store's final state), latency, throughput, Temporal billable
@@ -130,8 +143,14 @@ def simulate_command(
         raise typer.BadParameter(str(err), param_hint="--channels") from err
     # --- shoppers: conversations only when asked for, or when there are no shoppers ---
     if customers is None:
-        customers = 0 if shoppers else 100
+        customers = 0 if shoppers or cancellers else 100
     # --- end shoppers ---
+    # --- cancellers: alone (retention on would turn the scripted cancels off their script) ---
+    if cancellers and (shoppers or customers):
+        raise typer.BadParameter(
+            "cancellers run alone: not with --shoppers or --customers", param_hint="--cancellers"
+        )
+    # --- end cancellers ---
     options = SimOptions(
         channels=mix,
         switch_share=switch,
@@ -153,6 +172,21 @@ def simulate_command(
         else None
     )
     console = Console(stderr=True)
+    # --- cancellers ---
+    if cancellers:
+        from supportflow.sim.canceller_cli import canceller_options, run_cancellers
+
+        try:
+            cancelling = canceller_options(cancellers, seed, arm or [])
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--arm") from err
+        try:
+            ok = asyncio.run(run_cancellers(target, cancelling, out, progress, console))
+        except (ValueError, httpx.HTTPError, RuntimeError, OSError) as err:
+            console.print(f"error: {type(err).__name__}: {err}")
+            raise typer.Exit(2) from err
+        raise typer.Exit(0 if ok else 1)
+    # --- end cancellers ---
     # --- shoppers ---
     if shoppers:
         from supportflow.sim.shopper_cli import run_with_shoppers, shopper_options
