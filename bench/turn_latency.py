@@ -1,6 +1,6 @@
 """Chat-turn latency against the Temporal floor, on the embedded stack.
 
-  .venv/bin/python -m bench.turn_latency [--turns 200] [--concurrency 20]
+  .venv/bin/python -m bench.turn_latency [--turns 200] [--concurrency 20] [--product-questions]
 
 Starts `supportflow up` on a fresh data directory (measuring seconds to `ready`), then
 times chat turns through the HTTP API (order-status questions about real orders from their
@@ -35,6 +35,7 @@ from bench.floor import FloorWorkflow, Ping, echo
 from bench.stack import fresh_stack, pct
 from supportflow.sim.client import shopper_address
 
+PRODUCT_QUESTION = "is the water bottle available in 1000ml glass red?"
 READY = re.compile(r"supportflow ready in ([\d.]+)s\s+api=(\S+)")
 
 
@@ -91,9 +92,18 @@ async def bench(
     results: dict[str, object] = {}
     async with httpx.AsyncClient(base_url=api, timeout=60) as http:
 
-        def chat(offset: int) -> Callable[[int, int], Awaitable[None]]:
+        def chat(offset: int, product: bool = False) -> Callable[[int, int], Awaitable[None]]:
             async def one(c: int, t: int) -> None:
                 email, order = people[(offset + c) % len(people)]
+                # A product question is handed to the sales agent (a child workflow).
+                text, expect = (
+                    (PRODUCT_QUESTION, "Water Bottle")
+                    if product
+                    else (
+                        f"where is my order {order}",
+                        order,
+                    )
+                )
                 r = await http.post(
                     "/v1/chat/messages",
                     # Each customer from an address of its own, as the stack's rate limits
@@ -105,11 +115,11 @@ async def bench(
                     json={
                         "visitor_id": f"bench-{run_id}-{offset}-{c}",
                         "message_id": f"{t}",
-                        "text": f"where is my order {order}",
+                        "text": text,
                         "identity_token": token(email),
                     },
                 )
-                if r.status_code != 200 or order not in r.json()["reply"]:
+                if r.status_code != 200 or expect not in r.json()["reply"]:
                     raise RuntimeError(f"bad turn: {r.status_code} {r.text[:200]}")
 
             return one
@@ -121,6 +131,14 @@ async def bench(
         results["chat_sequential"] = summary("sequential", lat, wall)
         lat, wall = await run_load(args.turns, args.concurrency, chat(100))
         results["chat_concurrent"] = summary(f"{args.concurrency} concurrent customers", lat, wall)
+        if args.product_questions:
+            print("product question (-> a SalesAgentWorkflow child -> catalogue read -> reply):")
+            lat, wall = await run_load(args.turns, 1, chat(300, product=True))
+            results["product_sequential"] = summary("sequential", lat, wall)
+            lat, wall = await run_load(args.turns, args.concurrency, chat(400, product=True))
+            results["product_concurrent"] = summary(
+                f"{args.concurrency} concurrent customers", lat, wall
+            )
 
     client = await Client.connect(temporal, data_converter=pydantic_data_converter)
     queue = f"floor-{run_id}"
@@ -154,6 +172,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--product-questions",
+        action="store_true",
+        help="also time product questions (answered by the sales agent's child workflow)",
+    )
     args = parser.parse_args()
     with fresh_stack(stop_timeout=60) as up:
         print(f"supportflow up -> ready: {up.ready_s:.2f} s (fresh data directory)")
@@ -169,6 +192,15 @@ def main() -> None:
             f"  p99 {ours['p99_ms'] / floor['p99_ms']:5.2f}x"
             f"  throughput {ours['per_s'] / floor['per_s']:5.2f}x"
         )
+    if args.product_questions:
+        for label in ("sequential", "concurrent"):
+            ours, order = results[f"product_{label}"], results[f"chat_{label}"]
+            assert isinstance(ours, dict) and isinstance(order, dict)
+            print(
+                f"  product question / order status, {label:<11}"
+                f" p50 {ours['p50_ms'] / order['p50_ms']:5.2f}x"
+                f"  p99 {ours['p99_ms'] / order['p99_ms']:5.2f}x"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

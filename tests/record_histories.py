@@ -32,6 +32,7 @@ from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.mail.maildir_server import MaildirServer
 from supportflow.sales.experiment_store import ExperimentStore
+from supportflow.sales.experiments import assign
 from supportflow.settings import Settings
 from supportflow.tenants.channels import configure_channels
 from supportflow.tenants.service import create_tenant
@@ -230,6 +231,7 @@ SALES_AGENT_SCRIPT: Script = [
     ("no thanks, just cancel it", None),
     ("yes", None),
 ]
+SALES_AGENT_CUSTOMER = "mei_patel_7272"  # mei.patel3193@example.com in the seed
 RETENTION_ARMS: list[dict[str, object]] = [
     {"name": "none", "weight": 1, "params": {"offer": "none"}},
     {"name": "twenty", "weight": 1, "params": {"offer": "discount", "discount_percent": 20}},
@@ -242,7 +244,11 @@ def experiment_tenant(settings: Settings) -> str:
     engine = make_engine(settings.resolved_database_url)
     try:
         store = ExperimentStore(make_session_factory(engine))
+        # The salt is random: draft until the script's customer lands in the 20% arm, so every
+        # recording takes the same path (an offer other than the tenant's own).
         made = store.create(tenant_id, "keep offers", "retention", RETENTION_ARMS)
+        while assign(made, SALES_AGENT_CUSTOMER).name != "twenty":
+            made = store.create(tenant_id, "keep offers", "retention", RETENTION_ARMS)
         store.start(tenant_id, made.experiment_id)
     finally:
         engine.dispose()

@@ -229,25 +229,23 @@ async def build_workers(
         # integrations queue, like the saga's ---------------------------------------------------
         if Queue.AGENTS in queues:
             assert sessions is not None
+            assert store is not None
             add(
                 settings.task_queue_agents,
                 [],
                 [
                     OutcomeActivities(sessions).record_turn_outcomes,
-                    # sales-agent-v1: the arm of a retention experiment (one database write).
+                    # sales-agent-v1: the arm of a retention experiment (one database write),
+                    # and the sales agent's answer to a product question (a store read, local
+                    # in its child workflow like the support agent's own reads).
                     RetentionArmActivities(sessions).assign_retention_arm,
+                    ProductAnswerActivities(sessions, store).answer_products,
                 ],
             )
         if Queue.INTEGRATIONS in queues:
-            assert store is not None and sessions is not None
+            assert store is not None
             retention = RetentionActivities(store)
-            products = ProductAnswerActivities(sessions, store)
-            add(
-                settings.task_queue_integrations,
-                [],
-                # sales-agent-v1: the sales agent's answer to a product question.
-                [retention.create_retention_code, products.answer_products],
-            )
+            add(settings.task_queue_integrations, [], [retention.create_retention_code])
         # --- end the support agent's sales part ----------------------------------------------
         # Sync activities (CPU-bound model inference) run here, off the event loop; one thread
         # per activity slot (threads start only when needed).

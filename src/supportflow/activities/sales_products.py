@@ -72,7 +72,7 @@ class ProductAnswerActivities:
                 at=inp.asked_at,
                 experiment_id=None,
                 arm=None,
+                status="answered",
             )
-            touches.settle_touch(self._sessions, inp.workflow_id, "answered")
         except IntegrityError:
             log.warning("product question touch not recorded: unknown tenant %s", inp.tenant_id)

@@ -38,6 +38,7 @@ def open_touch(
     at: datetime,
     experiment_id: str | None,
     arm: str | None,
+    status: str = "assigned",
 ) -> None:
     """Write the touch once (a retried activity finds it there and changes nothing)."""
     with sessions.begin() as s:
@@ -52,7 +53,7 @@ def open_touch(
                 subject_id=subject_id,
                 experiment_id=experiment_id,
                 arm=arm,
-                status="assigned",
+                status=status,
                 workflow_id=workflow_id,
                 at=at,
             )

@@ -115,9 +115,10 @@ class SalesAgentWorkflow:
         return self._done(SalesOutcome(status="suppressed", detail="quiet_hours", arm=plan.arm))
 
     async def _answer(self, inp: SalesAgentInput) -> SalesOutcome:
-        """A product question: the store read as patient as the support agent's own."""
+        """A product question: a local activity in this worker (no task-queue hop; one
+        billable action), with the store-read patience of the support agent's own reads."""
         assert inp.question is not None, "a product question carries its question"
-        answers = await workflow.execute_activity_method(
+        answers = await workflow.execute_local_activity_method(
             ProductAnswerActivities.answer_products,
             AnswerProductsInput(
                 tenant_id=inp.tenant_id,
@@ -126,7 +127,6 @@ class SalesAgentWorkflow:
                 question=inp.question,
                 asked_at=inp.began_at,
             ),
-            task_queue=inp.integrations_queue,
             start_to_close_timeout=STORE.start_to_close,
             schedule_to_close_timeout=STORE.schedule_to_close,
             retry_policy=STORE.retry,
