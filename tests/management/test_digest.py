@@ -6,24 +6,35 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle
+from temporalio.client import (
+    Client,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleHandle,
+    ScheduleRange,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
 from supportflow.mail.maildir_reader import list_messages
 from supportflow.mail.maildir_server import MaildirServer
+from supportflow.management.batch import digest_schedule_id, management_workflow_id
 from supportflow.management.buckets_store import write_buckets
 from supportflow.management.digest import compose_digest, sparkline
 from supportflow.management.metrics import hour_of
 from supportflow.management.report import build_report
 from supportflow.management.settings_store import put_config
 from supportflow.operators.accounts import create_operator
+from supportflow.policy.store import PolicyStore
 from supportflow.settings import Settings
-from supportflow.temporal.management import ensure_digest_schedule
+from supportflow.temporal.management import (
+    digest_zone,
+    ensure_digest_schedule,
+    ensure_management_agents,
+)
 from supportflow.tenants.service import create_tenant
 from tests.helpers import TEST_KEYRING, running_workers
 
@@ -86,6 +97,47 @@ async def test_the_schedule_mails_the_admins_once_a_day(
                 assert await _nth_result(client, schedule, 3) == 0
             finally:
                 await schedule.delete()
+    finally:
+        engine.dispose()
+
+
+async def test_the_digest_is_in_the_tenants_morning_and_follows_its_zone(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """07:00 where the tenant is: its support hours' zone; a zone changed later moves the
+    existing Schedule (the API's ensure loop runs every 5 minutes)."""
+    client = dev_env.client
+    upgrade(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    try:
+        tenant = create_tenant(sessions, "Zoned Shop", keyring=TEST_KEYRING).tenant_id
+        policies = PolicyStore(sessions)
+        assert digest_zone(policies.get(tenant)) == "UTC"
+        policies.put(tenant, {"sales": {"quiet_hours": {"timezone": "Asia/Tokyo"}}})
+        assert digest_zone(policies.get(tenant)) == "Asia/Tokyo"
+        hours = {
+            "timezone": "Europe/Berlin",
+            "days": {"mon": {"opens": "09:00", "closes": "17:00"}},
+        }
+        policies.put(tenant, {"support_hours": hours})
+        assert digest_zone(policies.get(tenant)) == "Europe/Berlin"
+        await ensure_management_agents(client, sessions, settings)
+        schedule = client.get_schedule_handle(digest_schedule_id(tenant))
+        try:
+            spec = (await schedule.describe()).schedule.spec
+            assert spec.time_zone_name == "Europe/Berlin"
+            assert [c.hour for c in spec.calendars] == [(ScheduleRange(7, 7),)]
+            # The merchant moves: the next ensure moves the Schedule, nothing else changes.
+            policies.put(tenant, {"support_hours": {**hours, "timezone": "America/Chicago"}})
+            await ensure_management_agents(client, sessions, settings)
+            moved = (await schedule.describe()).schedule
+            assert moved.spec.time_zone_name == "America/Chicago"
+            assert [c.hour for c in moved.spec.calendars] == [(ScheduleRange(7, 7),)]
+            assert moved.policy.catchup_window == timedelta(hours=2)
+        finally:
+            await schedule.delete()
+            await client.get_workflow_handle(management_workflow_id(tenant)).terminate()
     finally:
         engine.dispose()
 

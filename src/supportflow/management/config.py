@@ -43,7 +43,7 @@ class ManagementConfig(BaseModel):
     poll_interval: timedelta = timedelta(minutes=5)
     # The guard acts on its own only when on; off, the figures are still kept.
     guard_enabled: bool = True
-    # The daily report mailed to the tenant's admins (a Temporal Schedule, 07:00 UTC).
+    # The daily report mailed to the tenant's admins (a Temporal Schedule, 07:00 tenant time).
     digest_enabled: bool = True
     refund_spike: SpikeRule = SpikeRule()
     store_error_burst: SpikeRule = SpikeRule(min_count=5, min_amount=0.0)

@@ -2,7 +2,9 @@
 
 ``ensure_management_agent`` starts the tenant's ManagementAgentWorkflow unless it runs
 already (``USE_EXISTING``); ``ensure_digest_schedule`` creates its daily digest's Schedule
-unless it exists; ``ensure_management_agents`` does both for every tenant. Safe to call at
+unless it exists, at 07:00 in the tenant's own time zone (its support hours' zone, else its
+quiet hours' zone, else UTC), and moves an existing one when the tenant's zone changed;
+``ensure_management_agents`` does both for every tenant. Safe to call at
 every start-up and on every tenant creation. An agent that ended (terminated by hand,
 failed) is started afresh; it rebuilds its last 8 days of figures from the tables on its
 first poll.
@@ -11,7 +13,6 @@ first poll.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -27,6 +28,8 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -37,15 +40,36 @@ from supportflow.management.batch import (
     digest_schedule_id,
     management_workflow_id,
 )
+from supportflow.policy.model import TenantPolicy
+from supportflow.policy.store import PolicyStore
 from supportflow.settings import Settings
 from supportflow.workflows.management import ManagementAgentWorkflow, ManagementDigestWorkflow
 
 log = logging.getLogger(__name__)
 
-# When the daily digest goes out (UTC); a digest missed by more than the catch-up window (the
-# cluster was down) is skipped, not sent late.
-DIGEST_HOUR_UTC = 7
+# When the daily digest goes out (in the tenant's zone); a digest missed by more than the
+# catch-up window (the cluster was down) is skipped, not sent late.
+DIGEST_HOUR = 7
 DIGEST_CATCHUP = timedelta(hours=2)
+
+
+def digest_zone(policy: TenantPolicy) -> str:
+    """The time zone a tenant's morning is in: its support hours', else its sales quiet
+    hours', else UTC."""
+    if policy.support_hours is not None:
+        return policy.support_hours.timezone
+    if policy.sales.quiet_hours is not None:
+        return policy.sales.quiet_hours.timezone
+    return "UTC"
+
+
+def _digest_spec(zone: str) -> ScheduleSpec:
+    return ScheduleSpec(
+        calendars=[
+            ScheduleCalendarSpec(hour=[ScheduleRange(DIGEST_HOUR)], minute=[ScheduleRange(0)])
+        ],
+        time_zone_name=zone,
+    )
 
 
 async def ensure_management_agent(client: Client, tenant_id: str, settings: Settings) -> str:
@@ -61,8 +85,11 @@ async def ensure_management_agent(client: Client, tenant_id: str, settings: Sett
     return wf_id
 
 
-async def ensure_digest_schedule(client: Client, tenant_id: str, settings: Settings) -> str:
-    """The tenant's daily digest Schedule, created unless it exists; its id."""
+async def ensure_digest_schedule(
+    client: Client, tenant_id: str, settings: Settings, zone: str = "UTC"
+) -> str:
+    """The tenant's daily digest Schedule at 07:00 in ``zone``: created unless it exists,
+    moved to ``zone`` if it is in another; its id."""
     schedule_id = digest_schedule_id(tenant_id)
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
@@ -71,17 +98,21 @@ async def ensure_digest_schedule(client: Client, tenant_id: str, settings: Setti
             id=schedule_id,
             task_queue=settings.task_queue_agents,
         ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    hour=[ScheduleRange(DIGEST_HOUR_UTC)], minute=[ScheduleRange(0)]
-                )
-            ]
-        ),
+        spec=_digest_spec(zone),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=DIGEST_CATCHUP),
     )
-    with contextlib.suppress(ScheduleAlreadyRunningError):  # made at an earlier start: kept
+    try:
         await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:  # made at an earlier start: kept, in the right zone
+        handle = client.get_schedule_handle(schedule_id)
+        if (await handle.describe()).schedule.spec.time_zone_name != zone:
+
+            def moved(given: ScheduleUpdateInput) -> ScheduleUpdate:
+                given.description.schedule.spec = _digest_spec(zone)
+                return ScheduleUpdate(schedule=given.description.schedule)
+
+            await handle.update(moved)
+            log.info("digest of %s moved to the tenant's time zone", tenant_id)
     return schedule_id
 
 
@@ -96,6 +127,7 @@ async def ensure_management_agents(
     """Every tenant's agent running and its digest scheduled; how many tenants there are. A
     tenant whose start fails is logged (by id) and the others still start."""
     ids = await asyncio.to_thread(tenant_ids, sessions)
+    policies = PolicyStore(sessions)
     for tenant_id in ids:
         try:
             await ensure_management_agent(client, tenant_id, settings)
@@ -103,7 +135,8 @@ async def ensure_management_agents(
             log.warning("management agent of %s not started: %s", tenant_id, type(err).__name__)
             continue
         try:
-            await ensure_digest_schedule(client, tenant_id, settings)
+            policy = await asyncio.to_thread(policies.get, tenant_id, guards=False)
+            await ensure_digest_schedule(client, tenant_id, settings, digest_zone(policy))
         except Exception as err:  # the agent runs; only its daily mail is missing
             log.warning("digest of %s not scheduled: %s", tenant_id, type(err).__name__)
     return len(ids)

@@ -376,7 +376,8 @@ async def _local(fn: Callable[[Any, In], T], arg: In) -> T:
 @workflow.defn
 class ManagementDigestWorkflow:
     """The daily digest: started by the tenant's Schedule (``management-digest:{tenant}``,
-    07:00 UTC), it mails the last 24 hours' figures to the tenant's admins and ends."""
+    07:00 in the tenant's zone), it mails the last 24 hours' figures to the tenant's admins
+    and ends."""
 
     @workflow.run
     async def run(self, inp: DigestInput) -> int:
