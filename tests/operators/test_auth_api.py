@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from supportflow.db.models import Base, Operator, OperatorSession
+from supportflow.db.models import Base, Operator, OperatorRoutingRow, OperatorSession
 from supportflow.policy.store import PolicyStore
 from tests.operators.conftest import StartOps
 
@@ -338,3 +338,28 @@ async def test_secrets_are_stored_hashed_and_never_logged(
             assert secret not in dump
             assert secret not in caplog.text
         assert "sam@shop.example" not in caplog.text
+
+
+async def test_any_console_request_marks_the_operator_present_for_routing(
+    start_ops: StartOps,
+) -> None:
+    """Routing (issue 14) counts an operator as available while their console session is
+    seen: on any page's API call, not only the inbox's (a conversation's page, say)."""
+    async with start_ops() as api:
+        agent = api.operator("agent")
+        await api.login(agent)
+        with api.sessions() as s:
+            assert s.get(OperatorRoutingRow, agent.operator.operator_id) is None
+        me = await api.http.get("/v1/auth/me")
+        assert me.status_code == 200
+        with api.sessions() as s:
+            row = s.get(OperatorRoutingRow, agent.operator.operator_id)
+            assert row is not None and row.last_seen_at is not None
+            assert row.tenant_id == api.shop.tenant_id
+        # A personal token is a script, not a person at the console: never "seen".
+        other = api.operator("agent")
+        async with api.client() as script:
+            bearer = {"Authorization": f"Bearer {other.api_token}"}
+            assert (await script.get("/v1/auth/me", headers=bearer)).status_code == 200
+        with api.sessions() as s:
+            assert s.get(OperatorRoutingRow, other.operator.operator_id) is None

@@ -10,11 +10,14 @@ cannot read it); tokens and keys are never sent on their own, so they need none.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import HTTPException, status
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from supportflow.api.state import ApiState
+from supportflow.inbox.routing_store import mark_seen
 from supportflow.operators.accounts import principal_for_token
 from supportflow.operators.principal import Principal
 from supportflow.operators.sessions import session_for
@@ -63,5 +66,12 @@ async def resolve_principal(
         method = conn.scope.get("method")
         if method is not None and method not in _SAFE_METHODS and not match.csrf_ok(csrf_token):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing or wrong {CSRF_HEADER} header")
-        return match.principal
+        who = match.principal
+        if who.operator_id is not None:
+            # Routing's presence (issue 14): any console request says the operator is here,
+            # on the inbox or on a conversation's page (written at most once a minute).
+            await run_in_threadpool(
+                mark_seen, state.sessions, who.tenant_id, who.operator_id, datetime.now(UTC)
+            )
+        return who
     raise _unauthorized("sign in, or send an X-Api-Key or an operator token")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -21,7 +20,6 @@ from supportflow.api.people import (
 )
 from supportflow.api.schemas import Problem
 from supportflow.inbox.model import InboxApproval, InboxItem, InboxReason
-from supportflow.inbox.routing_store import mark_seen
 from supportflow.inbox.store import InboxFilter, InboxStore
 from supportflow.operators.accounts import UnknownTenant, list_operators
 from supportflow.operators.principal import Principal
@@ -88,10 +86,8 @@ def _line(state: StateDep, item: InboxItem, emails: dict[str, str] | None = None
 
 
 def _routing_view(state: StateDep, who: Principal, items: list[InboxItem]) -> dict[str, str]:
-    """Routing (issue 14): note that a console session is here (routing's presence), and
-    the emails of the operators the lines are assigned to."""
-    if who.session_ref is not None and who.operator_id is not None:
-        mark_seen(state.sessions, who.tenant_id, who.operator_id, datetime.now(UTC))
+    """Routing (issue 14): the emails of the operators the lines are assigned to (presence
+    is marked for every console request: api/operator_auth.py)."""
     if not any(i.assigned_to for i in items):
         return {}
     try:
