@@ -8,7 +8,7 @@ import pytest
 
 from supportflow.procedures.base import step
 from supportflow.procedures.retention import kept, newly_offered, policy_for_arm
-from tests.procedures.conftest import NOW, Doc, facts_for, find_order, u
+from tests.procedures.conftest import NOW, Doc, check_rendered, facts_for, find_order, u
 from tests.procedures.test_retention import Chat, _cancel, policy
 
 
@@ -111,3 +111,15 @@ def test_a_yes_restating_the_request_confirms_it_from_sales_agent_v1_on(
         restated_yes=True,
     )
     assert r.outcome == "continue" and r.template == "confirm_cancel"
+
+
+def test_an_exchange_taken_on_a_one_item_order_says_the_order_is_kept(seed: Doc) -> None:
+    """Found by the canceller simulation: with one item the exchange goes straight to "which
+    version instead?", and that question too first says the order is not cancelled."""
+    single = find_order(seed, lambda o, _u: o["status"] == "pending" and len(o["items"]) == 1)
+    chat = Chat(seed, single, policy(offer="exchange"))
+    _cancel(chat, single)
+    r = chat.say(u("confirm"), "yes")
+    assert r.state is not None and r.state.procedure == "modify_items"
+    assert r.template == "ask_new_items", r.template
+    assert check_rendered(r).startswith("Great, I won't cancel it. Which ")

@@ -426,11 +426,13 @@ DEFAULT_TEMPLATES.update(
         "csat_thanks": "Thanks for your rating!",
     }
 )
-# Said before the item question when the customer took an exchange instead of cancelling.
-DEFAULT_TEMPLATES["ask_items"] = (
-    "{% if kept is defined and kept %}Great, I won't cancel it. {% endif %}"
-    + DEFAULT_TEMPLATES["ask_items"]
-)
+# Said before the item question when the customer took an exchange instead of cancelling
+# (which item, or, for an order of one item, which version of it).
+for _asks in ("ask_items", "ask_new_items"):
+    DEFAULT_TEMPLATES[_asks] = (
+        "{% if kept is defined and kept %}Great, I won't cancel it. {% endif %}"
+        + DEFAULT_TEMPLATES[_asks]
+    )
 CHANNEL_TEMPLATES.update(
     {
         "retention_offer.sms": "{% if unclear %}Please reply YES to "
