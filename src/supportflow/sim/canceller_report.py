@@ -9,7 +9,6 @@ every one of those whose order the store still has pending is one save."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,17 @@ from supportflow.sales.experiments import Arm
 from supportflow.sim.canceller_arms import arm_by_offer, arm_offer, describe
 from supportflow.sim.canceller_model import MODEL_LINE, expected_save, parameters
 from supportflow.sim.cancellers import CancellerOutcome, CancellerRun
-from supportflow.sim.shopper_report import pc, points_cell, rate_cell, uplift_cell
+from supportflow.sim.shopper_report import (
+    arms_table,
+    conf_label,
+    model_and_arms,
+    pc,
+    points_cell,
+    rate_cell,
+    uplift_cell,
+    versus,
+    write_report,
+)
 
 
 def _differs(o: CancellerOutcome) -> bool:
@@ -186,45 +195,9 @@ def to_json(run: CancellerRun) -> dict[str, Any]:
 
 
 # --- text ---------------------------------------------------------------------------------------
-def _versus(s: dict[str, Any], arm: str) -> dict[str, Any] | None:
-    return next((c for c in s["comparisons"] if c["arm"] == arm), None)
-
-
-def _conf(s: dict[str, Any]) -> str:
-    return f"{(s['confidence'] or 0.95) * 100:g}%"
-
-
 def table(s: dict[str, Any]) -> Table:
-    conf = _conf(s)
-    t = Table(
-        title="Retention experiment (simulated cancellers): saves per arm",
-        caption=f"{s['model']}; {conf} intervals: rate Wilson, difference Newcombe, "
-        "relative MOVER-R",
-    )
-    for col in (
-        "arm",
-        "does",
-        "exposures",
-        "saves",
-        f"save rate [{conf}]",
-        f"vs control [{conf}]",
-        f"relative [{conf}]",
-        "model expects",
-    ):
-        t.add_column(col, justify="right" if col in ("exposures", "saves") else "left")
-    for a in s["arms"]:
-        c = _versus(s, a["arm"])
-        t.add_row(
-            a["arm"],
-            a["does"],
-            str(a["exposures"]),
-            str(a["saves"]),
-            rate_cell(a["rate"], a["rate_interval"]),
-            "control" if c is None else points_cell(c["difference"], c["difference_interval"]),
-            "" if c is None else uplift_cell(c["relative_uplift"], c["relative_uplift_interval"]),
-            pc(a["model_expects"]),
-        )
-    return t
+    title = "Retention experiment (simulated cancellers): saves per arm"
+    return arms_table(s, title, "saves", "save rate")
 
 
 def _check_line(s: dict[str, Any]) -> str:
@@ -269,7 +242,7 @@ def print_summary(console: Console, s: dict[str, Any], report: Path | None = Non
 
 
 def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
-    conf = _conf(s)
+    conf = conf_label(s)
     o = s["options"]
     c = s["cancellers"]
     lines = [
@@ -286,7 +259,7 @@ def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for a in s["arms"]:
-        cmp = _versus(s, a["arm"])
+        cmp = versus(s, a["arm"])
         lines.append(
             f"| {a['arm']} | {a['does']} | {a['exposures']} | {a['saves']} | "
             f"{rate_cell(a['rate'], a['rate_interval'])} | "
@@ -331,25 +304,12 @@ def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
         "",
         *[f"- canceller {f['canceller']} ({f['reason']}): {f['finding']}" for f in s["findings"]],
         "",
-        "## The model's parameters",
-        "",
-        *[f"- `{k}`: {v}" for k, v in s["model_parameters"].items()],
-        "",
-        "## Arms",
-        "",
-        *[f"- `{a.name}` (weight {a.weight}): {describe(a)}" for a in arms],
+        *model_and_arms(s, arms, describe),
     ]
-    if s["notes"]:
-        lines += ["", "## Notes", "", *[f"- {n}" for n in s["notes"]]]
     return "\n".join(lines) + "\n"
 
 
 def write_canceller_report(run: CancellerRun, out_dir: Path) -> tuple[Path, Path]:
     """cancellers.md and cancellers.json in ``out_dir`` (created if missing)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    s = summarize(run)
-    md = out_dir / "cancellers.md"
-    md.write_text(to_markdown(s, run.options.arms), "utf-8")
-    js = out_dir / "cancellers.json"
-    js.write_text(json.dumps(to_json(run), indent=2, default=str) + "\n", "utf-8")
-    return md, js
+    markdown = to_markdown(summarize(run), run.options.arms)
+    return write_report(out_dir, "cancellers", markdown, to_json(run))

@@ -11,14 +11,14 @@ retention experiment is running, the run stops there and says so (it is not ours
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from supportflow.sales.experiments import Arm
 from supportflow.sim.canceller_model import REASONS
-from supportflow.sim.shopper_setup import SalesSetup, SetupRefused, stop_experiment
+from supportflow.sim.shopper_setup import SalesSetup, experiment_run
 
 
 def run_policy(before: dict[str, Any]) -> dict[str, Any]:
@@ -32,56 +32,16 @@ def run_policy(before: dict[str, Any]) -> dict[str, Any]:
     return {**before, "sales": sales}
 
 
-def _refused(what: str, r: httpx.Response) -> SetupRefused:
-    try:
-        detail = str(r.json().get("detail", r.text))
-    except ValueError:
-        detail = r.text
-    return SetupRefused(f"{what}: http {r.status_code}: {detail[:300]}")
-
-
-@contextlib.asynccontextmanager
-async def retention_setup(
+def retention_setup(
     api: httpx.AsyncClient, api_key: str, arms: Sequence[Arm], name: str
-) -> AsyncIterator[SalesSetup]:
-    headers = {"X-Api-Key": api_key}
-    r = await api.get("/v1/policy", headers=headers)
-    if r.status_code != 200:
-        raise _refused("reading the tenant's policy", r)
-    before: dict[str, Any] = r.json()
-    r = await api.put("/v1/policy", headers=headers, json=run_policy(before))
-    if r.status_code != 200:
-        raise _refused("turning retention on for the run (PUT /v1/policy)", r)
-    setup: SalesSetup | None = None
-    try:
-        body = {
-            "name": name,
-            "behaviour": "retention",
-            "arms": [a.model_dump(mode="json") for a in arms],
-        }
-        r = await api.post("/v1/experiments", headers=headers, json=body)
-        if r.status_code != 201:
-            raise _refused("creating the experiment", r)
-        experiment: dict[str, Any] = r.json()
-        setup = SalesSetup(experiment["experiment_id"], experiment)
-        r = await api.post(f"/v1/experiments/{setup.experiment_id}/start", headers=headers)
-        if r.status_code != 200:
-            # Most likely another retention experiment is running: not ours to stop. Our
-            # draft stays as a record.
-            raise _refused("starting the experiment", r)
-        setup.experiment = r.json()
-        yield setup
-    finally:
-        if setup is not None and not setup.stopped:
-            with contextlib.suppress(httpx.HTTPError, SetupRefused):
-                await stop_experiment(api, api_key, setup)
-        restored = False
-        with contextlib.suppress(httpx.HTTPError):
-            r = await api.put("/v1/policy", headers=headers, json=before)
-            restored = r.status_code == 200
-        if setup is not None:
-            setup.notes.append(
-                "the tenant's policy was restored after the run"
-                if restored
-                else "the tenant's policy could NOT be restored after the run"
-            )
+) -> contextlib.AbstractAsyncContextManager[SalesSetup]:
+    """Retention on for the run, and a retention experiment with the run's arms."""
+    return experiment_run(
+        api,
+        api_key,
+        behaviour="retention",
+        arms=arms,
+        name=name,
+        policy_for=run_policy,
+        turning_on="turning retention on for the run",
+    )

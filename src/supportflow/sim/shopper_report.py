@@ -8,7 +8,7 @@ import dataclasses
 import json
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,18 +200,25 @@ def uplift_cell(uplift: float | None, interval: Sequence[float] | None) -> str:
     return f"{uplift * 100:+.0f}% [{interval[0] * 100:+.0f}, {interval[1] * 100:+.0f}]"
 
 
-def _versus(s: dict[str, Any], arm: str) -> dict[str, Any] | None:
+def versus(s: dict[str, Any], arm: str) -> dict[str, Any] | None:
     return next((c for c in s["comparisons"] if c["arm"] == arm), None)
 
 
-def _conf(s: dict[str, Any]) -> str:
+def conf_label(s: dict[str, Any]) -> str:
     return f"{(s['confidence'] or 0.95) * 100:g}%"
 
 
 def table(s: dict[str, Any]) -> Table:
-    conf = _conf(s)
+    return arms_table(s, "Abandoned-checkout experiment (simulated shoppers)", "conversions")
+
+
+def arms_table(s: dict[str, Any], title: str, counted: str, rate: str = "rate") -> Table:
+    """Per arm: what it does, exposures, what it counts (``counted``: conversions, saves),
+    the rate, its difference and relative change against the control, each with its
+    interval, and what the model expects."""
+    conf = conf_label(s)
     t = Table(
-        title="Abandoned-checkout experiment (simulated shoppers)",
+        title=title,
         caption=f"{s['model']}; {conf} intervals: rate Wilson, difference Newcombe, "
         "relative MOVER-R",
     )
@@ -219,20 +226,20 @@ def table(s: dict[str, Any]) -> Table:
         "arm",
         "does",
         "exposures",
-        "conversions",
-        f"rate [{conf}]",
+        counted,
+        f"{rate} [{conf}]",
         f"vs control [{conf}]",
         f"relative [{conf}]",
         "model expects",
     ):
-        t.add_column(col, justify="right" if col in ("exposures", "conversions") else "left")
+        t.add_column(col, justify="right" if col in ("exposures", counted) else "left")
     for a in s["arms"]:
-        c = _versus(s, a["arm"])
+        c = versus(s, a["arm"])
         t.add_row(
             a["arm"],
             a["does"],
             str(a["exposures"]),
-            str(a["conversions"]),
+            str(a[counted]),
             rate_cell(a["rate"], a["rate_interval"]),
             "control" if c is None else points_cell(c["difference"], c["difference_interval"]),
             "" if c is None else uplift_cell(c["relative_uplift"], c["relative_uplift_interval"]),
@@ -273,7 +280,7 @@ def _num(x: float | None, places: int = 1) -> str:
 
 
 def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
-    conf = _conf(s)
+    conf = conf_label(s)
     o = s["options"]
     sh = s["shoppers"]
     b = s["billable_actions"]
@@ -291,7 +298,7 @@ def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for a in s["arms"]:
-        c = _versus(s, a["arm"])
+        c = versus(s, a["arm"])
         lines.append(
             f"| {a['arm']} | {a['does']} | {a['exposures']} | {a['conversions']} | "
             f"{rate_cell(a['rate'], a['rate_interval'])} | "
@@ -345,6 +352,17 @@ def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
         "",
         "By kind: " + (", ".join(f"{k} {v}" for k, v in b["by_kind"].items()) or "none"),
         "",
+        *model_and_arms(s, arms, describe),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def model_and_arms(
+    s: dict[str, Any], arms: Sequence[Arm], describe: Callable[[Arm], str]
+) -> list[str]:
+    """A run report's closing sections: the model's parameters, the arms (each as
+    ``describe`` says), any notes."""
+    lines = [
         "## The model's parameters",
         "",
         *[f"- `{k}`: {v}" for k, v in s["model_parameters"].items()],
@@ -355,15 +373,21 @@ def to_markdown(s: dict[str, Any], arms: Sequence[Arm]) -> str:
     ]
     if s["notes"]:
         lines += ["", "## Notes", "", *[f"- {n}" for n in s["notes"]]]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def write_report(out_dir: Path, stem: str, markdown: str, doc: Any) -> tuple[Path, Path]:
+    """``stem``.md and ``stem``.json in ``out_dir`` (created if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / f"{stem}.md"
+    md.write_text(markdown, "utf-8")
+    js = out_dir / f"{stem}.json"
+    js.write_text(json.dumps(doc, indent=2, default=str) + "\n", "utf-8")
+    return md, js
 
 
 def write_shopper_report(run: ShopperRun, out_dir: Path) -> tuple[Path, Path]:
     """shoppers.md and shoppers.json in ``out_dir`` (created if missing)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    s = summarize(run)
-    md = out_dir / "shoppers.md"
-    md.write_text(to_markdown(s, run.options.arms), "utf-8")
-    js = out_dir / "shoppers.json"
-    js.write_text(json.dumps(to_json(run), indent=2, default=str) + "\n", "utf-8")
-    return md, js
+    return write_report(
+        out_dir, "shoppers", to_markdown(summarize(run), run.options.arms), to_json(run)
+    )

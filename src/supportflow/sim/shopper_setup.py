@@ -10,7 +10,7 @@ its confirmation timeout.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,26 +57,33 @@ def _refused(what: str, r: httpx.Response) -> SetupRefused:
 
 
 @contextlib.asynccontextmanager
-async def sales_setup(
+async def experiment_run(
     api: httpx.AsyncClient,
     api_key: str,
+    *,
+    behaviour: str,
     arms: Sequence[Arm],
-    delay_minutes: int,
     name: str,
+    policy_for: Callable[[dict[str, Any]], dict[str, Any]],
+    turning_on: str,
 ) -> AsyncIterator[SalesSetup]:
+    """The tenant's policy as ``policy_for`` makes it from the current one, and an experiment
+    on ``behaviour`` with ``arms``, started; afterwards the experiment is stopped and the
+    policy restored (a note says whether it was). ``turning_on`` names the policy change in
+    a refusal."""
     headers = {"X-Api-Key": api_key}
     r = await api.get("/v1/policy", headers=headers)
     if r.status_code != 200:
         raise _refused("reading the tenant's policy", r)
     before: dict[str, Any] = r.json()
-    r = await api.put("/v1/policy", headers=headers, json=run_policy(before, delay_minutes))
+    r = await api.put("/v1/policy", headers=headers, json=policy_for(before))
     if r.status_code != 200:
-        raise _refused("turning sales on for the run (PUT /v1/policy)", r)
+        raise _refused(f"{turning_on} (PUT /v1/policy)", r)
     setup: SalesSetup | None = None
     try:
         body = {
             "name": name,
-            "behaviour": "abandoned_checkout",
+            "behaviour": behaviour,
             "arms": [a.model_dump(mode="json") for a in arms],
         }
         r = await api.post("/v1/experiments", headers=headers, json=body)
@@ -86,8 +93,8 @@ async def sales_setup(
         setup = SalesSetup(experiment["experiment_id"], experiment)
         r = await api.post(f"/v1/experiments/{setup.experiment_id}/start", headers=headers)
         if r.status_code != 200:
-            # Most likely another experiment on abandoned checkouts is running: not ours to
-            # stop. Our draft stays as a record.
+            # Most likely another experiment on this behaviour is running: not ours to stop.
+            # Our draft stays as a record.
             raise _refused("starting the experiment", r)
         setup.experiment = r.json()
         yield setup
@@ -105,6 +112,25 @@ async def sales_setup(
                 if restored
                 else "the tenant's policy could NOT be restored after the run"
             )
+
+
+def sales_setup(
+    api: httpx.AsyncClient,
+    api_key: str,
+    arms: Sequence[Arm],
+    delay_minutes: int,
+    name: str,
+) -> contextlib.AbstractAsyncContextManager[SalesSetup]:
+    """Sales on with the run's delay, and an experiment on abandoned checkouts."""
+    return experiment_run(
+        api,
+        api_key,
+        behaviour="abandoned_checkout",
+        arms=arms,
+        name=name,
+        policy_for=lambda before: run_policy(before, delay_minutes),
+        turning_on="turning sales on for the run",
+    )
 
 
 async def stop_experiment(api: httpx.AsyncClient, api_key: str, setup: SalesSetup) -> None:
