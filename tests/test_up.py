@@ -28,11 +28,15 @@ pumps: dict[int, threading.Thread] = {}
 READY = re.compile(r"supportflow ready in [\d.]+s\s+api=(\S+)\s+store=(\S+)\s+temporal_ui=(\S+)")
 
 
-def _start(data_dir: Path, ports: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def _start(data_dir: Path, ports: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, **ports, "SUPPORTFLOW_DATA_DIR": str(data_dir)}
     env.setdefault("SUPPORTFLOW_MODEL", os.environ.get("SUPPORTFLOW_TEST_MODEL", "local"))
     proc = subprocess.Popen(
-        [SUPPORTFLOW, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [SUPPORTFLOW, "up", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
 
@@ -261,3 +265,78 @@ def test_up_answers_email_and_sms_with_no_account_anywhere(tmp_path: Path) -> No
         assert asyncio.run(_started(ports["SUPPORTFLOW_TEMPORAL_ADDRESS"], wf_id))
     finally:
         assert _stop(proc) == 0
+
+
+def _worker_children(pid: int) -> set[int]:
+    """The `supportflow worker` processes `up` started (Linux: /proc)."""
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            # [python, .../bin/supportflow, "worker"]: the script runs by its shebang.
+            script = [i for i, part in enumerate(cmd) if part.endswith(b"/supportflow")]
+            if script and cmd[script[0] + 1 : script[0] + 2] == [b"worker"]:
+                out.add(int(child))
+    return out
+
+
+def test_up_with_worker_processes_answers_and_starts_a_killed_one_again(tmp_path: Path) -> None:
+    """`up --workers 2` (issue 15): two worker processes serve the conversations, the API's
+    process none; one killed is started again; SIGTERM stops them all."""
+    ports = {
+        "SUPPORTFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
+        "SUPPORTFLOW_API_PORT": str(free_port()),
+        "SUPPORTFLOW_STORE_PORT": str(free_port()),
+        "SUPPORTFLOW_EMBEDDED_SMTP_PORT": str(free_port()),
+        "SUPPORTFLOW_SMTP_INBOUND_PORT": str(free_port()),
+    }
+    data_dir = tmp_path / "data"
+    proc, line = _start(data_dir, ports, "--workers", "2")
+    children: set[int] = set()
+    try:
+        assert line.rstrip().endswith("workers=2")
+        api = READY.search(line).groups()[0]  # type: ignore[union-attr]
+        keys = json.loads((data_dir / "demo-tenant.json").read_text())
+        children = _worker_children(proc.pid)
+        assert len(children) == 2, children
+        # The children got the stack's secrets in their environment, not their arguments.
+        for child in children:
+            assert keys["api_key"].encode() not in Path(f"/proc/{child}/cmdline").read_bytes()
+        token = sign_identity_token(keys["identity_secret"], email="james.li4495@example.com")
+
+        def ask(message_id: str) -> str:
+            r = httpx.post(
+                f"{api}/v1/chat/messages",
+                headers={"X-Chat-Key": keys["chat_key"]},
+                json={
+                    "visitor_id": "v-workers",
+                    "message_id": message_id,
+                    "text": "where is my order #W2611340",
+                    "identity_token": token,
+                },
+                timeout=60,
+            )
+            assert r.status_code == 200, r.text
+            return str(r.json()["reply"])
+
+        assert "357962501027" in ask("w-1")
+        killed = min(children)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = _worker_children(proc.pid)
+            if len(now) == 2 and killed not in now:
+                break
+            time.sleep(0.3)
+        now = _worker_children(proc.pid)
+        assert len(now) == 2 and killed not in now, now
+        children |= now
+        assert "357962501027" in ask("w-2")
+        assert (data_dir / "logs" / "worker-0.log").exists()
+    finally:
+        assert _stop(proc) == 0
+    # Stopped with the stack (reaped, or at most a zombie the moment `up` exits).
+    for child in children:
+        stat = Path(f"/proc/{child}/stat")
+        assert not stat.exists() or stat.read_text().split()[2] == "Z", child

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # one process gains nothing from the split, and Temporal then dispatches activities
     # eagerly to the worker that scheduled them (measured: chat turn p50 300 ms -> 150 ms).
     embedded_split_queues: bool = False
+    # --- production (issue 15): `supportflow up --workers N` runs N worker processes (the
+    # API process then runs none); 1 keeps the worker inside the API's process ---
+    embedded_workers: int = Field(default=1, ge=1, le=32)
+    # --- end production ---
 
     # HTTP API.
     api_host: str = "127.0.0.1"

@@ -58,11 +58,25 @@ app.add_typer(experiments_app, name="experiments")
 
 
 @app.command()
-def up(data_dir: DataDir = None) -> None:
+def up(
+    data_dir: DataDir = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=32,
+            help="Worker processes (default 1: the worker runs inside the API's process). "
+            "More use more cores; each logs to <data dir>/logs/worker-<i>.log.",
+        ),
+    ] = None,
+) -> None:
     """Run everything on this machine: Temporal dev server, workers, API, demo store."""
     from supportflow.stack.embedded import run_embedded
 
-    asyncio.run(run_embedded(load_settings(data_dir)))
+    settings = load_settings(data_dir)
+    if workers is not None:
+        settings = settings.model_copy(update={"embedded_workers": workers})
+    asyncio.run(run_embedded(settings))
 
 
 @app.command()

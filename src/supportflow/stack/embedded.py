@@ -31,6 +31,7 @@ from supportflow.settings import Settings
 from supportflow.stack.demo_tenant import ensure_demo_tenant
 from supportflow.stack.private_dir import make_private_data_dir
 from supportflow.stack.temporal_server import start_dev_server
+from supportflow.stack.worker_processes import WorkerProcesses
 from supportflow.temporal.client import split_address
 from supportflow.worker import build_workers, run_workers
 
@@ -167,9 +168,22 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 twilio.fake.add_account(demo["twilio_account_sid"], demo["twilio_auth_token"])
         # --- end SMS ---
 
-        async with build_workers(env.client, settings) as workers:
-            worker_task = asyncio.create_task(run_workers(workers, stop))
-            log.info("workers polling %d task queues", len(workers))
+        # --- production (issue 15): N worker processes, or the worker in this process ---
+        children = (
+            WorkerProcesses(settings, settings.embedded_workers)
+            if settings.embedded_workers > 1
+            else None
+        )
+        async with contextlib.AsyncExitStack() as in_process:
+            if children is not None:
+                await children.start(env.client)
+                log.info("%d worker processes polling", settings.embedded_workers)
+                worker_task: asyncio.Task[object] = asyncio.create_task(stop.wait())
+            else:
+                workers = await in_process.enter_async_context(build_workers(env.client, settings))
+                worker_task = asyncio.create_task(run_workers(workers, stop))
+                log.info("workers polling %d task queues", len(workers))
+            # --- end production ---
 
             api = EmbeddedServer(api_server_config(settings, temporal=env.client))
             api_task = asyncio.create_task(api.serve())
@@ -198,7 +212,8 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 f"mail={settings.api_url}/dev/mail  "
                 f"smtp={settings.smtp_inbound_host}:{inbound.port}  "
                 f"sms={settings.api_url}/dev/sms  "
-                f"console={settings.api_url}/console/login?tenant={demo['tenant_id']}",
+                f"console={settings.api_url}/console/login?tenant={demo['tenant_id']}  "
+                f"workers={settings.embedded_workers}",
                 flush=True,
             )
             await stop.wait()
@@ -208,6 +223,8 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
             api.should_exit = True
             await api_task
             await worker_task
+            if children is not None:
+                await children.stop()
         await mail_server.stop()  # mail: after the workers, which send through it
         await twilio.stop()  # SMS: after the workers, which send through it
         await store.stop()
