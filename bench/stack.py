@@ -31,7 +31,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def start_stack(
-    data_dir: Path, log: IO[str]
+    data_dir: Path, log: IO[str], workers: int = 1
 ) -> tuple[subprocess.Popen[str], float, str, str, str, str, str]:
     """(process, seconds to ready, API URL, Temporal address, demo chat key, store URL,
     inbound SMTP host:port).
@@ -39,7 +39,7 @@ def start_stack(
     The stack believes our X-Forwarded-For (sim/stack.py): each benchmark customer comes
     from an address of its own (`sim.client.shopper_address`), so the rate limits run on
     every message but apply per customer, as in production."""
-    env, temporal = up_environment(data_dir)
+    env, temporal = up_environment(data_dir, {"SUPPORTFLOW_EMBEDDED_WORKERS": str(workers)})
     # A benchmark customer sends hundreds of turns a minute, far past what a person types:
     # the limiter stays on the path (its cost is part of every figure), with room for the load.
     for limit in ("CHAT_PER_VISITOR", "CHAT_PER_ADDRESS", "CHAT_PER_TENANT", "POLL_PER_VISITOR"):
@@ -117,12 +117,12 @@ class Stack:
 
 
 @contextlib.contextmanager
-def fresh_stack(stop_timeout: float = 120) -> Iterator[Stack]:
+def fresh_stack(stop_timeout: float = 120, workers: int = 1) -> Iterator[Stack]:
     """`supportflow up` on a fresh temporary data directory (its log beside it), stopped
-    (stop_stack) on the way out, whatever the benchmark did."""
+    (stop_stack) on the way out, whatever the benchmark did; ``workers`` worker processes."""
     with tempfile.TemporaryDirectory() as tmp, (Path(tmp) / "up.log").open("w") as log:
         data_dir = Path(tmp) / "data"
-        proc, ready_s, api, temporal, chat_key, store, smtp = start_stack(data_dir, log)
+        proc, ready_s, api, temporal, chat_key, store, smtp = start_stack(data_dir, log, workers)
         try:
             yield Stack(
                 proc,
