@@ -116,6 +116,28 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # --- observability (issue 15 item 5; supportflow/observability, docs/observability.md) ---
+    # Log lines as text (for people) or JSON lines (for a log pipeline): timestamp, level,
+    # logger, message, and the request id, workflow id, run id and trace id when known.
+    log_format: Literal["text", "json"] = "text"
+    # OpenTelemetry tracing, off unless this OTLP/HTTP traces URL is set (a collector's
+    # http://host:4318/v1/traces). Headers such as an API key come only from the standard
+    # OTEL_EXPORTER_OTLP_TRACES_HEADERS (or OTEL_EXPORTER_OTLP_HEADERS) variable. A wrong or
+    # unreachable endpoint never stops the product: it is logged once and spans are dropped.
+    otel_traces_endpoint: str | None = None
+    otel_service_name: str = "supportflow"
+    # The share of new traces kept (a trace started elsewhere follows its caller's choice).
+    otel_traces_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Prometheus metrics: ours and the Temporal SDK's, on the API's GET /metrics.
+    metrics_enabled: bool = True
+    # A bearer token GET /metrics asks for; unset: open (keep /metrics off public networks).
+    metrics_token: SecretStr | None = None
+    # A worker process (`supportflow worker`, which has no API) serves its metrics here;
+    # unset: none. 0 takes a free port and logs it.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # --- end observability ----------------------------------------------------------------------
+
     # --- LLM engine and reply phrasing (issue 3 items 8-9) -------------------------------------
     # SUPPORTFLOW_MODEL=openai:<model> talks to any OpenAI-compatible server at llm_base_url
     # (OpenAI, vLLM, Ollama, llama.cpp; the URL ends in /v1, as with the OpenAI SDK);

@@ -43,6 +43,7 @@ from supportflow.identity.mailer import code_mailer
 from supportflow.inbox.store import InboxStore
 from supportflow.knowledge.base import KnowledgeBase
 from supportflow.mail.sender import MailSender
+from supportflow.observability import process as observability  # issue 15 item 5
 from supportflow.policy.store import PolicyStore
 from supportflow.replies.overrides import TemplateStore
 from supportflow.replies.phrasing import load_phraser
@@ -254,6 +255,11 @@ async def build_workers(
             settings.worker_max_concurrent_local_activities,
         )
         pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=slots))
+        # --- observability (issue 15 item 5): tracing and the activity counters on every
+        # worker; a worker process's own /metrics when Settings.worker_metrics_port is set ---
+        interceptors = observability.ensure(settings).worker_interceptors(client)
+        stack.enter_context(observability.worker_metrics_endpoint(settings))
+        # --- end observability ---
         yield [
             Worker(
                 client,
@@ -261,6 +267,7 @@ async def build_workers(
                 workflows=wfs,
                 activities=acts,
                 activity_executor=pool if acts else None,
+                interceptors=interceptors,
                 **worker_options(settings),
             )
             for queue, (wfs, acts) in by_queue.items()

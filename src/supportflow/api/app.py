@@ -48,6 +48,8 @@ from supportflow.api.state import ApiState
 from supportflow.crypto.keyring import load_keyring
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.observability import process as observability  # issue 15 item 5
+from supportflow.observability.asgi import ObservabilityMiddleware, prometheus_router
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
 from supportflow.temporal.client import connect
@@ -63,6 +65,10 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
         await run_in_threadpool(upgrade, url)
         engine = make_engine(url)
         client = temporal or await connect(settings)
+        # --- observability (issue 15 item 5): the client's calls traced when tracing is on
+        # (a new client on the same connection; the caller's is left as it was) ---
+        client = observability.ensure(settings).traced_client(client)
+        # --- end observability ---
         sessions = make_session_factory(engine)
         stores = StoreRegistry.from_settings(settings, sessions)
         app.state.supportflow = ApiState(
@@ -121,6 +127,12 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     # Added last, so it wraps everything: even a 413 from the size limit carries the headers.
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     # --- end bounded anonymous use ---------------------------------------------------------
+    # --- observability (issue 15 item 5): outermost, so a request's span is the parent of
+    # all it does and its clock sees what the client sees; GET /metrics ---
+    app.add_middleware(ObservabilityMiddleware)
+    if settings.metrics_enabled:
+        app.include_router(prometheus_router(settings))
+    # --- end observability ---
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(widget_router.router)  # embeddable chat widget (issue 13 item 8)

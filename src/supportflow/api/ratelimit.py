@@ -46,6 +46,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from supportflow.api.deps import ChatTenant, StateDep, get_state
 from supportflow.api.state import ApiState
+from supportflow.observability.metrics import count_rate_limit_refusal  # issue 15 item 5
 from supportflow.settings import Settings
 from supportflow.tenants.service import find_customer
 
@@ -179,6 +180,7 @@ class RateLimits:
             except Exception:
                 log.warning("rate limit storage failed; letting the request through")
                 return None
+            count_rate_limit_refusal(key[0])  # observability (issue 15 item 5): which limit
             return Refusal(what, max(1, math.ceil(stats.reset_time - time.time())))
         return None
 

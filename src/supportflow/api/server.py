@@ -20,4 +20,7 @@ def api_server_config(settings: Settings, *, temporal: Client | None = None) -> 
         ws_max_size=settings.max_request_bytes,
         # X-Forwarded-For only from these (uvicorn's default trusts loopback).
         forwarded_allow_ips=settings.trusted_proxies,
+        # observability (issue 15 item 5): with JSON logs, uvicorn's own lines go through the
+        # root logger's JSON formatter instead of uvicorn's text handlers.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )

@@ -17,6 +17,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from supportflow.observability.metrics import count_rate_limit_refusal  # issue 15 item 5
 from supportflow.settings import Settings
 
 
@@ -32,4 +33,7 @@ class SenderLimiter:
         """Count one message from ``sender``; False when it is over the limit."""
         # Counters are keyed by a hash: the address never sits in memory as a key.
         key = hashlib.sha256(sender.strip().lower().encode()).hexdigest()[:32]
-        return self._limiter.hit(self._items[channel], tenant_id, channel, key)
+        allowed = self._limiter.hit(self._items[channel], tenant_id, channel, key)
+        if not allowed:
+            count_rate_limit_refusal(f"{channel}-sender")  # observability (issue 15 item 5)
+        return allowed

@@ -31,7 +31,7 @@ def load_settings(data_dir: Path | None = None) -> Settings:
     """Settings from the environment, ``--data-dir`` winning; sets up logging as configured."""
     overrides = {"data_dir": data_dir} if data_dir else {}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)  # JSON lines: issue 15 item 5
     return settings
 
 

@@ -27,6 +27,7 @@ from supportflow.db.migrate import upgrade
 from supportflow.demo_store.server import StoreServer, StoreWebhooks
 from supportflow.mail.maildir import maildir_path
 from supportflow.mail.maildir_server import MaildirServer
+from supportflow.observability.process import ensure_sdk_metrics  # issue 15 item 5
 from supportflow.settings import Settings
 from supportflow.stack.demo_tenant import ensure_demo_tenant
 from supportflow.stack.private_dir import make_private_data_dir
@@ -111,6 +112,10 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
 
     log.info("data directory %s", settings.data_dir.resolve())
     log.info("starting Temporal dev server on %s", settings.temporal_address)
+    # --- observability (issue 15 item 5): the SDK's metrics on the API's /metrics; its
+    # runtime must be the default before the dev server's client connects ---
+    ensure_sdk_metrics(settings)
+    # --- end observability ---
     env = await start_dev_server(settings)
     log.info("Temporal dev server up; UI on http://%s:%d", t_host, settings.temporal_ui_port)
     try:

@@ -7,6 +7,7 @@ from temporalio.service import TLSConfig
 
 from supportflow.crypto.codec import data_converter
 from supportflow.crypto.keyring import KeyRing, load_keyring
+from supportflow.observability.process import ensure_sdk_metrics
 from supportflow.settings import Settings
 
 
@@ -34,6 +35,10 @@ async def connect(settings: Settings, *, keyring: KeyRing | None = None) -> Clie
     """A client whose payloads are encrypted with the configured keys (always on: a worker
     without them could neither write history nor read it)."""
     api_key = settings.temporal_api_key
+    # --- observability (issue 15 item 5): the SDK's metrics join /metrics; the runtime that
+    # records them must be the default before the client connects ---
+    ensure_sdk_metrics(settings)
+    # --- end observability ---
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,

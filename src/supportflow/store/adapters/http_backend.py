@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import httpx
 
 from supportflow.async_closing import AsyncClosing
+from supportflow.observability.http import outgoing_http_span, record_status
 from supportflow.store.errors import StoreUnavailable
 
 
@@ -30,7 +31,14 @@ class HttpBackend(AsyncClosing):
         """The backend's answer, whatever its status; no answer at all is
         ``StoreUnavailable``. The exception's text names the request, never its headers."""
         try:
-            return await self._http.request(method, path, **kwargs)
+            # --- observability (issue 15 item 5): one span per store call; the trace context
+            # goes out in its headers (observability/http.py; a no-op with tracing off) ---
+            headers = dict(kwargs.pop("headers", None) or {})
+            with outgoing_http_span(self.backend, method, path, headers) as span:
+                response = await self._http.request(method, path, headers=headers, **kwargs)
+                record_status(span, response.status_code)
+            return response
+            # --- end observability ---
         except httpx.TimeoutException as exc:
             raise StoreUnavailable(f"{self.backend} timed out on {method} {path}") from exc
         except httpx.TransportError as exc:
