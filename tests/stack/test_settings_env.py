@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from supportflow.settings import Settings
-from supportflow.stack.worker_processes import settings_env
+from supportflow.stack.worker_processes import WorkerProcesses, settings_env
 
 
 def _revealed(s: Settings) -> dict[str, object]:
@@ -47,3 +47,13 @@ def test_a_child_reads_back_the_settings_it_was_given(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert _revealed(Settings()) == _revealed(given)
+
+
+def test_each_worker_process_gets_a_metrics_port_of_its_own(tmp_path: Path) -> None:
+    """With SUPPORTFLOW_WORKER_METRICS_PORT set, `up --workers 3` serves worker metrics on
+    that port and the next two (one bound port each, no child left without)."""
+    children = WorkerProcesses(Settings(data_dir=tmp_path, worker_metrics_port=9400), 3)
+    ports = [children.child_env(i)["SUPPORTFLOW_WORKER_METRICS_PORT"] for i in range(3)]
+    assert ports == ["9400", "9401", "9402"]
+    unset = WorkerProcesses(Settings(data_dir=tmp_path), 2)
+    assert "SUPPORTFLOW_WORKER_METRICS_PORT" not in unset.child_env(1)

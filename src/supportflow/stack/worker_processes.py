@@ -88,10 +88,15 @@ class WorkerProcesses:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs if p is not None and p.poll() is None]
 
-    def _env(self) -> dict[str, str]:
+    def child_env(self, i: int) -> dict[str, str]:
+        """Child ``i``'s environment: what `up` runs, and a metrics port of its own (the
+        configured one plus ``i``; 0 lets each pick a free one)."""
         # Nothing of the caller's own SUPPORTFLOW_* leaks in: the child runs what `up` runs.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTFLOW_")}
         env.update(settings_env(self._settings))
+        port = self._settings.worker_metrics_port
+        if port:
+            env["SUPPORTFLOW_WORKER_METRICS_PORT"] = str(port + i)
         return env
 
     def _spawn(self, i: int) -> subprocess.Popen[bytes]:
@@ -100,7 +105,7 @@ class WorkerProcesses:
         with (logs / f"worker-{i}.log").open("ab") as out:
             return subprocess.Popen(
                 [str(_BIN / "supportflow"), "worker"],
-                env=self._env(),
+                env=self.child_env(i),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
