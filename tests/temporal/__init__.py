@@ -1,0 +1,1 @@
+"""Tests of Temporal SDK behaviour the project depends on (or works around)."""
