@@ -133,14 +133,25 @@ async def _enqueue(
     )
 
 
+# How long a customer's poll waits for the conversation to answer a query. A query with no
+# workflow task pending goes straight to a worker; one that waits for a worker that is
+# restarting can be answered before the history it arrives behind, which breaks replay
+# (docs/upstream/update-accepted-replay.md, an SDK bug). A poll that gives up after this gets
+# "pending" and asks again, so a short wait narrows that window at no cost to the customer.
+POLL_QUERY_TIMEOUT = timedelta(seconds=3)
+
+
 async def reply_status(
     client: Client, tenant_id: str, customer_id: str, message_id: str, sender: str | None = None
 ) -> ReplyStatus:
     """The reply to one message; with ``sender`` (ChannelIdentity.key), only if that sender
-    wrote it."""
+    wrote it. An RPCError (deadline exceeded) when the conversation cannot answer within
+    ``POLL_QUERY_TIMEOUT``."""
     handle = client.get_workflow_handle_for(
         CustomerWorkflow.run, customer_workflow_id(tenant_id, customer_id)
     )
     return await handle.query(
-        CustomerWorkflow.reply_for, ReplyLookup(message_id=message_id, sender=sender)
+        CustomerWorkflow.reply_for,
+        ReplyLookup(message_id=message_id, sender=sender),
+        rpc_timeout=POLL_QUERY_TIMEOUT,
     )

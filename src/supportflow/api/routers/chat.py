@@ -24,7 +24,7 @@ from supportflow.api.schemas import (
     Problem,
 )
 from supportflow.api.state import ApiState
-from supportflow.channels.inbound import deliver, reply_status
+from supportflow.channels.inbound import POLL_QUERY_TIMEOUT, deliver, reply_status
 from supportflow.identity.secrets import identity_secrets
 from supportflow.identity.tokens import InvalidIdentityToken, verify_identity_token
 from supportflow.tenants.service import (
@@ -142,7 +142,9 @@ async def _updates(
     )
     sender = ChannelIdentity(kind="chat", value=visitor_id).key
     entries = await handle.query(
-        CustomerWorkflow.messages_after, MessagesAfter(seq=after, sender=sender)
+        CustomerWorkflow.messages_after,
+        MessagesAfter(seq=after, sender=sender),
+        rpc_timeout=POLL_QUERY_TIMEOUT,
     )
     shown = [
         ChatUpdate(seq=e.seq, role=e.role, text=e.text, at=e.at, message_id=e.message_id)
