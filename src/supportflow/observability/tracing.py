@@ -65,14 +65,13 @@ def check_endpoint(endpoint: str) -> str:
     parts = urlsplit(endpoint.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TracingMisconfigured(
-            f"SUPPORTFLOW_OTEL_TRACES_ENDPOINT is not an http(s) URL with a host: {endpoint!r}"
+            # The value itself is not repeated: a URL may carry credentials.
+            "SUPPORTFLOW_OTEL_TRACES_ENDPOINT is not an http(s) URL with a host"
         )
     try:
         _ = parts.port
     except ValueError as err:
-        raise TracingMisconfigured(
-            f"SUPPORTFLOW_OTEL_TRACES_ENDPOINT has an invalid port: {endpoint!r}"
-        ) from err
+        raise TracingMisconfigured("SUPPORTFLOW_OTEL_TRACES_ENDPOINT has an invalid port") from err
     return endpoint.strip()
 
 
