@@ -65,6 +65,18 @@ def _start(data_dir: Path, ports: dict[str, str], *args: str) -> tuple[subproces
     pytest.fail("supportflow up never printed ready:\n" + "".join(seen[-40:]))
 
 
+def _all_ports() -> dict[str, str]:
+    """Free ports for every server `up` starts (the API, store, Temporal and its UI, SMTP)."""
+    return {
+        "SUPPORTFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
+        "SUPPORTFLOW_API_PORT": str(free_port()),
+        "SUPPORTFLOW_STORE_PORT": str(free_port()),
+        "SUPPORTFLOW_EMBEDDED_SMTP_PORT": str(free_port()),
+        "SUPPORTFLOW_SMTP_INBOUND_PORT": str(free_port()),
+    }
+
+
 def _stop(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -175,14 +187,7 @@ def test_up_answers_email_and_sms_with_no_account_anywhere(tmp_path: Path) -> No
 
     from supportflow.channels.sms.fake_twilio import signed_inbound
 
-    ports = {
-        "SUPPORTFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
-        "SUPPORTFLOW_API_PORT": str(free_port()),
-        "SUPPORTFLOW_STORE_PORT": str(free_port()),
-        "SUPPORTFLOW_EMBEDDED_SMTP_PORT": str(free_port()),
-        "SUPPORTFLOW_SMTP_INBOUND_PORT": str(free_port()),
-    }
+    ports = _all_ports()
     data_dir = tmp_path / "data"
     proc, line = _start(data_dir, ports)
     try:
@@ -283,14 +288,7 @@ def _worker_children(pid: int) -> set[int]:
 def test_up_with_worker_processes_answers_and_starts_a_killed_one_again(tmp_path: Path) -> None:
     """`up --workers 2` (issue 15): two worker processes serve the conversations, the API's
     process none; one killed is started again; SIGTERM stops them all."""
-    ports = {
-        "SUPPORTFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "SUPPORTFLOW_TEMPORAL_UI_PORT": str(free_port()),
-        "SUPPORTFLOW_API_PORT": str(free_port()),
-        "SUPPORTFLOW_STORE_PORT": str(free_port()),
-        "SUPPORTFLOW_EMBEDDED_SMTP_PORT": str(free_port()),
-        "SUPPORTFLOW_SMTP_INBOUND_PORT": str(free_port()),
-    }
+    ports = _all_ports()
     data_dir = tmp_path / "data"
     proc, line = _start(data_dir, ports, "--workers", "2")
     children: set[int] = set()
