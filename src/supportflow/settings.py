@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     worker_activity_task_pollers: int = Field(default=5, ge=0)
     # Modules the workflow sandbox shares with the worker instead of importing per workflow.
     worker_sandbox_passthrough: list[str] = Field(default_factory=list)
+    # --- production (issue 15): how long a workflow task may run before the SDK calls it a
+    # deadlock (its own limit is 2 s, which a full GC over 10,000 cached conversations or a
+    # saturated GIL exceeds: supportflow/worker_stall.py), and how long a stopping worker lets
+    # running activities finish before cancelling them ---
+    worker_deadlock_timeout_seconds: float = Field(default=10.0, ge=1.0, le=600.0)
+    worker_graceful_shutdown_seconds: float = Field(default=10.0, ge=0.0, le=3600.0)
     # The embedded dev server's history task-queue read rate (reads/s; Temporal's default is
     # 20, which adds up to 50 ms to every workflow task that follows an activity).
     temporal_dev_queue_poll_rps: int = Field(default=1000, ge=1)

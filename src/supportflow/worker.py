@@ -51,6 +51,7 @@ from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
 from supportflow.understanding.engines import load_engine
 from supportflow.worker_options import worker_options
+from supportflow.worker_stall import WorkerStalled, allow_pauses, wait_for_stall
 from supportflow.workflows.customer import CustomerWorkflow
 from supportflow.workflows.management import (  # management agent (issue 14)
     ManagementAgentWorkflow,
@@ -260,7 +261,7 @@ async def build_workers(
         interceptors = observability.ensure(settings).worker_interceptors(client)
         stack.enter_context(observability.worker_metrics_endpoint(settings))
         # --- end observability ---
-        yield [
+        built = [
             Worker(
                 client,
                 task_queue=queue,
@@ -272,6 +273,10 @@ async def build_workers(
             )
             for queue, (wfs, acts) in by_queue.items()
         ]
+        # Issue 15 item 1: a GC or GIL pause is a slow workflow task, not a "deadlock".
+        for w in built:
+            allow_pauses(w, settings.worker_deadlock_timeout_seconds)
+        yield built
 
 
 def _activity_name(fn: Callable[..., Any]) -> str:
@@ -279,11 +284,23 @@ def _activity_name(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__name__", repr(fn)))
 
 
-async def run_workers(workers: Sequence[Worker], stop: asyncio.Event) -> None:
-    """Run until `stop` is set, then shut down gracefully (in-flight tasks finish)."""
+async def run_workers(
+    workers: Sequence[Worker], stop: asyncio.Event, *, stuck_after_s: float = 30.0
+) -> None:
+    """Run until `stop` is set, then shut down gracefully (in-flight tasks finish).
+
+    Raises `WorkerStalled`, without shutting down (that would wait forever), when a worker
+    can no longer give its workflow task slots back: its process must be replaced
+    (supportflow/worker_stall.py).
+    """
     tasks = [asyncio.create_task(w.run()) for w in workers]
     stop_task = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*tasks, stop_task], return_when=asyncio.FIRST_COMPLETED)
+    watch = asyncio.create_task(wait_for_stall(workers, stuck_after_s=stuck_after_s))
+    done, _ = await asyncio.wait([*tasks, stop_task, watch], return_when=asyncio.FIRST_COMPLETED)
+    if watch in done:
+        stop_task.cancel()
+        raise WorkerStalled(watch.result())
+    watch.cancel()
     for w in workers:
         with contextlib.suppress(Exception):
             await w.shutdown()

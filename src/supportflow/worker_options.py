@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from supportflow.observability.worker_health import LivenessPlugin
 from supportflow.settings import Settings
 
 
@@ -31,4 +33,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "workflow_task_poller_behavior": _pollers(settings.worker_workflow_task_pollers),
         "activity_task_poller_behavior": _pollers(settings.worker_activity_task_pollers),
         "workflow_runner": sandbox_runner(settings),
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        # A worker process's /health counts its running Workers (observability/worker_health.py).
+        "plugins": [LivenessPlugin()],
     }

@@ -31,10 +31,12 @@ from supportflow.observability.process import ensure_sdk_metrics  # issue 15 ite
 from supportflow.settings import Settings
 from supportflow.stack.demo_tenant import ensure_demo_tenant
 from supportflow.stack.private_dir import make_private_data_dir
+from supportflow.stack.standalone import exit_stalled
 from supportflow.stack.temporal_server import start_dev_server
 from supportflow.stack.worker_processes import WorkerProcesses
 from supportflow.temporal.client import split_address
 from supportflow.worker import build_workers, run_workers
+from supportflow.worker_stall import WorkerStalled
 
 log = logging.getLogger("supportflow.up")
 
@@ -221,7 +223,16 @@ async def run_embedded(settings: Settings, stop: asyncio.Event | None = None) ->
                 f"workers={settings.embedded_workers}",
                 flush=True,
             )
-            await stop.wait()
+            await asyncio.wait(
+                [worker_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            if worker_task.done() and isinstance(worker_task.exception(), WorkerStalled):
+                # Issue 15 item 1: the in-process worker can't go on, and neither can this
+                # process; `up --workers N` has its worker processes replaced instead.
+                stalled = worker_task.exception()
+                assert isinstance(stalled, WorkerStalled)
+                await env.shutdown()  # the dev server is a child process: don't orphan it
+                exit_stalled(stalled)
             log.info("stopping")
             await inbound.stop()  # email: no new mail once stopping
             inbound_db.dispose()

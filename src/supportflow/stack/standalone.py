@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import uvicorn
 
@@ -15,6 +18,7 @@ from supportflow.crypto.keyring import KeyRing, KeyRingError, load_keyring
 from supportflow.settings import Settings
 from supportflow.temporal.client import connect
 from supportflow.worker import Queue, build_workers, run_workers
+from supportflow.worker_stall import STALL_EXIT_CODE, WorkerStalled
 
 log = logging.getLogger("supportflow")
 
@@ -26,6 +30,20 @@ def _stop_on_signals() -> asyncio.Event:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+def exit_stalled(stalled: WorkerStalled) -> NoReturn:
+    """End this process at once: a stalled worker's shutdown would wait forever for slots
+    it cannot give back, and its threads would hold the interpreter open. Whatever
+    supervises the process starts a fresh one (supportflow/worker_stall.py)."""
+    log.critical(
+        "worker stalled, exiting with %d so a fresh process takes over: %s",
+        STALL_EXIT_CODE,
+        stalled,
+    )
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(STALL_EXIT_CODE)
 
 
 def _keyring(settings: Settings) -> KeyRing:
@@ -47,7 +65,10 @@ async def run_worker(settings: Settings, queues: Sequence[Queue]) -> None:
             settings.temporal_address,
             settings.temporal_namespace,
         )
-        await run_workers(workers, stop)
+        try:
+            await run_workers(workers, stop)
+        except WorkerStalled as stalled:
+            exit_stalled(stalled)
 
 
 async def run_api(settings: Settings) -> None:
