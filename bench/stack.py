@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ def start_stack(
             ready_s = time.perf_counter() - start
             keys = json.loads((data_dir / "demo-tenant.json").read_text())
             smtp = re.search(r"smtp=(\S+)", line)
+            # Keep reading stdout: a full pipe would block whatever writes to it next.
+            threading.Thread(target=_copy, args=(proc.stdout, log), daemon=True).start()
             return (
                 proc,
                 ready_s,
@@ -68,6 +71,11 @@ def start_stack(
                 smtp.group(1) if smtp else "",
             )
     raise RuntimeError("supportflow up exited before ready")
+
+
+def _copy(stream: IO[str], log: IO[str]) -> None:
+    for line in stream:
+        log.write(line)
 
 
 def identity_tokens(data_dir: Path) -> Callable[[str], str]:

@@ -15,7 +15,7 @@ class PausesOnce:
     async def run(self, seconds: float) -> str:
         if not workflow.unsafe.is_replaying():
             with workflow.unsafe.sandbox_unrestricted():
-                time.sleep(seconds)
+                time.sleep(seconds)  # noqa: ASYNC251 - blocking on purpose
         return "answered"
 
 
@@ -28,4 +28,4 @@ class RefusesEviction:
         finally:
             # Runs when the worker evicts this run: holds the thread past the deadlock limit.
             with workflow.unsafe.sandbox_unrestricted():
-                time.sleep(hold_seconds)
+                time.sleep(hold_seconds)  # noqa: ASYNC251 - blocking on purpose

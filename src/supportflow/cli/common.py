@@ -6,8 +6,13 @@ Its own module so command modules import it and never each other (``main`` regis
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -75,3 +80,28 @@ def open_keyring(settings: Settings) -> KeyRing:
     except KeyRingError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
+
+
+def run_service(main: Coroutine[Any, Any, None]) -> NoReturn:
+    """Run a long-lived command (up, worker, api) to its end, then leave at once.
+
+    Everything was shut down in order by then; what is left is the interpreter's own
+    teardown, during which the Temporal SDK's background threads can call into a
+    finalizing Python and abort the process (SIGABRT instead of the exit code a supervisor
+    reads; temporalio/sdk-python#300). So the exit code is handed straight to the OS.
+    """
+    code = 0
+    try:
+        asyncio.run(main)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)  # noqa: T201 - what SystemExit would print
+            code = 1
+        else:
+            code = stop.code or 0
+    except KeyboardInterrupt:
+        code = 130
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

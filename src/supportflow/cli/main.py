@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
 import typer
 
 from supportflow.chaos.cli import chaos_command
-from supportflow.cli.common import DataDir, load_settings, open_keyring
+from supportflow.cli.common import DataDir, load_settings, open_keyring, run_service
 from supportflow.cli.conversations import conversations_app
 from supportflow.cli.encryption import customers_app, encryption_keys_app
 from supportflow.cli.tenants_channels import channels_app
@@ -76,7 +75,7 @@ def up(
     settings = load_settings(data_dir)
     if workers is not None:
         settings = settings.model_copy(update={"embedded_workers": workers})
-    asyncio.run(run_embedded(settings))
+    run_service(run_embedded(settings))
 
 
 @app.command()
@@ -93,7 +92,7 @@ def worker(
         chosen = [Queue(q.strip()) for q in queues.split(",") if q.strip()]
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--queues") from err
-    asyncio.run(run_worker(load_settings(), chosen))
+    run_service(run_worker(load_settings(), chosen))
 
 
 @app.command()
@@ -101,7 +100,7 @@ def api() -> None:
     """Run the HTTP API against the Temporal server in SUPPORTFLOW_TEMPORAL_ADDRESS."""
     from supportflow.stack.standalone import run_api
 
-    asyncio.run(run_api(load_settings()))
+    run_service(run_api(load_settings()))
 
 
 @tenants_app.command("create")

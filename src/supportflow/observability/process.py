@@ -15,15 +15,17 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prometheus_client import start_http_server
 from temporalio import worker
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import Runtime, TelemetryConfig
 
 from supportflow.observability import current, log_context
+from supportflow.observability.core_logs import core_logging
 from supportflow.observability.sdk_metrics import SdkMetrics
 from supportflow.observability.temporal import ActivityMetrics
 from supportflow.observability.tracing import Tracing, tracing_from_settings
+from supportflow.observability.worker_health import start_worker_http
 from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,25 +96,34 @@ def ensure(settings: Settings) -> Observability:
     return _current if _current is not None else install(settings)
 
 
+_core_logs_only: Runtime | None = None
+
+
 def ensure_sdk_metrics(settings: Settings) -> None:
-    """The SDK's metrics into this process's registry, from the next client connected on."""
-    global _sdk
+    """The SDK's runtime for the next client connected on: its metrics into this process's
+    registry (unless metrics are off) and, always, its log lines through Python's logging,
+    never straight to stdout (observability/core_logs.py)."""
+    global _sdk, _core_logs_only
     if _sdk is None and settings.metrics_enabled:
         _sdk = SdkMetrics()
         _sdk.install()
+    elif _sdk is None and _core_logs_only is None:
+        _core_logs_only = Runtime(telemetry=TelemetryConfig(logging=core_logging()))
+        Runtime.set_default(_core_logs_only, error_if_already_set=False)
 
 
 @contextlib.contextmanager
 def worker_metrics_endpoint(settings: Settings) -> Iterator[str | None]:
     """A worker process's own /metrics (Settings.worker_metrics_port), for the block; yields
     its URL, or None when none is configured or the port cannot be had (said once: the
-    worker works on without it)."""
+    worker works on without it). The same server answers the probes' /health
+    (observability/worker_health.py)."""
     port = settings.worker_metrics_port
     if port is None or not settings.metrics_enabled:
         yield None
         return
     try:
-        server, thread = start_http_server(port, addr=settings.worker_metrics_host)
+        server, thread = start_worker_http(settings, port)
     except OSError as err:
         log.warning(
             "worker metrics not served on %s:%d (%s); the worker runs without them",

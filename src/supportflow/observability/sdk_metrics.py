@@ -37,6 +37,8 @@ from temporalio.runtime import (
     TelemetryConfig,
 )
 
+from supportflow.observability.core_logs import core_logging
+
 log = logging.getLogger(__name__)
 
 # Updates the core may hold between two drains (a busy worker makes a few thousand a second).
@@ -173,7 +175,9 @@ class SdkMetrics:
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.buffer = MetricBuffer(BUFFER_SIZE, MetricBufferDurationFormat.SECONDS)
-        self.runtime = Runtime(telemetry=TelemetryConfig(metrics=self.buffer))
+        self.runtime = Runtime(
+            telemetry=TelemetryConfig(metrics=self.buffer, logging=core_logging())
+        )
         self.collector = SdkMetricsCollector(self.buffer)
         self._registry = registry
         registry.register(self.collector)
