@@ -8,9 +8,10 @@ and its tenant, so a refused request never spends a budget further down: one noi
 cannot use up its tenant's budget, and one busy tenant cannot slow the others.
 
 Counters use the `limits` package with a moving window. `memory://` keeps them in this
-process (`supportflow up`, a single API process); several API processes must share one
-store (`SUPPORTFLOW_RATE_LIMIT_STORAGE=redis://...`), or each would allow the full rate. If
-that store fails, requests are let through (logged): chat stays up, unlimited for a while.
+process (`supportflow up`, a single API process); with several API processes each allows
+the full rate (docs/scale-out.md) unless they share one store
+(`SUPPORTFLOW_RATE_LIMIT_STORAGE=redis://...`, which needs the `coredis` package installed).
+If that store fails, requests are let through (logged): chat stays up, unlimited for a while.
 
 The client address is the connection's peer, unless the peer is a trusted proxy
 (`SUPPORTFLOW_TRUSTED_PROXIES`), in which case it is the nearest untrusted address in
