@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     otel_traces_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # Prometheus metrics: ours and the Temporal SDK's, on the API's GET /metrics.
     metrics_enabled: bool = True
-    # A bearer token GET /metrics asks for; unset: open (keep /metrics off public networks).
+    # A bearer token GET /metrics asks for; unset or empty: open (keep /metrics off public
+    # networks).
     metrics_token: SecretStr | None = None
     # A worker process (`supportflow worker`, which has no API) serves its metrics here;
     # unset: none. 0 takes a free port and logs it.
@@ -191,7 +192,8 @@ class Settings(BaseSettings):
     # Origins allowed to call the codec server (/codec) from a browser; empty means the
     # embedded Temporal UI, http://127.0.0.1:<temporal_ui_port>.
     codec_cors_origins: list[str] = Field(default_factory=list)
-    # Bearer token for the codec server (operators, all tenants); else <data_dir>/codec-token.
+    # Bearer token for the codec server (operators, all tenants); unset or empty:
+    # <data_dir>/codec-token.
     codec_token: SecretStr | None = None
     # --- end encryption at rest ----------------------------------------------------------------
 
@@ -361,6 +363,22 @@ class Settings(BaseSettings):
     # start workflows; `up` and production deployments turn it on.
     management_autostart: bool = False
     # --- end management agent -------------------------------------------------------------------
+
+    @field_validator(
+        "temporal_api_key",
+        "metrics_token",
+        "codec_token",
+        "llm_api_key",
+        "anthropic_api_key",
+    )
+    @classmethod
+    def _empty_secret_is_unset(cls, v: SecretStr | None) -> SecretStr | None:
+        """``SUPPORTFLOW_TEMPORAL_API_KEY=`` (a deploy template's blank line) means no key, as
+        if the variable were not there: an empty key or token is none, so every reader agrees
+        (an empty API key must not turn TLS on while no key is sent)."""
+        if v is not None and not v.get_secret_value().strip():
+            return None
+        return v
 
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:

@@ -23,4 +23,8 @@ def api_server_config(settings: Settings, *, temporal: Client | None = None) -> 
         # observability (issue 15 item 5): with JSON logs, uvicorn's own lines go through the
         # root logger's JSON formatter instead of uvicorn's text handlers.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        # Stopping (issue 15): requests in flight get the longest a chat turn waits, then the
+        # rest are cancelled (a customer's message is in the workflow by then: its reply is
+        # polled for as usual), so a drain ends within a pod's termination grace period.
+        timeout_graceful_shutdown=int(settings.chat_reply_wait_seconds) + 5,
     )

@@ -14,6 +14,7 @@ from typing import NoReturn
 import uvicorn
 
 from supportflow.api.server import api_server_config
+from supportflow.asgi_server import EmbeddedServer
 from supportflow.crypto.keyring import KeyRing, KeyRingError, load_keyring
 from supportflow.settings import Settings
 from supportflow.temporal.client import connect
@@ -77,6 +78,27 @@ async def run_api(settings: Settings) -> None:
         # SUPPORTFLOW_MANAGEMENT_AUTOSTART=false says another process does.
         settings = settings.model_copy(update={"management_autostart": True})
     _keyring(settings)  # fail at start, with the reason, not in the lifespan
-    server = uvicorn.Server(api_server_config(settings))
+    server = EmbeddedServer(api_server_config(settings))
+    _drain_on_signals(server)
     log.info("API on %s", settings.api_url)
     await server.serve()
+    log.info("API stopped")
+
+
+def _drain_on_signals(server: uvicorn.Server) -> None:
+    """SIGTERM/SIGINT: uvicorn's graceful shutdown (stop accepting, let the requests in
+    flight finish, within the config's ``timeout_graceful_shutdown`` when it sets one), after
+    which ``serve`` returns and the process exits 0. A second signal skips the wait.
+
+    Not uvicorn's own handlers: they raise the signal again once the server has stopped, so
+    the process would end by SIGTERM (status 143), which supervisors read as a crash."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
