@@ -29,6 +29,7 @@ from supportflow.store.connection import (
 )
 from supportflow.store.connection_store import StoreConnectionStore, TenantStoreConnectionRow
 from supportflow.store.errors import StoreRejected
+from supportflow.store.port import REFUND_APPLIED
 from supportflow.store.registry import StoreConfigError, StoreRegistry
 from supportflow.tenants.service import create_tenant
 from tests.adapters.fake_shopify import SHOPIFY_TOKEN, ShopifyState
@@ -231,8 +232,10 @@ async def test_refunds_through_stripe_when_the_tenant_configured_it(
     async with registry(sessions, store_url, environ, Clock()) as reg:
         port = await reg.port_for(acme)
         assert isinstance(port, ShopifyWithStripeRefunds)
-        await port.refund_order("#1007", "wf/case/a1.refund")
-        await port.refund_order("#1007", "wf/case/a1.refund")  # a retried step
+        first = await port.refund_order("#1007", "wf/case/a1.refund")
+        again = await port.refund_order("#1007", "wf/case/a1.refund")  # a retried step
+        # What Stripe refunded, reported with the order (the retry: Stripe's same answer).
+        assert first[REFUND_APPLIED] == again[REFUND_APPLIED] == 50.0
         (refund,) = stripe_state.refunds.values()
         assert refund["payment_intent"] == "pi_3PaidFullyAAAA" and refund["amount"] == 5_000
         keys = {r["idempotency_key"] for r in stripe_state.requests}
@@ -240,8 +243,9 @@ async def test_refunds_through_stripe_when_the_tenant_configured_it(
         assert {r["stripe_account"] for r in stripe_state.requests} == {"acct_1AcmeTest"}
         assert shopify_state.mutations("refundCreate") == []  # Shopify did not refund too
         # Payments of other gateways are still refunded by Shopify.
-        await port.refund_order("#1001", "wf/case/a2.refund")
+        by_shopify = await port.refund_order("#1001", "wf/case/a2.refund")
         assert len(shopify_state.mutations("refundCreate")) == 1
+        assert by_shopify[REFUND_APPLIED] > 0
 
 
 # --- Store isolation (issue 9, found problem 9) ---------------------------------------------

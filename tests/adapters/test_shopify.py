@@ -15,7 +15,13 @@ from pydantic import SecretStr
 
 from supportflow.store.adapters.shopify import ShopifyAdapter
 from supportflow.store.errors import StoreNotFound, StoreRejected, StoreUnavailable
-from supportflow.store.port import BackendAuthError, Capability, StorePort, StoreThrottled
+from supportflow.store.port import (
+    REFUND_APPLIED,
+    BackendAuthError,
+    Capability,
+    StorePort,
+    StoreThrottled,
+)
 from tests.adapters.fake_shopify import SHOPIFY_TOKEN, ShopifyState
 from tests.helpers import free_port
 
@@ -218,12 +224,15 @@ async def test_refund_is_idempotent_by_note_marker(
     assert "[supportflow:wf-8/refund]" in sent["input"]["note"]
     assert {t["kind"] for t in sent["input"]["transactions"]} == {"REFUND"}
     assert order["external"]["financial_status"] == "PARTIALLY_REFUNDED"
+    assert order[REFUND_APPLIED] == pytest.approx(50.0)  # Shopify's total of this refund
     again = await shopify.refund_order("#1004", "wf-8/refund", amount=50.0)
     assert again["payment_history"] == order["payment_history"]
+    assert again[REFUND_APPLIED] == pytest.approx(50.0), "a replay reports the same refund"
     assert len(shopify_state.mutations("refundCreate")) == 1
     # Another key is another refund: the rest, to the original methods.
     rest = await shopify.refund_order("#1004", "wf-9/refund")
     assert rest["external"]["financial_status"] == "REFUNDED"
+    assert rest[REFUND_APPLIED] == pytest.approx(194.34)  # all that was left
     assert sum(
         p["amount"] for p in rest["payment_history"] if p["transaction_type"] == "refund"
     ) == (pytest.approx(244.34))

@@ -361,6 +361,7 @@ async def test_cancel_saga_steps(client: StoreClient, orders: OrderPicker) -> No
         await client.refund_order(oid, key(), amount=paid["amount"] + 1)
     refunded = await client.refund_order(oid, key())
     assert refunded["status"] == "pending"
+    assert refunded["refund_applied"] == paid["amount"]  # what this refund applied
     assert refunded["payment_history"][-1] == {**paid, "transaction_type": "refund"}
     with pytest.raises(StoreRejected, match="refunded under this hold"):
         await client.release_order(oid, key())

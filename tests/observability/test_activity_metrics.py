@@ -9,7 +9,9 @@ import contextlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
@@ -17,12 +19,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from supportflow.activities.contract import RefundOrderInput
+from supportflow.activities.actions import ActionActivities
+from supportflow.activities.contract import ActionDone, HoldOrderInput, RefundOrderInput
 from supportflow.activities.outcomes import ClosedCase, TurnOutcomes
 from supportflow.inbox.model import InboxItem
 from supportflow.observability.temporal import ActivityMetrics
+from supportflow.store.adapters.demo_client import StoreClient
 from supportflow.store.errors import StoreUnavailable
 from supportflow.store.port import StoreThrottled
+from tests.demo_store.conftest import ThreadedStore
 
 SINCE = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -126,3 +131,63 @@ async def test_worker_counts_what_activities_did(dev_env: WorkflowEnvironment) -
             await dev_env.client.execute_workflow(Counted.run, wf_id, id=wf_id, task_queue=queue)
     moved = [sample(n, **labels) - b for (n, labels), b in zip(names, before, strict=True)]
     assert moved == [1, 1, 1, 1, 12.5, 1, 1, 1, 2, 2]
+
+
+# -- refunds' amounts from what the store applied: the product's activities, the real demo
+# store (a private one: the refunds change its orders) ------------------------------------
+
+REFUNDED_ORDER, REFUNDED_USER, PAID = "#W5918442", "sofia_rossi_8776", 1463.7
+
+
+@workflow.defn(sandboxed=False)
+class HoldAndRefund:
+    @workflow.run
+    async def run(self, wf_id: str) -> list[float | None]:
+        once = timedelta(seconds=30)
+        base = {"tenant_id": "t_obs", "store_user_id": REFUNDED_USER, "order_id": REFUNDED_ORDER}
+        hold = HoldOrderInput(idempotency_key=f"{wf_id}.hold", reason="asked to", **base)
+        await workflow.execute_activity("hold_order", hold, start_to_close_timeout=once)
+        amounts: list[float | None] = []
+        for step, amount in (("partial", 100.0), ("rest", None)):
+            refund = RefundOrderInput(idempotency_key=f"{wf_id}.{step}", amount=amount, **base)
+            done = await workflow.execute_activity(
+                "refund_order", refund, start_to_close_timeout=once, result_type=ActionDone
+            )
+            amounts.append(done.amount)
+        return amounts
+
+
+async def test_a_full_refund_counts_the_amount_the_store_refunded(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    names = [
+        ("supportflow_refunds_total", {"scope": "partial"}),
+        ("supportflow_refunds_total", {"scope": "full"}),
+        ("supportflow_refund_amount_total", {}),
+    ]
+    before = [sample(n, **labels) for n, labels in names]
+    queue = f"obs-{uuid.uuid4().hex[:8]}"
+    with ThreadedStore(tmp_path / "store.db") as store:
+        async with StoreClient(store.url, timeout=10) as client:
+            order = await client.get_order(REFUNDED_ORDER)
+            assert order is not None and order["user_id"] == REFUNDED_USER
+            assert [p["amount"] for p in order["payment_history"]] == [PAID]
+            async with Worker(
+                dev_env.client,
+                task_queue=queue,
+                workflows=[HoldAndRefund],
+                activities=ActionActivities(client).all(),
+                interceptors=[ActivityMetrics()],
+            ):
+                wf_id = f"obs-{uuid.uuid4().hex[:8]}"
+                amounts = await dev_env.client.execute_workflow(
+                    HoldAndRefund.run, wf_id, id=wf_id, task_queue=queue
+                )
+            after = await client.get_order(REFUNDED_ORDER)
+    assert after is not None
+    refunded = [p["amount"] for p in after["payment_history"] if p["transaction_type"] == "refund"]
+    assert refunded == [100.0, pytest.approx(PAID - 100.0)]
+    # The activity's result says what the store applied, the full refund's rest included.
+    assert amounts == [100.0, pytest.approx(PAID - 100.0)]
+    moved = [sample(n, **labels) - b for (n, labels), b in zip(names, before, strict=True)]
+    assert moved == [1, 1, pytest.approx(PAID)]

@@ -84,9 +84,10 @@ async def test_metrics_move_with_a_turn_and_a_refusal(shop: Shop, sdk_client: Cl
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert moved("supportflow_turns_total", channel="chat", outcome="answered") == 1
-    assert moved("supportflow_turns_total", channel="chat", outcome="rate_limited") == 1
-    assert moved("supportflow_turn_latency_seconds_count", channel="chat") == 2
+    chat = {"channel": "chat", "transport": "http"}
+    assert moved("supportflow_turns_total", outcome="answered", **chat) == 1
+    assert moved("supportflow_turns_total", outcome="rate_limited", **chat) == 1
+    assert moved("supportflow_turn_latency_seconds_count", **chat) == 2
     assert moved("supportflow_rate_limit_refusals_total", limit="chat-visitor") == 1
     # Counted in the worker, by the activity interceptor.
     assert (

@@ -52,7 +52,13 @@ from supportflow.procedures.facts import CaseFacts, case_facts_from_store
 from supportflow.store.actions import ACTIONS, StoreAction
 from supportflow.store.adapters.demo_client import Doc, StoreClient
 from supportflow.store.errors import StoreNotFound, StoreRejected
-from supportflow.store.port import ALL_CAPABILITIES, Capability, StorePort, require
+from supportflow.store.port import (
+    ALL_CAPABILITIES,
+    REFUND_APPLIED,
+    Capability,
+    StorePort,
+    require,
+)
 from supportflow.store.registry import PortSource, port_source
 
 T = TypeVar("T")
@@ -74,10 +80,12 @@ async def _call(coro: Awaitable[T]) -> T:
 
 def _done(action: StoreAction, doc: Doc, entity_id: str) -> ActionDone:
     status = doc.get("status")
+    applied = doc.get(REFUND_APPLIED) if action == StoreAction.REFUND_ORDER else None
     return ActionDone(
         action=ACTIONS[action].audit_name,
         entity_id=entity_id,
         status=str(status) if status is not None else None,
+        amount=float(applied) if isinstance(applied, int | float) else None,
     )
 
 

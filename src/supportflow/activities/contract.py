@@ -163,6 +163,9 @@ class ActionDone(BaseModel):
     action: str
     entity_id: str
     status: str | None = None
+    # refund_order: what the store reports this refund applied (its own figure, in the
+    # order's currency); None for other writes, or a store that does not say.
+    amount: float | None = None
 
 
 # The answer models (VariantAnswer, ProductAnswer, ProductAnswers and the parts added for

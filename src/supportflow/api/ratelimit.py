@@ -48,6 +48,7 @@ from starlette.websockets import WebSocketDisconnect
 from supportflow.api.deps import ChatTenant, StateDep, get_state
 from supportflow.api.state import ApiState
 from supportflow.observability.metrics import count_rate_limit_refusal  # issue 15 item 5
+from supportflow.observability.ws import count_refused_frame  # issue 15 item 5
 from supportflow.settings import Settings
 from supportflow.tenants.service import find_customer
 
@@ -343,12 +344,14 @@ class WsGuard:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+            started = time.perf_counter()
             refusal = await self.limits.chat_message(
                 self.tenant_id, self.address, self.visitor_id, new_visitor=False
             )
             if refusal is None:
                 self.refused_in_a_row = 0
                 return _parse(message)
+            count_refused_frame(started)  # a turn refused at the door (issue 15 item 5)
             self.refused_in_a_row += 1
             await self.websocket.send_json(_error_frame(refusal))
             if self.refused_in_a_row >= self.limits.ws_flood_close_after:

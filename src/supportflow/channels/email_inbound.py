@@ -26,6 +26,7 @@ from supportflow.channels.email.parse import MailTooLarge, MalformedMail, Parsed
 from supportflow.channels.ingest import ChannelMessageIn, Ingested, Ingestor
 from supportflow.channels.limits import SenderLimiter
 from supportflow.mail.maildir_server import StoredMail
+from supportflow.observability.metrics import count_turn
 from supportflow.tenants.channels import (
     support_addresses,
     support_email_of,
@@ -135,7 +136,10 @@ async def accept_parsed(
 
 class TenantMailRouter:
     """The inbound SMTP server's router: tenants' support addresses only (550 for any
-    other, at RCPT), each stored message routed to its tenant."""
+    other, at RCPT), each stored message routed to its tenant. Every message at this door
+    counts in supportflow_turns_total{channel="email", transport="smtp"}: a recipient
+    refused at RCPT, a message refused for its size (552, before any tenant is known), and
+    each tenant's copy by what became of it."""
 
     def __init__(self, ingestor: Ingestor, limiter: SenderLimiter) -> None:
         self._ingestor = ingestor
@@ -143,7 +147,13 @@ class TenantMailRouter:
 
     async def check_recipient(self, address: str) -> str | None:
         tenant = await asyncio.to_thread(tenant_for_support_email, self._ingestor.sessions, address)
-        return None if tenant is not None else "550 5.1.1 no such mailbox here"
+        if tenant is not None:
+            return None
+        count_turn("email", "smtp", "refused")
+        return "550 5.1.1 no such mailbox here"
+
+    def refused_too_large(self) -> None:
+        count_turn("email", "smtp", "too_large")
 
     async def received(self, mail: StoredMail) -> None:
         raw = mail.raw or mail.message.as_bytes()
@@ -165,5 +175,12 @@ class TenantMailRouter:
                     tenant,
                     type(err).__name__,
                 )
+                count_turn(
+                    "email", "smtp", "too_large" if isinstance(err, MailTooLarge) else "unusable"
+                )
                 continue
+            except Exception:
+                count_turn("email", "smtp", "error")  # 451: the sender tries again
+                raise
+            count_turn("email", "smtp", result.door_outcome)
             log.info("inbound mail %s for tenant %s: %s", mail.key, tenant, result.status)

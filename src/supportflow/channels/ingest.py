@@ -64,6 +64,16 @@ class Ingested:
     customer_id: str | None = None
     workflow_id: str | None = None
 
+    @property
+    def door_outcome(self) -> str:
+        """The door's count of it (observability.metrics.EMAIL_OUTCOMES): ``accepted``,
+        ``duplicate``, ``rate_limited`` (a sender writing too often) or ``ignored``."""
+        if self.status == "delivered":
+            return "accepted"
+        if self.status == "ignored" and self.reason == "rate_limited":
+            return "rate_limited"
+        return self.status
+
 
 def opaque_id(external_id: str) -> str:
     """A short id for a provider id (which may be long, or name a host): logs and the

@@ -368,7 +368,9 @@ def refund_order(
     repo.add_hold_refund(order_id, cents)
     repo.save_order(order)
     repo.save_user(user)
-    return order
+    # The answer (stored with the idempotency key, so a replay says the same) tells what
+    # this refund applied; the order itself does not carry it.
+    return {**order, "refund_applied": to_amount(cents)}
 
 
 def hold_status(repo: StoreRepository, order_id: str) -> dict[str, Any]:

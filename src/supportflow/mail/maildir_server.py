@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Protocol
+from typing import Any, AnyStr, Protocol, runtime_checkable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -54,6 +55,33 @@ class MailRouter(Protocol):
         """Act on a stored message (route it to a tenant's agent). Raising makes the server
         answer 451, so the sending MTA tries again later; the stored copy stays, with its
         Message-ID for de-duplication."""
+
+
+@runtime_checkable
+class SizeRefusalListener(Protocol):
+    """A router that wants to know of each message refused for its size (552, at MAIL when
+    the client declared SIZE, else at DATA): aiosmtpd refuses those itself, before any
+    handler hook sees them."""
+
+    def refused_too_large(self) -> None: ...
+
+
+class _Smtp(SMTP):
+    """aiosmtpd's session, telling ``on_too_large`` of its 552 replies (its own size checks
+    answer with ``push``, calling no hook)."""
+
+    def __init__(self, *args: Any, on_too_large: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_too_large = on_too_large
+
+    async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and status.startswith("552"):
+            self._on_too_large()
+        await super().push(status)
+
+
+def _nothing() -> None:
+    return None
 
 
 class StoreEverything:
@@ -142,9 +170,15 @@ class MaildirServer:
         handler = MaildirHandler(maildir, self.router)
         loop = asyncio.get_running_loop()
 
+        router = self.router
+        on_too_large = (
+            router.refused_too_large if isinstance(router, SizeRefusalListener) else _nothing
+        )
+
         def session() -> SMTP:
-            smtp = SMTP(
+            smtp = _Smtp(
                 handler,
+                on_too_large=on_too_large,
                 data_size_limit=self.max_message_bytes,
                 enable_SMTPUTF8=True,
                 # Given, so aiosmtpd does not look the host's name up in DNS per connection.

@@ -6,8 +6,8 @@ A pure ASGI middleware, outermost, so its span is the parent of everything the r
 clock sees what the client sees. Span attributes are the method, the route's template (never
 the path's ids or the query: visitor ids and keys travel there), the status and the request
 id. A ``traceparent`` header from the caller is continued (a merchant's front end can follow
-its requests in); WebSocket connections are not traced (one span for a chat that lasts an
-hour says nothing), nor counted as turns: docs/observability.md.
+its requests in). A WebSocket connection is not a span (one span for a chat that lasts an
+hour says nothing): each message it carries is, with its count (observability/ws.py).
 """
 
 from __future__ import annotations
@@ -29,16 +29,21 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
-def turn_channel(method: str, path: str) -> str | None:
-    """The channel a request brings a customer's message on, if it does."""
+# Where a handler leaves what became of the message when the status does not say it all
+# (an email webhook's 200 is a delivery, a duplicate or an ignored auto-reply alike).
+_OUTCOME_KEY = "supportflow_turn_outcome"
+
+
+def turn_door(method: str, path: str) -> tuple[str, str] | None:
+    """The channel and transport a request brings a customer's message on, if it does."""
     if method != "POST":
         return None
     if path == "/v1/chat/messages":
-        return "chat"
+        return "chat", "http"
     if path.startswith("/v1/channels/twilio/sms/"):
-        return "sms"
+        return "sms", "webhook"
     if path.startswith(("/v1/channels/mailgun/", "/v1/channels/sendgrid/")):
-        return "email"
+        return "email", "webhook"
     return None
 
 
@@ -47,11 +52,27 @@ def turn_outcome(channel: str, status: int) -> str:
         return "rate_limited"
     if status >= 500:
         return "error"
+    if channel == "email" and status == 413:
+        return "too_large"
+    if channel == "email" and status == 406:
+        return "unusable"
     if status >= 400:
         return "refused"
     if channel == "chat":
         return "pending" if status == 202 else "answered"
     return "accepted"
+
+
+def set_turn_outcome(request: Request, outcome: str) -> None:
+    """Tell the door's counter what became of this request's message (a 2xx only; errors
+    are read from the status)."""
+    request.state.supportflow_turn_outcome = outcome  # scope["state"][_OUTCOME_KEY]
+
+
+def _set_outcome(scope: Scope) -> str | None:
+    state = scope.get("state")
+    found = state.get(_OUTCOME_KEY) if isinstance(state, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _untraced(path: str) -> bool:
@@ -68,7 +89,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        channel = turn_channel(method, scope["path"])
+        door = turn_door(method, scope["path"])
         carrier = {
             k.decode("latin-1"): v.decode("latin-1")
             for k, v in scope.get("headers", ())
@@ -105,10 +126,15 @@ class ObservabilityMiddleware:
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
-                if channel is not None:
+                if door is not None:
+                    channel, transport = door
+                    outcome = turn_outcome(channel, status)
+                    if status < 400:
+                        outcome = _set_outcome(scope) or outcome
                     metrics.count_turn(
                         channel,
-                        turn_outcome(channel, status),
+                        transport,
+                        outcome,
                         time.perf_counter() - started if channel == "chat" else None,
                     )
 

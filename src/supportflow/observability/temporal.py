@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from supportflow.activities.contract import NOT_CUSTOMERS_ORDER, RefundOrderInput
+from supportflow.activities.contract import NOT_CUSTOMERS_ORDER, ActionDone, RefundOrderInput
 from supportflow.activities.outcomes import TurnOutcomes
 from supportflow.inbox.model import InboxItem
 from supportflow.observability import metrics
@@ -101,11 +101,13 @@ class ActivityMetrics(Interceptor):
             and args
             and isinstance(args[0], RefundOrderInput)
         ):
-            amount = args[0].amount
-            if amount is None:
-                metrics.REFUNDS.labels("full").inc()
-            else:
-                metrics.REFUNDS.labels("partial").inc()
+            asked = args[0].amount
+            metrics.REFUNDS.labels("full" if asked is None else "partial").inc()
+            # What the store reports it refunded (ActionDone.amount); for a partial refund
+            # from a store that does not say, the amount asked for (it refunds that or fails).
+            applied = result.amount if isinstance(result, ActionDone) else None
+            amount = applied if applied is not None else asked
+            if amount is not None:
                 metrics.REFUND_AMOUNT.inc(max(0.0, amount))
 
 

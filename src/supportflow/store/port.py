@@ -44,6 +44,8 @@ from supportflow.store.errors import StoreRejected, StoreUnavailable
 Doc = dict[str, Any]
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+# refund_order's answer: the amount that refund applied, next to the order's own fields.
+REFUND_APPLIED = "refund_applied"
 
 
 class Capability(StrEnum):
@@ -190,7 +192,9 @@ class StoreOperations(Protocol):
         payment_method_id: str | None = None,
     ) -> Doc:
         """Refund ``amount`` (default: everything still outstanding) to the original methods,
-        or only to ``payment_method_id``. Returns the order afterwards.
+        or only to ``payment_method_id``. Returns the order afterwards, with what this
+        refund applied under ``REFUND_APPLIED`` (the store's own figure, in the order's
+        currency; a replay of the same idempotency key reports the same) when known.
 
         On the demo store this is a step of the cancel saga and needs a hold first
         (``hold_order``); backends without holds refund directly."""

@@ -27,6 +27,7 @@ from supportflow.api.state import ApiState
 from supportflow.channels.inbound import POLL_QUERY_TIMEOUT, deliver, reply_status
 from supportflow.identity.secrets import identity_secrets
 from supportflow.identity.tokens import InvalidIdentityToken, verify_identity_token
+from supportflow.observability.ws import ws_turn
 from supportflow.tenants.service import (
     find_customer,
     resolve_verified,
@@ -283,7 +284,9 @@ async def chat_stream(
             frame = await guard.receive_json()
             if isinstance(frame, dict) and isinstance(frame.get("message_id"), str):
                 sent.add(frame["message_id"])
-            out = await _ws_turn(state, tenant_id, visitor_id, frame)
+            with ws_turn() as turn:  # a trace and a count per message (issue 15 item 5)
+                out = await _ws_turn(state, tenant_id, visitor_id, frame)
+                turn.status = _frame_status(out)
             await websocket.send_json(out)
             if out.get("status") == "pending":
                 task = asyncio.create_task(
@@ -296,6 +299,14 @@ async def chat_stream(
     finally:
         for task in followups:
             task.cancel()
+
+
+def _frame_status(out: dict[str, Any]) -> int:
+    """The HTTP status the same message would have had over POST /v1/chat/messages."""
+    given = out.get("status")
+    if isinstance(given, int):
+        return given
+    return status.HTTP_202_ACCEPTED if given == "pending" else status.HTTP_200_OK
 
 
 async def _ws_turn(state: ApiState, tenant_id: str, visitor_id: str, frame: Any) -> dict[str, Any]:

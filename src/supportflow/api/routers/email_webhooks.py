@@ -7,7 +7,9 @@ timestamp+body with the tenant's verification key (its signed-webhook option; a 
 one gets nothing through). Stale timestamps and a token or signature seen before are refused
 (401), as are unknown tenants (the same answer: no tenant list for the asking). Then the
 message goes the same way as mail to the SMTP server (channels/email_inbound.py). A message
-with nothing usable is 406 (Mailgun's "do not retry"); one over the size limit 413.
+with nothing usable is 406 (Mailgun's "do not retry"); one over the size limit 413. The door
+counts each post (supportflow_turns_total, transport ``webhook``): the status says refusals;
+a 200 says here what became of the mail (delivered, duplicate, ignored, rate limited).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from supportflow.channels.email.sendgrid import (
 from supportflow.channels.email.webhooks import WebhookRejected
 from supportflow.channels.email_inbound import accept_parsed, our_addresses
 from supportflow.channels.ingest import Ingestor
+from supportflow.observability.asgi import set_turn_outcome
 from supportflow.tenants.channels import ChannelConfig, channel_config
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,13 @@ def _refuse(tenant_id: str, provider: str, reason: str) -> HTTPException:
 
 
 async def _deliver(
-    state: ApiState, tenant_id: str, provider: str, nonce: str, mail: ParsedMail, body: bytes
+    request: Request,
+    state: ApiState,
+    tenant_id: str,
+    provider: str,
+    nonce: str,
+    mail: ParsedMail,
+    body: bytes,
 ) -> dict[str, Any]:
     """Into the conversation; the token may be used again if that fails on our side."""
     ingestor = Ingestor(state.sessions, state.temporal, state.settings)
@@ -83,6 +92,7 @@ async def _deliver(
         await run_in_threadpool(records.forget_nonce, state.sessions, tenant_id, provider, nonce)
         raise
     log.info("%s mail for tenant %s: %s", provider, tenant_id, result.status)
+    set_turn_outcome(request, result.door_outcome)  # the door's count (issue 15 item 5)
     return {"status": result.status, "reason": result.reason}
 
 
@@ -152,7 +162,7 @@ async def mailgun_inbound(
         raise _refuse(tenant_id, "mailgun", err.reason) from None
     await _once(state, tenant_id, "mailgun", token)
     mail = await _parsed(state, mailgun_form_to_mail, form)
-    return await _deliver(state, tenant_id, "mailgun", token, mail, body)
+    return await _deliver(request, state, tenant_id, "mailgun", token, mail, body)
 
 
 @router.post(
@@ -190,4 +200,4 @@ async def sendgrid_inbound(
     await _once(state, tenant_id, "sendgrid", signature)
     form = await _form(request, state)
     mail = await _parsed(state, sendgrid_form_to_mail, form)
-    return await _deliver(state, tenant_id, "sendgrid", signature, mail, body)
+    return await _deliver(request, state, tenant_id, "sendgrid", signature, mail, body)

@@ -19,7 +19,7 @@ from typing import Any
 from supportflow.store.adapters.shopify import ShopifyAdapter, map_order
 from supportflow.store.adapters.stripe import StripeRefunds
 from supportflow.store.errors import StoreRejected
-from supportflow.store.port import Doc
+from supportflow.store.port import REFUND_APPLIED, Doc
 
 STRIPE_GATEWAY = "stripe"
 
@@ -66,16 +66,18 @@ class ShopifyWithStripeRefunds(ShopifyAdapter):
             raise StoreRejected(
                 f"refund exceeds what was paid through Stripe for order {order['order_id']}"
             )
+        applied = 0
         for intent, paid in intents:
             take = None if remaining is None else min(paid, remaining)
             if take == 0:
                 break
-            await self._stripe.create_refund(
+            refund = await self._stripe.create_refund(
                 intent,
                 take,
                 f"{idempotency_key}:{intent}",
                 metadata={"shopify_order": str(order["order_id"])},
             )
+            applied += int(refund.get("amount") or 0)  # Stripe's figure, in cents
             if remaining is not None and take is not None:
                 remaining -= take
-        return order
+        return {**order, REFUND_APPLIED: applied / 100}

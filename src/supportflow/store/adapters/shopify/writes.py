@@ -63,7 +63,7 @@ from supportflow.store.adapters.shopify.queries import (
 )
 from supportflow.store.adapters.shopify.reads import ShopifyReads
 from supportflow.store.errors import StoreRejected, StoreUnavailable
-from supportflow.store.port import CANCEL_REASONS, StoreThrottled
+from supportflow.store.port import CANCEL_REASONS, REFUND_APPLIED, StoreThrottled
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class ShopifyWrites(ShopifyReads):
         marker = _marker(idempotency_key)
         if _has_refund_marked(node, marker):
             log.info("refund %s on %s already made; nothing to do", marker, node.get("name"))
-            return map_order(node)
+            return _refunded(node, marker)
         refundable = _refundable(node, payment_method_id)
         wanted = sum(c for _, _, c in refundable) if amount is None else to_cents(amount)
         if wanted <= 0:
@@ -179,9 +179,9 @@ class ShopifyWrites(ShopifyReads):
         if errors:
             after = await self._require_order(order_id)
             if _has_refund_marked(after, marker):
-                return map_order(after)
+                return _refunded(after, marker)
             raise StoreRejected(f"Shopify refused the refund on {node.get('name')}: {errors}")
-        return map_order(await self._require_order(order_id))
+        return _refunded(await self._require_order(order_id), marker)
 
     async def modify_order_address(
         self, order_id: str, address: Mapping[str, str], idempotency_key: str
@@ -326,6 +326,16 @@ def _marker(idempotency_key: str) -> str:
 
 def _has_refund_marked(node: Mapping[str, Any], marker: str) -> bool:
     return any(marker in (r.get("note") or "") for r in dicts(node.get("refunds")))
+
+
+def _refunded(node: Mapping[str, Any], marker: str) -> Doc:
+    """The order after a refund, with what the refund marked ``marker`` applied (Shopify's
+    own total of it) under ``REFUND_APPLIED``."""
+    marked = [r for r in dicts(node.get("refunds")) if marker in (r.get("note") or "")]
+    order = map_order(node)
+    if marked:
+        order[REFUND_APPLIED] = sum(money(r.get("totalRefundedSet")) for r in marked)
+    return order
 
 
 def _refundable(node: Mapping[str, Any], gateway: str | None) -> list[tuple[str, str, int]]:
