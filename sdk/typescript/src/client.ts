@@ -1,0 +1,179 @@
+// A merchant's Node back end talking to supportflow's HTTP API: the web chat channel
+// (POST /v1/chat/messages with the tenant's chat key, then GET /v1/chat/messages/{id} until
+// the reply is there) and a customer's transcript (GET /v1/customers/{id}/transcript with
+// the tenant's API key). Wire format: contract/chat_*.schema.json and transcript.schema.json.
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type ChatReplyOut,
+  type ChatUpdatesOut,
+  parseChatMessage,
+  type TranscriptView,
+} from "./contract";
+
+export interface SupportflowClientOptions {
+  /** Where supportflow's API listens, e.g. ``https://support.example.com``. */
+  baseUrl: string;
+  /** The tenant's public chat key (X-Chat-Key): needed to send messages. */
+  chatKey?: string;
+  /** The tenant's API key (X-Api-Key): needed to read transcripts. Keep it server-side. */
+  apiKey?: string;
+  /** A fetch implementation; the global one by default. */
+  fetch?: typeof fetch;
+}
+
+export interface ChatMessage {
+  /** The visitor's stable id on the chat channel (letters, digits, ``_.:@-``). */
+  visitorId: string;
+  text: string;
+  /** The caller's id for this message, unique per visitor; a new UUID by default. Sending the
+   * same id again returns the first answer (``duplicate``), never a second turn. */
+  messageId?: string;
+  /** An email the visitor claims (supportflow sends it a one-time code, nothing more). */
+  email?: string;
+  /** A signed identity token (``signIdentityToken``): the message comes from that customer. */
+  identityToken?: string;
+}
+
+export interface AwaitOptions {
+  /** How long to wait for the reply in all, in milliseconds (default 60 000). */
+  timeoutMs?: number;
+  /** The first pause between polls, growing to 5 s (default 500 ms). */
+  pollIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+export type AnsweredReply = ChatReplyOut & { status: "answered" };
+
+/** supportflow answered with an error status; ``detail`` is its explanation. */
+export class SupportflowApiError extends Error {
+  override readonly name = "SupportflowApiError";
+  constructor(
+    readonly status: number,
+    readonly detail: unknown,
+  ) {
+    super(
+      `supportflow answered ${status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`,
+    );
+  }
+}
+
+/** No reply within the time allowed; the message is safe and will be answered later. */
+export class ReplyTimeoutError extends Error {
+  override readonly name = "ReplyTimeoutError";
+  constructor(readonly pending: ChatReplyOut) {
+    super(`no reply to message ${pending.message_id} yet`);
+  }
+}
+
+export class SupportflowClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: SupportflowClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** Send one customer message and wait for the agent's reply. */
+  async sendMessage(message: ChatMessage, wait: AwaitOptions = {}): Promise<AnsweredReply> {
+    const deadline = Date.now() + (wait.timeoutMs ?? 60_000);
+    let reply = await this.postMessage(message, wait.signal);
+    let pause = wait.pollIntervalMs ?? 500;
+    while (reply.status !== "answered") {
+      if (Date.now() + pause > deadline) throw new ReplyTimeoutError(reply);
+      await sleep(pause, undefined, { signal: wait.signal });
+      pause = Math.min(pause * 1.5, 5_000);
+      reply = await this.getReply(reply.message_id, message.visitorId, wait.signal);
+    }
+    return reply as AnsweredReply;
+  }
+
+  /** One POST: the reply when the agent answered within supportflow's wait, else "pending". */
+  async postMessage(message: ChatMessage, signal?: AbortSignal): Promise<ChatReplyOut> {
+    const body = parseChatMessage({
+      visitor_id: message.visitorId,
+      message_id: message.messageId ?? randomUUID(),
+      text: message.text,
+      ...(message.email === undefined ? {} : { email: message.email }),
+      ...(message.identityToken === undefined ? {} : { identity_token: message.identityToken }),
+    });
+    return this.request<ChatReplyOut>(
+      "POST",
+      "/v1/chat/messages",
+      this.chatHeaders(),
+      body,
+      signal,
+    );
+  }
+
+  /** The reply to an earlier message: status "answered" with it, or "pending". */
+  async getReply(
+    messageId: string,
+    visitorId: string,
+    signal?: AbortSignal,
+  ): Promise<ChatReplyOut> {
+    const path = `/v1/chat/messages/${encodeURIComponent(messageId)}?visitor_id=${encodeURIComponent(visitorId)}`;
+    return this.request<ChatReplyOut>("GET", path, this.chatHeaders(), undefined, signal);
+  }
+
+  /** What the agent and the store's people said to the visitor after entry ``after``. */
+  async updates(visitorId: string, after = 0, signal?: AbortSignal): Promise<ChatUpdatesOut> {
+    const path = `/v1/chat/updates?visitor_id=${encodeURIComponent(visitorId)}&after=${after}`;
+    return this.request<ChatUpdatesOut>("GET", path, this.chatHeaders(), undefined, signal);
+  }
+
+  /** A customer's conversation (``customer_id`` as the chat replies name it). */
+  async transcript(customerId: string, signal?: AbortSignal): Promise<TranscriptView> {
+    if (!this.options.apiKey) throw new Error("reading a transcript needs the tenant's apiKey");
+    const path = `/v1/customers/${encodeURIComponent(customerId)}/transcript`;
+    return this.request<TranscriptView>(
+      "GET",
+      path,
+      { "x-api-key": this.options.apiKey },
+      undefined,
+      signal,
+    );
+  }
+
+  private chatHeaders(): Record<string, string> {
+    if (!this.options.chatKey) throw new Error("the chat channel needs the tenant's chatKey");
+    return { "x-chat-key": this.options.chatKey };
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    for (;;) {
+      const response = await this.fetchImpl(this.baseUrl + path, {
+        method,
+        headers: {
+          accept: "application/json",
+          ...headers,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      if (response.status === 429) {
+        // Rate limited: wait as told (at most 30 s), then try again.
+        const seconds = Number(response.headers.get("retry-after") ?? "1");
+        await response.arrayBuffer();
+        await sleep(Math.min(Number.isFinite(seconds) ? seconds : 1, 30) * 1000, undefined, {
+          signal,
+        });
+        continue;
+      }
+      const parsed: unknown = await response.json().catch(() => undefined);
+      if (!response.ok) {
+        const detail = (parsed as { detail?: unknown } | undefined)?.detail ?? response.statusText;
+        throw new SupportflowApiError(response.status, detail);
+      }
+      return parsed as T;
+    }
+  }
+}

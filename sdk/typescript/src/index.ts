@@ -1,0 +1,5 @@
+export * from "./client";
+export * from "./codec";
+export * from "./contract";
+export * from "./identity";
+export * from "./worker";
