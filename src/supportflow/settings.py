@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     temporal_tls_client_key_path: Path | None = None
     temporal_tls_server_ca_cert_path: Path | None = None
     temporal_tls_server_name: str | None = None
+    # `supportflow worker`/`api` retry an unreachable Temporal at start for this long, then exit 69.
+    temporal_connect_timeout_seconds: float = Field(default=60.0, ge=0)
+    # The API warns once when no worker has polled the agents task queue this long after start.
+    temporal_unpolled_warning_seconds: float = Field(default=60.0, gt=0)
     temporal_ui_port: int = 8233
     # Where operators open a conversation's workflow (the console links to it); empty: the
     # embedded UI on this machine, http://127.0.0.1:<temporal_ui_port>.

@@ -51,13 +51,7 @@ class Fleet:
     killed: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def _env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTFLOW_")}
-        env.update(settings_env(self.settings))
-        # An API process starts the tenants' management agents by default in production;
-        # settings_env writes the field's default (false) out, which would turn that off.
-        env.pop("SUPPORTFLOW_MANAGEMENT_AUTOSTART", None)
-        env.update(extra)
-        return env
+        return process_env(self.settings, **extra)
 
     def _spawn(self, name: str, command: str, **extra: str) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -70,8 +64,8 @@ class Fleet:
                 stderr=out,
             )
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        proc = self._spawn(f"worker-{len(self.workers)}", "worker")
+    def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
+        proc = self._spawn(f"worker-{len(self.workers)}", "worker", **extra)
         self.workers.append(proc)
         return proc
 
@@ -142,6 +136,17 @@ class Fleet:
                 proc.kill()
                 await asyncio.to_thread(proc.wait, 10)
         return codes
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a process configured by ``settings`` (and ``extra`` variables)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTFLOW_")}
+    env.update(settings_env(settings))
+    # An API process starts the tenants' management agents by default in production;
+    # settings_env writes the field's default (false) out, which would turn that off.
+    env.pop("SUPPORTFLOW_MANAGEMENT_AUTOSTART", None)
+    env.update(extra)
+    return env
 
 
 async def until(check: Callable[[], object], what: str, limit_s: float) -> None:

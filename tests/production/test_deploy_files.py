@@ -386,7 +386,8 @@ async def test_the_api_probes_reach_what_the_api_serves(
     async with serve_api(settings, dev_env.client) as http:
         for path in paths:
             r = await http.get(path)
-            assert r.status_code == 200 and r.json() == {"status": "ok"}, (path, r.text)
+            # 200 "ok" also with no worker polling (agents_queue_pollers: 0): not a failure.
+            assert r.status_code == 200 and r.json()["status"] == "ok", (path, r.text)
         assert (await http.get("/metrics")).status_code == 401
         assert (await http.get("/no-such-probe")).status_code == 404
 

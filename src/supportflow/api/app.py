@@ -54,6 +54,7 @@ from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
 from supportflow.temporal.client import connect
 from supportflow.temporal.management import keep_management_agents  # management (issue 14)
+from supportflow.temporal.pollers import warn_if_unpolled
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,15 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
             else None
         )
         # --- end management agent ---
+        # Said once when no worker polls the agents task queue (temporal/pollers.py).
+        unpolled = asyncio.create_task(
+            warn_if_unpolled(app.state.supportflow.agent_pollers(), settings)
+        )
         try:
             yield
         finally:
+            unpolled.cancel()
+            await asyncio.gather(unpolled, return_exceptions=True)
             if agents is not None:
                 agents.cancel()
                 await asyncio.gather(agents, return_exceptions=True)

@@ -12,6 +12,7 @@ from supportflow.channels.limits import SenderLimiter
 from supportflow.crypto.keyring import KeyRing
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
+from supportflow.temporal.pollers import QueuePollers
 
 
 @dataclass
@@ -28,8 +29,16 @@ class ApiState:
     nudges: Nudges = field(default_factory=Nudges)
     # Per-sender limits on email and SMS (channels/limits.py), made on first use.
     sender_limiter: SenderLimiter | None = None
+    # Who polls the agents task queue (/health; temporal/pollers.py), made on first use.
+    queue_pollers: QueuePollers | None = None
 
     def sender_limits(self) -> SenderLimiter:
         if self.sender_limiter is None:
             self.sender_limiter = SenderLimiter(self.settings)
         return self.sender_limiter
+
+    def agent_pollers(self) -> QueuePollers:
+        if self.queue_pollers is None:
+            queue = self.settings.task_queue_agents
+            self.queue_pollers = QueuePollers(self.temporal, self.temporal.namespace, queue)
+        return self.queue_pollers

@@ -12,16 +12,26 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import uvicorn
+from temporalio.client import Client
 
 from supportflow.api.server import api_server_config
 from supportflow.asgi_server import EmbeddedServer
 from supportflow.crypto.keyring import KeyRing, KeyRingError, load_keyring
 from supportflow.settings import Settings
-from supportflow.temporal.client import connect
+from supportflow.temporal.client import (
+    NamespaceNotFound,
+    TemporalUnreachable,
+    connect_with_retry,
+    require_namespace,
+)
 from supportflow.worker import Queue, build_workers, run_workers
 from supportflow.worker_stall import STALL_EXIT_CODE, WorkerStalled
 
 log = logging.getLogger("supportflow")
+
+# Exit codes a supervisor can tell apart (sysexits.h): Temporal not there, or misconfigured.
+EX_UNAVAILABLE = 69
+EX_CONFIG = 78
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -56,9 +66,38 @@ def _keyring(settings: Settings) -> KeyRing:
         raise SystemExit(f"supportflow: {err}") from err
 
 
+async def _reach_temporal(settings: Settings, keyring: KeyRing, stop: asyncio.Event) -> Client:
+    """A client on the configured namespace, or exit saying why in one line: 69 when
+    Temporal did not answer in time (retried with back-off), 78 when it has no such
+    namespace (retrying cannot help); 0 when asked to stop while still trying."""
+
+    async def reach() -> Client:
+        client = await connect_with_retry(settings, keyring=keyring)
+        await require_namespace(client, settings)
+        return client
+
+    reaching = asyncio.create_task(reach())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([reaching, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not reaching.done():
+        reaching.cancel()
+        await asyncio.gather(reaching, return_exceptions=True)
+        log.info("stopped while waiting for Temporal at %s", settings.temporal_address)
+        raise SystemExit(0)
+    try:
+        return reaching.result()
+    except TemporalUnreachable as err:
+        log.critical("%s", err)
+        raise SystemExit(EX_UNAVAILABLE) from None
+    except NamespaceNotFound as err:
+        log.critical("%s", err)
+        raise SystemExit(EX_CONFIG) from None
+
+
 async def run_worker(settings: Settings, queues: Sequence[Queue]) -> None:
     stop = _stop_on_signals()
-    client = await connect(settings, keyring=_keyring(settings))
+    client = await _reach_temporal(settings, _keyring(settings), stop)
     async with build_workers(client, settings, queues) as workers:
         log.info(
             "worker ready: %s on %s/%s",
@@ -77,8 +116,9 @@ async def run_api(settings: Settings) -> None:
         # A production API starts each tenant's management agent (issue 14) unless
         # SUPPORTFLOW_MANAGEMENT_AUTOSTART=false says another process does.
         settings = settings.model_copy(update={"management_autostart": True})
-    _keyring(settings)  # fail at start, with the reason, not in the lifespan
-    server = EmbeddedServer(api_server_config(settings))
+    # Fail at start, with the reason, not in the lifespan: keys, Temporal, its namespace.
+    client = await _reach_temporal(settings, _keyring(settings), _stop_on_signals())
+    server = EmbeddedServer(api_server_config(settings, temporal=client))
     _drain_on_signals(server)
     log.info("API on %s", settings.api_url)
     await server.serve()

@@ -10,6 +10,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health(state: StateDep) -> dict[str, str]:
+async def health(state: StateDep) -> dict[str, str | int | None]:
     await state.temporal.service_client.check_health()
-    return {"status": "ok"}
+    # Not a failure when 0 (workers may be starting, or scaled to none on purpose): how many
+    # workers Temporal saw polling the agents task queue lately, None when it cannot say.
+    pollers = await state.agent_pollers().count()
+    return {"status": "ok", "agents_queue_pollers": pollers}
