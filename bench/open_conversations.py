@@ -44,6 +44,8 @@ FIRST = "I want to track my order"
 # An order number, still none of theirs: answered (no account again), still open.
 SECOND = "the order number is W2378156"
 _TICKS = os.sysconf("SC_CLK_TCK")
+# Resends of a message whose connection dropped before an answer came.
+RESENDS = 2
 
 
 @dataclass
@@ -112,6 +114,7 @@ class Phase:
     failed: dict[int, str] = field(default_factory=dict)
     intents: Counter[str] = field(default_factory=Counter)
     done: int = 0
+    resent: int = 0
 
 
 def shopper(run_id: str, i: int) -> str:
@@ -142,22 +145,31 @@ async def run_phase(
 
     async def visitor(i: int) -> None:
         t = time.perf_counter()
-        try:
-            r = await http.post(
-                "/v1/chat/messages",
-                # Each shopper from an address of its own (the stack trusts us as their proxy,
-                # bench/stack.py): rate limits apply per shopper, as in production.
-                headers={"X-Chat-Key": chat_key, "X-Forwarded-For": shopper_address(i)},
-                json={
-                    "visitor_id": f"oc-{run_id}-{i}",
-                    "message_id": message_id,
-                    "text": text,
-                    "identity_token": token(shopper(run_id, i)),
-                },
-            )
-        except httpx.HTTPError as err:
-            phase.failed[i] = f"{type(err).__name__}: {err}"
-            return
+        for attempt in range(RESENDS + 1):
+            try:
+                r = await http.post(
+                    "/v1/chat/messages",
+                    # Each shopper from an address of its own (the stack trusts us as their
+                    # proxy, bench/stack.py): rate limits apply per shopper, as in production.
+                    headers={"X-Chat-Key": chat_key, "X-Forwarded-For": shopper_address(i)},
+                    json={
+                        "visitor_id": f"oc-{run_id}-{i}",
+                        "message_id": message_id,
+                        "text": text,
+                        "identity_token": token(shopper(run_id, i)),
+                    },
+                )
+                break
+            except httpx.TransportError as err:
+                # A keep-alive connection the server closed as it was reused: resend, as a
+                # chat client does, with the same message id (answered once whatever happens).
+                if attempt == RESENDS:
+                    phase.failed[i] = f"{type(err).__name__}: {err}"
+                    return
+                phase.resent += 1
+            except httpx.HTTPError as err:
+                phase.failed[i] = f"{type(err).__name__}: {err}"
+                return
         if r.status_code == 200 and r.json().get("status") == "answered":
             phase.latencies.append(time.perf_counter() - t)
             phase.intents[str(r.json().get("intent"))] += 1
@@ -234,6 +246,8 @@ def report(name: str, phase: Phase, wall: float, n: int) -> dict[str, float]:
     print("  intents of the replies: " + ", ".join(f"{k} {v}" for k, v in phase.intents.items()))
     if phase.pending:
         print(f"  202 pending (answered later or missing, see below): {len(phase.pending)}")
+    if phase.resent:
+        print(f"  resent after a dropped connection (same message id): {phase.resent}")
     for i, why in sorted(phase.failed.items())[:20]:
         print(f"  FAILED visitor {i}: {why}")
     if len(phase.failed) > 20:
