@@ -1,6 +1,7 @@
 """Chat-turn latency against the Temporal floor, on the embedded stack.
 
-  .venv/bin/python -m bench.turn_latency [--turns 200] [--concurrency 20] [--product-questions]
+  .venv/bin/python -m bench.turn_latency [--turns 200] [--concurrency 20] [--workers N]
+      [--product-questions]
 
 Starts `supportflow up` on a fresh data directory (measuring seconds to `ready`), then
 times chat turns through the HTTP API (order-status questions about real orders from their
@@ -173,12 +174,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes for `up --workers` (1: the worker inside the API's process)",
+    )
+    parser.add_argument(
         "--product-questions",
         action="store_true",
         help="also time product questions (answered by the sales agent's child workflow)",
     )
     args = parser.parse_args()
-    with fresh_stack(stop_timeout=60) as up:
+    with fresh_stack(stop_timeout=60, workers=args.workers) as up:
         print(f"supportflow up -> ready: {up.ready_s:.2f} s (fresh data directory)")
         results = asyncio.run(bench(args, up.api, up.temporal, up.chat_key, up.tokens))
     results["up_to_ready_s"] = up.ready_s
