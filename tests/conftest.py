@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
 from temporalio.testing import WorkflowEnvironment
 
 from supportflow.demo_store.server import StoreServer
@@ -24,6 +23,7 @@ from tests.helpers import (
     TEST_CONVERTER,
     TEST_ENCRYPTION_KEYS,
     free_port,
+    fresh_postgres_database,
     running_workers,
 )
 
@@ -141,17 +141,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     base = _postgres_url()
     if base is None:
         pytest.skip("Postgres tests need SUPPORTFLOW_TEST_POSTGRES_URL (.ci/run sets it)")
-    name = "sf_test_" + uuid.uuid4().hex[:10]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + "/" + name
-    try:
+    with fresh_postgres_database(base) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- verified identity: one real SMTP server for the session; sign-in codes land in its

@@ -11,13 +11,14 @@ import socket
 import subprocess
 import sys
 from base64 import b64encode
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import cast
 
 import httpx
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -173,3 +174,20 @@ def run_tenants_cli(
         timeout=120,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(base: str) -> Iterator[str]:
+    """A new, empty database on the Postgres server of ``base`` (a URL), dropped after."""
+    import uuid
+
+    name = "sf_test_" + uuid.uuid4().hex[:10]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -41,7 +40,7 @@ from supportflow.identity.tokens import sign_identity_token
 from supportflow.sim import WITH_ACTIONS, SimOptions, SimResult, Target, simulate
 from supportflow.worker import workflows
 from tests.conftest import _postgres_url, _run_store
-from tests.helpers import free_port
+from tests.helpers import free_port, fresh_postgres_database
 from tests.production.balancer import RoundRobin, round_robin
 from tests.production.fleet import Fleet, demo_tenant, fleet_settings, running_fleet, until
 
@@ -62,16 +61,8 @@ def app_database() -> Iterator[str]:
     base = _postgres_url()
     if base is None:
         pytest.skip("Postgres tests need SUPPORTFLOW_TEST_POSTGRES_URL (.ci/run sets it)")
-    name = "sf_test_" + uuid.uuid4().hex[:10]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(base) as url:
+        yield url
 
 
 @pytest.fixture
