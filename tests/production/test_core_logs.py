@@ -29,7 +29,17 @@ async def main(address: str, metrics: bool) -> None:
         handle = await client.start_workflow(
             PausesOnce.run, 2.5, id=queue, task_queue=queue
         )
-        await asyncio.sleep(6)
+        # Until the server records the task the SDK failed as a deadlock (the core warns
+        # as it fails it), then a moment for the forwarded lines to reach the logger.
+        for _ in range(120):
+            await asyncio.sleep(0.5)
+            async for event in handle.fetch_history_events():
+                if event.HasField("workflow_task_failed_event_attributes"):
+                    break
+            else:
+                continue
+            break
+        await asyncio.sleep(1.5)
         await handle.terminate()
 
 from supportflow.cli.common import run_service

@@ -40,5 +40,6 @@ class ApiState:
     def agent_pollers(self) -> QueuePollers:
         if self.queue_pollers is None:
             queue = self.settings.task_queue_agents
-            self.queue_pollers = QueuePollers(self.temporal, self.temporal.namespace, queue)
+            namespace = self.settings.temporal_namespace
+            self.queue_pollers = QueuePollers(self.temporal, namespace, queue)
         return self.queue_pollers
