@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from supportflow.channels.inbound import deliver
+from supportflow.cli.main import app
 from supportflow.settings import Settings
 from supportflow.temporal.upgrade import UpgradeReport, upgrade_conversations
 from supportflow.workflows.contract import customer_workflow_id
@@ -100,7 +104,7 @@ async def _moves_on_only_when_older(dev_env: WorkflowEnvironment, customer: str)
     async def listed() -> UpgradeReport:
         # Visibility is eventually consistent: wait until the run shows with its patch.
         for _ in range(100):
-            report = await upgrade_conversations(dev_env.client, dry_run=True)
+            report = await upgrade_conversations(dev_env.client, dry_run=True, workflow_id=wf_id)
             if report.by_version.get(NEWEST):
                 return report
             await asyncio.sleep(0.1)
@@ -108,13 +112,30 @@ async def _moves_on_only_when_older(dev_env: WorkflowEnvironment, customer: str)
 
     # On the current version: counted, not older, nothing signalled.
     report = await listed()
-    assert report.older == 0 and report.open >= 1
+    # (Scoped to this run: other tests leave conversations open on the shared server.)
+    assert report.older == 0 and report.open == 1
+    # The tenant's listing holds it too; a bad tenant id is refused before any query.
+    by_tenant = await upgrade_conversations(dev_env.client, dry_run=True, tenant="t_test")
+    assert by_tenant.open >= 1 and by_tenant.by_version.get(NEWEST, 0) >= 1
+    with pytest.raises(ValueError):
+        await upgrade_conversations(dev_env.client, dry_run=True, tenant="t' OR 'x'='x")
     # Were a newer generation current, this run would be older: it is signalled and moves on.
-    moved = await upgrade_conversations(dev_env.client, current="future-v9")
-    assert moved.signalled >= 1 and moved.older == moved.signalled + moved.gone
+    moved = await upgrade_conversations(dev_env.client, current="future-v9", workflow_id=wf_id)
+    assert moved.signalled == 1 and moved.older == moved.signalled + moved.gone
     for _ in range(100):
         now = await dev_env.client.get_workflow_handle(wf_id).describe()
         if now.run_id != first.run_id:
             break
         await asyncio.sleep(0.1)
     assert now.run_id != first.run_id
+
+
+def test_the_upgrade_command_refuses_a_bad_tenant_id(tmp_path: Path) -> None:
+    # Refused before any connection: nothing listens on this address.
+    result = CliRunner().invoke(
+        app,
+        ["conversations", "upgrade", "--data-dir", str(tmp_path), "--tenant", "t' OR 'x'='x"],
+        env={"SUPPORTFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "not a tenant id" in result.output

@@ -8,16 +8,19 @@ continues as new (taking the newest version) at its next quiet moment.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
+from supportflow.contract.custom_actions import TENANT_ID_PATTERN
 from supportflow.workflows.customer import CustomerWorkflow
 from supportflow.workflows.versions import PATCHES
 
 CHANGE_VERSION = SearchAttributeKey.for_keyword_list("TemporalChangeVersion")
+TENANT_ID = re.compile(TENANT_ID_PATTERN)
 OPEN_CONVERSATIONS = "WorkflowType = 'CustomerWorkflow' AND ExecutionStatus = 'Running'"
 
 
@@ -40,12 +43,31 @@ class UpgradeReport:
         }
 
 
+def _open_conversations(tenant: str | None, workflow_id: str | None) -> str:
+    query = OPEN_CONVERSATIONS
+    if tenant is not None:
+        if not TENANT_ID.fullmatch(tenant):
+            raise ValueError(f"not a tenant id: {tenant!r}")
+        query += f" AND WorkflowId STARTS_WITH 'sf/{tenant}/customer/'"
+    if workflow_id is not None:
+        if "'" in workflow_id or "\\" in workflow_id:
+            raise ValueError(f"not a workflow id: {workflow_id!r}")
+        query += f" AND WorkflowId = '{workflow_id}'"
+    return query
+
+
 async def upgrade_conversations(
-    client: Client, *, dry_run: bool = False, current: str = PATCHES[-1]
+    client: Client,
+    *,
+    dry_run: bool = False,
+    current: str = PATCHES[-1],
+    tenant: str | None = None,
+    workflow_id: str | None = None,
 ) -> UpgradeReport:
-    """Signal every open conversation not on ``current`` (``dry_run``: only count them)."""
+    """Signal every open conversation not on ``current`` (``dry_run``: only count them);
+    only ``tenant``'s, or only the one ``workflow_id``, when given."""
     report = UpgradeReport()
-    async for execution in client.list_workflows(OPEN_CONVERSATIONS):
+    async for execution in client.list_workflows(_open_conversations(tenant, workflow_id)):
         report.open += 1
         patches = execution.typed_search_attributes.get(CHANGE_VERSION) or []
         newest = patches[-1] if patches else "none"
