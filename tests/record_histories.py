@@ -30,7 +30,10 @@ from supportflow.channels.inbound import deliver, enqueue
 from supportflow.channels.sms.fake_twilio import FakeTwilio, FakeTwilioServer
 from supportflow.db.engine import make_engine, make_session_factory
 from supportflow.db.migrate import upgrade
+from supportflow.knowledge.store import ArticleDraft, KnowledgeStore
 from supportflow.mail.maildir_server import MaildirServer
+from supportflow.policy.custom_actions import default_queue
+from supportflow.policy.store import PolicyStore
 from supportflow.sales.experiment_store import ExperimentStore
 from supportflow.sales.experiments import assign
 from supportflow.settings import Settings
@@ -51,6 +54,7 @@ from supportflow.workflows.contract import (
 )
 from supportflow.workflows.customer import CustomerWorkflow
 from tests.conftest import _run_store
+from tests.custom_actions.merchant import MerchantWorker
 from tests.helpers import (
     TEMPORAL_CLI,
     TEST_CONVERTER,
@@ -67,7 +71,7 @@ HERE = Path(__file__).parent / "histories"
 # Beside the recordings: file stem -> the workflow id it was recorded under.
 WORKFLOW_IDS = "workflow_ids.json"
 # Bump when recording after a workflow change; older recordings stay and must still replay.
-VERSION = "v11"
+VERSION = "v12"
 
 # A script is (text, email) turns. An email signs the customer in with a signed identity
 # token from that turn on; "~1.5" pauses 1.5 s; "<code:EMAIL>" types the sign-in code the
@@ -236,6 +240,61 @@ RETENTION_ARMS: list[dict[str, object]] = [
     {"name": "none", "weight": 1, "params": {"offer": "none"}},
     {"name": "twenty", "weight": 1, "params": {"offer": "discount", "discount_percent": 20}},
 ]
+
+
+# The merchant's own actions (custom-actions-v1): asked unverified (verification first), then
+# answered from the action once signed in; an action the worker does not serve (answered
+# without it); an action on a queue nobody serves (past its deadline: apology and handoff).
+CUSTOM_ACTIONS_SCRIPT: Script = [
+    ("how many loyalty points do I have", None),
+    ("ok I'm logged in now", "james.li4495@example.com"),
+    ("is my warranty still valid", None),
+    ("whats my gift card balance", None),
+]
+CUSTOM_ARTICLES = (
+    ArticleDraft(
+        title="Loyalty points balance",
+        body="You have {points} loyalty points ({tier} tier).",
+        tags=("loyalty", "points", "rewards", "balance"),
+        action="loyalty_balance",
+    ),
+    ArticleDraft(
+        title="Warranty status",
+        body="Your warranty runs until {until}.",
+        tags=("warranty", "valid", "guarantee"),
+        action="warranty_check",
+    ),
+    ArticleDraft(
+        title="Gift card balance",
+        body="Your gift card holds {amount}.",
+        tags=("gift", "card", "balance"),
+        action="gift_card_balance",
+    ),
+)
+
+
+def custom_actions_tenant(settings: Settings) -> str:
+    tenant_id = coded_tenant(settings)
+    policy = {
+        "custom_actions": {
+            "loyalty_balance": {},
+            "warranty_check": {},
+            "gift_card_balance": {
+                "task_queue": f"{default_queue(tenant_id)}.giftcards",
+                "timeout": "PT2S",
+                "deadline": "PT3S",
+            },
+        }
+    }
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        sessions = make_session_factory(engine)
+        PolicyStore(sessions).put(tenant_id, policy)
+        for article in CUSTOM_ARTICLES:
+            KnowledgeStore(sessions).create(tenant_id, article)
+    finally:
+        engine.dispose()
+    return tenant_id
 
 
 def experiment_tenant(settings: Settings) -> str:
@@ -459,14 +518,18 @@ async def main(out_dir: Path = HERE) -> None:
             runs.append(("retention_timeout", RETENTION_TIMEOUT_SCRIPT, waiting_tenant))
             runs.append(("csat", CSAT_SCRIPT, tenant))
             runs.append(("sales_agent", SALES_AGENT_SCRIPT, experiment_tenant(settings)))
+            actions_tenant = custom_actions_tenant(settings)
+            runs.append(("custom_actions", CUSTOM_ACTIONS_SCRIPT, actions_tenant))
+            merchant = MerchantWorker(actions_tenant)
             # The workflow id of each recording: it is part of ids the workflow derives (an
             # approval's id), so a replay must run under the same one.
             ids_file = out_dir / WORKFLOW_IDS
             ids: dict[str, str] = json.loads(ids_file.read_text()) if ids_file.exists() else {}
             for name, script, tenant_id in runs:
-                wf_id = await record_conversation(
-                    env.client, settings, script, tenant_id, smtp.maildir_dir
-                )
+                async with merchant.serving(env.client):
+                    wf_id = await record_conversation(
+                        env.client, settings, script, tenant_id, smtp.maildir_dir
+                    )
                 # Every run of the chain: a continue-as-new run must replay as well as the last.
                 async for run in env.client.list_workflows(f"WorkflowId = '{wf_id}'"):
                     history = await env.client.get_workflow_handle(

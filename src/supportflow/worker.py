@@ -21,6 +21,7 @@ from supportflow.activities.actions import ActionActivities
 from supportflow.activities.ai import AiActivities
 from supportflow.activities.catalogue_cache import CatalogueCache
 from supportflow.activities.channels import ChannelActivities
+from supportflow.activities.custom_actions import CustomActionActivities
 from supportflow.activities.identity import IdentityActivities
 from supportflow.activities.knowledge import KnowledgeActivities
 from supportflow.activities.management import (  # management agent (issue 14)
@@ -237,6 +238,8 @@ async def build_workers(
                 [],
                 [
                     OutcomeActivities(sessions).record_turn_outcomes,
+                    # custom-actions-v1: a custom action call's audit entry (issue 16).
+                    CustomActionActivities(sessions).record_custom_action,
                     # sales-agent-v1: the arm of a retention experiment (one database write),
                     # and the sales agent's answer to a product question (a store read, local
                     # in its child workflow like the support agent's own reads).

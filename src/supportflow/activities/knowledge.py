@@ -26,10 +26,13 @@ class KnowledgeActivities:
         score = round(min(max(score, 0.0), 1.0), 4)
         if match is None:
             return KnowledgeAnswer(found=False, score=score)
+        article = match.article
         return KnowledgeAnswer(
             found=True,
-            title=match.article.title,
-            text=match.passage,
-            article_id=match.article.id,
+            title=article.title,
+            # An action's article is one reply, filled whole; never a passage of it.
+            text=article.body if article.action else match.passage,
+            article_id=article.id,
             score=score,
+            action=article.action,
         )

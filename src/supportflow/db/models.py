@@ -146,6 +146,9 @@ class KnowledgeArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now
     )
+    # A custom action answers it (issue 16, migration 0016): the body's {field}s are filled
+    # from the action's result.
+    action: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 # --- API keys (issue 9 item 7; tenants/api_keys.py, migration 0006) ---------------------------

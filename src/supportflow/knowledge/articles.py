@@ -34,6 +34,8 @@ class Article:
     body: str
     tags: tuple[str, ...] = ()
     updated_at: datetime | None = None
+    # A custom action whose result fills the body's ``{field}`` placeholders (issue 16).
+    action: str | None = None
     # True for the shipped default set: read-only, shared by every tenant without articles.
     default: bool = field(default=False)
 

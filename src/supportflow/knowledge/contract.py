@@ -25,3 +25,6 @@ class KnowledgeAnswer(BaseModel):
     article_id: str | None = None
     # The best article's score even when not found, so the audit shows how close it came.
     score: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The article is answered by this custom action (issue 16): ``text`` is its whole body,
+    # whose {field}s the action's result fills.
+    action: str | None = None

@@ -3,6 +3,7 @@ on every read and write (another tenant's article id is simply not found)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportflow.contract.custom_actions import ACTION_NAME_PATTERN
 from supportflow.db.models import KnowledgeArticle, Tenant
+from supportflow.knowledge.action_text import MAX_ACTION_BODY_CHARS, fields
 from supportflow.knowledge.articles import (
     MAX_ARTICLES,
     MAX_BODY_CHARS,
@@ -25,6 +28,7 @@ from supportflow.knowledge.articles import (
 
 # What identifies the current content of a tenant's knowledge base: its articles' ids and
 # edit times. Cheap to read (an index covers it) and changes on every create, edit, delete.
+_ACTION_NAME = re.compile(ACTION_NAME_PATTERN)
 Version = tuple[tuple[str, datetime], ...]
 
 
@@ -52,6 +56,9 @@ class ArticleDraft:
     title: str
     body: str
     tags: Sequence[str] = ()
+    # A custom action answers it: the body is the reply, its ``{field}``s filled from the
+    # action's result (knowledge/action_text.py).
+    action: str | None = None
 
 
 def normalise(draft: ArticleDraft) -> ArticleDraft:
@@ -63,7 +70,21 @@ def normalise(draft: ArticleDraft) -> ArticleDraft:
     tags = list(dict.fromkeys(t.strip().lower() for t in draft.tags if t.strip()))
     if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG_CHARS for t in tags):
         raise InvalidArticle("tags", f"at most {MAX_TAGS} tags of 1-{MAX_TAG_CHARS} characters")
-    return ArticleDraft(title=title, body=body, tags=tuple(tags))
+    action = (draft.action or "").strip() or None
+    if action is not None:
+        if not _ACTION_NAME.fullmatch(action):
+            raise InvalidArticle("action", "a custom action's name: lower-case words joined by '_'")
+        if len(body) > MAX_ACTION_BODY_CHARS:
+            raise InvalidArticle(
+                "body",
+                f"an article answered by an action is one reply: at most "
+                f"{MAX_ACTION_BODY_CHARS} characters",
+            )
+        if not fields(body):
+            raise InvalidArticle(
+                "body", "says none of the action's values: write them as {field}, e.g. {points}"
+            )
+    return ArticleDraft(title=title, body=body, tags=tuple(tags), action=action)
 
 
 def _article(row: KnowledgeArticle) -> Article:
@@ -73,6 +94,7 @@ def _article(row: KnowledgeArticle) -> Article:
         body=row.body,
         tags=tuple(row.tags or ()),
         updated_at=row.updated_at,
+        action=row.action,
     )
 
 
@@ -179,6 +201,7 @@ class KnowledgeStore:
             if grows > 0:
                 self._check_room(s, tenant_id, 0, grows)
             row.title, row.body, row.tags = clean.title, clean.body, list(clean.tags)
+            row.action = clean.action
             # Set explicitly: an unchanged save still marks the edit, and the version moves.
             row.updated_at = datetime.now(UTC)
             s.flush()
@@ -222,6 +245,7 @@ class KnowledgeStore:
                 title=d.title,
                 body=d.body,
                 tags=list(d.tags),
+                action=d.action,
                 updated_at=now,
             )
             for d in clean

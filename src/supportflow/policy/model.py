@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from supportflow.policy.custom_actions import CustomActionRule, check_action_names
 from supportflow.policy.hours import SupportHours
 from supportflow.policy.sales import SalesPolicy
 from supportflow.store.actions import POLICY_ACTIONS, PolicyAction
@@ -63,6 +64,10 @@ class TenantPolicy(BaseModel):
     sla_resolution: timedelta = timedelta(hours=24)
     # --- sales (issue 14) -------------------------------------------------------------------
     sales: SalesPolicy = SalesPolicy()
+    # --- custom actions (issue 16) -----------------------------------------------------------
+    # The merchant's own actions (a loyalty balance, a warranty check) the agents may call, by
+    # name; none by default. policy/custom_actions.py.
+    custom_actions: dict[str, CustomActionRule] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _coherent(self) -> TenantPolicy:
@@ -88,6 +93,7 @@ class TenantPolicy(BaseModel):
                 raise ValueError(f"{name} must be between 1 minute and 30 days")
         if not self.sla_first_response <= self.sla_resolution <= timedelta(days=90):
             raise ValueError("sla_resolution must be at least sla_first_response, at most 90 days")
+        check_action_names(self.custom_actions)
         return self
 
     def allows(self, agent: AgentName, action: PolicyAction) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import PolicyGuardRow, TenantPolicyRow
+from supportflow.policy.custom_actions import default_queue, foreign_queues
 from supportflow.policy.guards import GuardEffect, effect_of, overlay
 from supportflow.policy.hours import check_zone
 from supportflow.policy.load import PolicyError, parse_policy
@@ -41,6 +42,13 @@ class PolicyStore:
             "sales.quiet_hours.timezone": policy.sales.quiet_hours
             and policy.sales.quiet_hours.timezone,
         }
+        foreign = foreign_queues(tenant_id, policy.custom_actions)
+        if foreign:
+            raise PolicyError(
+                f"invalid tenant policy: custom_actions: {', '.join(foreign)}: a task queue must "
+                f"be the tenant's own: {default_queue(tenant_id)!r} or a name under it "
+                f"({default_queue(tenant_id)}.<suffix>)"
+            )
         for where, zone in zones.items():
             try:
                 if zone:

@@ -66,6 +66,11 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "out_of_scope": "I can only help with questions about your orders and our store. Is there "
     "something about an order I can do for you?",
     "kb_answer": "{{ text }}",
+    # --- the merchant's own actions (issue 16): an article its action could not fill ---------
+    "custom_action_unavailable": "Sorry, I can't look that up from here right now. Would you "
+    "like me to pass your question to a member of our team?",
+    "custom_action_no": "I checked, but I couldn't find that for your account. Would you like "
+    "me to pass your question to a member of our team?",
     # --- several requests in one message, taken one after another ---------------------------
     "several_requests": "I see {{ requests | length }} requests in your message "
     "({{ requests | join('; ') }}). I'll take them one at a time, in that order.",

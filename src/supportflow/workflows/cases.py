@@ -34,13 +34,14 @@ with workflow.unsafe.imports_passed_through():
     from supportflow.procedures.saga import run_saga
     from supportflow.understanding.contract import Understanding
     from supportflow.workflows.contract import PendingRequest
+    from supportflow.workflows.custom_actions import CustomActionSteps
     from supportflow.workflows.plan import Plan
     from supportflow.workflows.saga_steps import ActionExecutor
     from supportflow.workflows.sales_agent import SalesAgentSteps
     from supportflow.workflows.versions import PATCH_TENANT_POLICY
 
 
-class CaseSteps(SalesAgentSteps):
+class CaseSteps(SalesAgentSteps, CustomActionSteps):
     async def _procedure_turn(
         self,
         u: Understanding,
@@ -257,6 +258,11 @@ class CaseSteps(SalesAgentSteps):
             KnowledgeActivities.answer_from_knowledge,
             KnowledgeInput(tenant_id=self._inp.tenant_id, question=self._text[:2000]),
         )
+        if answer.found and answer.text and answer.action is not None:
+            if self._version.custom_actions:
+                return await self._custom_action_turn(intent, answer)
+            # A run on an older version has no way to fill it: never quote its {fields}.
+            return Plan(fallback, intent)
         if answer.found and answer.text:
             return Plan("kb_answer", intent, {"text": answer.text, "title": answer.title})
         return Plan(fallback, intent)

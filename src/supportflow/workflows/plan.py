@@ -12,6 +12,9 @@ AWAITING_AFTER = {
     "ask_identity": "identity",
     "identity_not_found": "identity",
     "kb_unknown": "handoff_offer",
+    # A custom action could not answer (custom-actions-v1): a person is offered.
+    "custom_action_unavailable": "handoff_offer",
+    "custom_action_no": "handoff_offer",
     # Verifying who the customer is (trust runs).
     "ask_verification": "identity",
     "code_sent": "verification_code",

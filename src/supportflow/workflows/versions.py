@@ -58,6 +58,11 @@ PATCH_SALES = "sales-v1"
 # end (order kept or cancelled) is recorded as the save or loss of that arm. Implies every
 # patch above.
 PATCH_SALES_AGENT = "sales-agent-v1"
+# The merchant's own actions (issue 16): a knowledge article a custom action answers is said
+# with the action's result, called on the tenant's queue when its policy allows it (served by
+# the merchant's worker, e.g. the TypeScript SDK's), and recorded in the audit trail. Implies
+# every patch above.
+PATCH_CUSTOM_ACTIONS = "custom-actions-v1"
 
 # Oldest first. docs/versioning.md says when each is retired.
 PATCHES = (
@@ -71,6 +76,7 @@ PATCHES = (
     PATCH_CHANNELS,
     PATCH_SALES,
     PATCH_SALES_AGENT,
+    PATCH_CUSTOM_ACTIONS,
 )
 
 
@@ -89,9 +95,23 @@ class RunVersion:
     sales: bool = False
     # Product questions answered by the sales agent; retention experiments (sales-agent-v1).
     sales_agent: bool = False
+    # Knowledge articles answered by the merchant's custom actions (custom-actions-v1).
+    custom_actions: bool = False
 
     @classmethod
     def decide(cls) -> RunVersion:
+        if workflow.patched(PATCH_CUSTOM_ACTIONS):
+            return cls(
+                local_reads=True,
+                trust=True,
+                dispatch=True,
+                requests=True,
+                people=True,
+                channels=True,
+                sales=True,
+                sales_agent=True,
+                custom_actions=True,
+            )
         if workflow.patched(PATCH_SALES_AGENT):
             return cls(
                 local_reads=True,

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from supportflow.api.audit_trail import audit_change
 from supportflow.api.deps import CanEditKnowledge, StateDep, TenantReader, get_state
 from supportflow.api.state import ApiState
+from supportflow.contract.custom_actions import ACTION_NAME_PATTERN
 from supportflow.knowledge.articles import (
     MAX_BODY_CHARS,
     MAX_TAG_CHARS,
@@ -45,6 +46,9 @@ class ArticleIn(BaseModel):
     tags: list[Annotated[str, Field(max_length=MAX_TAG_CHARS)]] = Field(
         default_factory=list, max_length=MAX_TAGS
     )
+    # A custom action of the tenant's policy answers it (issue 16): the body is the reply and
+    # says the action's values as {field}, e.g. "You have {points} points."
+    action: str | None = Field(default=None, pattern=ACTION_NAME_PATTERN)
 
     @field_validator("title", "body")
     @classmethod
@@ -54,7 +58,7 @@ class ArticleIn(BaseModel):
         return v.strip()
 
     def draft(self) -> ArticleDraft:
-        return ArticleDraft(self.title, self.body, tuple(self.tags))
+        return ArticleDraft(self.title, self.body, tuple(self.tags), action=self.action)
 
 
 class ArticleOut(BaseModel):
@@ -62,6 +66,7 @@ class ArticleOut(BaseModel):
     title: str
     body: str
     tags: list[str]
+    action: str | None = None
     updated_at: datetime | None
     # True for the shipped default set, which answers while the tenant has no articles of
     # its own. Defaults are read-only; import them to edit a copy.
@@ -94,6 +99,7 @@ def _out(a: Article) -> ArticleOut:
         title=a.title,
         body=a.body,
         tags=list(a.tags),
+        action=a.action,
         updated_at=a.updated_at,
         default=a.default,
     )
