@@ -7,26 +7,8 @@
 # Extra arguments go to `node --test` (e.g. --test-name-pattern=killed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-NODE_MIN=20.3.0  # @temporalio/worker's engines
-
-node_ok() {
-  command -v node >/dev/null && command -v npm >/dev/null \
-    && node -e "const [a,b,c]=process.versions.node.split('.').map(Number),[x,y,z]='$NODE_MIN'.split('.').map(Number);process.exit(a!==x?+(a<x):b!==y?+(b<y):+(c<z))"
-}
-
-if ! node_ok; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
-  fi
-  if ! node_ok; then
-    have=$(command -v node >/dev/null && node --version || echo "no node")
-    npm_have=$(command -v npm >/dev/null && npm --version || echo "no npm")
-    echo "the TypeScript tests need Node.js >= $NODE_MIN with npm (found: $have, $npm_have)." >&2
-    echo "Debian 13 has it (apt-get install nodejs npm); Debian 12's nodejs is 18:" \
-      "use NodeSource's nodejs 20 or newer, then run scripts/test_ts.sh again." >&2
-    exit 1
-  fi
-fi
+source scripts/_node.sh
+ensure_node
 if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/temporal ]; then
   echo "the TypeScript tests use the project's venv (.venv): run scripts/test or scripts/run first" >&2
   exit 1

@@ -7,6 +7,10 @@
 const members = new Map([
   ["cust_1001", { points: 1240, tier: "gold" }],
   ["cust_1002", { points: 80, tier: "bronze" }],
+  // Customers of the demo store that `supportflow up` starts, to try the example there.
+  ["noah_brown_6181", { points: 4271, tier: "platinum" }],
+  ["ivan_santos_6635", { points: 315, tier: "silver" }],
+  ["yara_sanchez_1902", { points: 1862, tier: "gold" }],
 ]);
 
 /**

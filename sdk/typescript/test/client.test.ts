@@ -2,72 +2,23 @@
 // API, demo store): a message gets its reply, a token signed here makes a verified customer,
 // a forged one is refused, and the transcript reads back.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { SupportflowApiError, SupportflowClient, signIdentityToken } from "../src";
-import { freePort, REPO_ROOT, stop } from "./helpers";
-
-const READY = /supportflow ready in [\d.]+s\s+api=(\S+)/;
-
-interface DemoKeys {
-  tenant_id: string;
-  api_key: string;
-  chat_key: string;
-  identity_secret: string;
-}
+import { type DemoKeys, type SupportflowUp, startSupportflowUp } from "./helpers";
 
 describe("the client against `supportflow up`", () => {
-  let up: ChildProcess;
-  let dir: string;
+  let up: SupportflowUp | undefined;
   let api: string;
   let keys: DemoKeys;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "sf-up-"));
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      SUPPORTFLOW_DATA_DIR: join(dir, "data"),
-      SUPPORTFLOW_MODEL: process.env.SUPPORTFLOW_TEST_MODEL ?? "local",
-      SUPPORTFLOW_TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-      SUPPORTFLOW_TEMPORAL_UI_PORT: String(await freePort()),
-      SUPPORTFLOW_API_PORT: String(await freePort()),
-      SUPPORTFLOW_STORE_PORT: String(await freePort()),
-      SUPPORTFLOW_EMBEDDED_SMTP_PORT: String(await freePort()),
-    };
-    up = spawn(join(REPO_ROOT, ".venv", "bin", "supportflow"), ["up"], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    api = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`not ready: ${output.slice(-2000)}`)),
-        150_000,
-      );
-      const read = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = READY.exec(output);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      up.stdout?.on("data", read);
-      up.stderr?.on("data", read);
-      up.once("exit", (code) =>
-        reject(new Error(`supportflow up exited ${code}: ${output.slice(-2000)}`)),
-      );
-    });
-    keys = JSON.parse(readFileSync(join(dir, "data", "demo-tenant.json"), "utf8")) as DemoKeys;
+    up = await startSupportflowUp();
+    ({ api, keys } = up);
   });
 
   after(async () => {
-    if (up) await stop(up);
-    rmSync(dir, { recursive: true, force: true });
+    await up?.stop();
   });
 
   test("a message gets the agent's reply, and the transcript shows both", async () => {

@@ -1,8 +1,10 @@
-// What the tests share: the repository's paths and Python, free ports, child processes, and
-// a real Temporal dev server (the CLI in supportflow's venv).
+// What the tests share: the repository's paths and Python, free ports, child processes, a
+// real Temporal dev server (the CLI in supportflow's venv), and `supportflow up`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -108,4 +110,96 @@ export async function startDevServer(): Promise<DevServer> {
     await sleep(200);
   }
   return { address: `127.0.0.1:${port}`, stop: () => stop(child) };
+}
+
+/** The demo tenant's keys that `supportflow up` writes to DATA_DIR/demo-tenant.json. */
+export interface DemoKeys {
+  tenant_id: string;
+  api_key: string;
+  chat_key: string;
+  identity_secret: string;
+}
+
+export interface SupportflowUp {
+  /** The API's base URL. */
+  api: string;
+  keys: DemoKeys;
+  dataDir: string;
+  /** The Temporal frontend `up` started. */
+  temporalAddress: string;
+  /** The payload keys `up` created, as SUPPORTFLOW_ENCRYPTION_KEYS (`kid:<base64>,...`). */
+  encryptionKeys(): string;
+  stop(): Promise<void>;
+}
+
+const READY = /supportflow ready in [\d.]+s\s+api=(\S+)/;
+
+/** supportflow itself, as `supportflow up` runs it (Temporal dev server, workers, API, demo
+ * store, demo tenant), on free ports with a fresh data directory and the local model. */
+export async function startSupportflowUp(): Promise<SupportflowUp> {
+  const dir = mkdtempSync(join(tmpdir(), "sf-up-"));
+  const dataDir = join(dir, "data");
+  const temporalAddress = `127.0.0.1:${await freePort()}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SUPPORTFLOW_DATA_DIR: dataDir,
+    SUPPORTFLOW_MODEL: process.env.SUPPORTFLOW_TEST_MODEL ?? "local",
+    SUPPORTFLOW_TEMPORAL_ADDRESS: temporalAddress,
+    SUPPORTFLOW_TEMPORAL_UI_PORT: String(await freePort()),
+    SUPPORTFLOW_API_PORT: String(await freePort()),
+    SUPPORTFLOW_STORE_PORT: String(await freePort()),
+    SUPPORTFLOW_EMBEDDED_SMTP_PORT: String(await freePort()),
+    SUPPORTFLOW_SMTP_INBOUND_PORT: String(await freePort()),
+  };
+  // The keys come from the data directory's key file, as a developer's `up` makes them.
+  delete env.SUPPORTFLOW_ENCRYPTION_KEYS;
+  delete env.SUPPORTFLOW_ENCRYPTION_KEY_FILE;
+  const up = spawn(join(REPO_ROOT, ".venv", "bin", "supportflow"), ["up"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  let api: string;
+  try {
+    api = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`not ready: ${output.slice(-2000)}`)),
+        150_000,
+      );
+      const read = (chunk: Buffer) => {
+        output = (output + chunk.toString()).slice(-20_000);
+        const match = READY.exec(output);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      };
+      up.stdout?.on("data", read);
+      up.stderr?.on("data", read);
+      up.once("exit", (code) =>
+        reject(new Error(`supportflow up exited ${code}: ${output.slice(-2000)}`)),
+      );
+    });
+  } catch (err) {
+    await stop(up);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const keys = JSON.parse(readFileSync(join(dataDir, "demo-tenant.json"), "utf8")) as DemoKeys;
+  return {
+    api,
+    keys,
+    dataDir,
+    temporalAddress,
+    encryptionKeys: () => {
+      const file = JSON.parse(readFileSync(join(dataDir, "encryption-keys.json"), "utf8")) as {
+        keys: Array<{ id: string; key: string }>;
+      };
+      return file.keys.map((k) => `${k.id}:${k.key}`).join(",");
+    },
+    stop: async () => {
+      await stop(up);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
