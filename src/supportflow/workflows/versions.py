@@ -100,52 +100,12 @@ class RunVersion:
 
     @classmethod
     def decide(cls) -> RunVersion:
-        if workflow.patched(PATCH_CUSTOM_ACTIONS):
-            return cls(
-                local_reads=True,
-                trust=True,
-                dispatch=True,
-                requests=True,
-                people=True,
-                channels=True,
-                sales=True,
-                sales_agent=True,
-                custom_actions=True,
-            )
-        if workflow.patched(PATCH_SALES_AGENT):
-            return cls(
-                local_reads=True,
-                trust=True,
-                dispatch=True,
-                requests=True,
-                people=True,
-                channels=True,
-                sales=True,
-                sales_agent=True,
-            )
-        if workflow.patched(PATCH_SALES):
-            return cls(
-                local_reads=True,
-                trust=True,
-                dispatch=True,
-                requests=True,
-                people=True,
-                channels=True,
-                sales=True,
-            )
-        if workflow.patched(PATCH_CHANNELS):
-            return cls(
-                local_reads=True,
-                trust=True,
-                dispatch=True,
-                requests=True,
-                people=True,
-                channels=True,
-            )
-        if workflow.patched(PATCH_PEOPLE):
-            return cls(local_reads=True, trust=True, dispatch=True, requests=True, people=True)
-        if workflow.patched(PATCH_DISPATCH):
-            return cls(local_reads=True, trust=True, dispatch=True)
+        # Newest generation first: a run is on the first whose marker it has (or records now).
+        for patch, flags in _GENERATIONS:
+            if workflow.patched(patch):
+                return cls(
+                    local_reads=True, trust=True, dispatch=True, **dict.fromkeys(flags, True)
+                )
         local_reads = workflow.patched(PATCH_LOCAL_READS)
         trust = local_reads and workflow.patched(PATCH_TRUST)
         return cls(local_reads=local_reads, trust=trust, dispatch=False)
@@ -155,3 +115,18 @@ class RunVersion:
         reads have them all and record no marker for them; older runs ask where they always
         did, so their histories replay."""
         return self.local_reads or workflow.patched(patch)
+
+
+# The generations since the dispatcher, newest first, with what each turns on beyond local
+# reads, trust and the dispatcher (every generation includes all the changes before it).
+_GENERATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        PATCH_CUSTOM_ACTIONS,
+        ("requests", "people", "channels", "sales", "sales_agent", "custom_actions"),
+    ),
+    (PATCH_SALES_AGENT, ("requests", "people", "channels", "sales", "sales_agent")),
+    (PATCH_SALES, ("requests", "people", "channels", "sales")),
+    (PATCH_CHANNELS, ("requests", "people", "channels")),
+    (PATCH_PEOPLE, ("requests", "people")),
+    (PATCH_DISPATCH, ()),
+)
