@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from supportflow.contract.chat import ChatMessageIn, ChatReplyOut, ChatUpdatesOut
 from supportflow.contract.custom_actions import CustomActionInput, CustomActionResult
+from supportflow.contract.messages import MessageIn, MessageReplyOut
 from supportflow.workflows.contract import TranscriptView
 
 Mode = Literal["validation", "serialization"]
@@ -38,6 +39,10 @@ CONTRACT: dict[str, tuple[type[BaseModel], Mode]] = {
     "chat_message": (ChatMessageIn, "validation"),
     "chat_reply": (ChatReplyOut, "serialization"),
     "chat_updates": (ChatUpdatesOut, "serialization"),
+    # POST /v1/messages (the merchant's API key, any channel) and its answer (also
+    # GET /v1/messages/{message_id}).
+    "message": (MessageIn, "validation"),
+    "message_reply": (MessageReplyOut, "serialization"),
     # GET /v1/customers/{customer_id}/transcript
     "transcript": (TranscriptView, "serialization"),
 }

@@ -368,6 +368,25 @@ class Settings(BaseSettings):
     management_autostart: bool = False
     # --- end management agent -------------------------------------------------------------------
 
+    # --- outbound webhooks (issue 16; supportflow/webhooks, docs/webhooks.md) ------------------
+    # The integrations worker sends tenants' webhook events (conversation.needs_person) to
+    # their endpoints. Off: events stay in the outbox until a worker with it on sends them.
+    outbound_webhooks_enabled: bool = True
+    # Plain http:// endpoints are refused unless they are on loopback (a merchant's back end
+    # on this machine); true allows them anywhere (a trusted private network only).
+    outbound_webhook_allow_http: bool = False
+    # One delivery's whole HTTP exchange; a slower receiver counts as a failed attempt.
+    outbound_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Attempts per event before it is marked failed; the wait after the n-th failure is
+    # backoff * 2^(n-1), at most backoff_max (defaults: 10 s, 20 s, ... about 1.4 h in all).
+    outbound_webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    outbound_webhook_backoff_seconds: float = Field(default=10.0, gt=0)
+    outbound_webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # How often the dispatcher looks for due events written by other processes (a write in
+    # its own process wakes it at once).
+    outbound_webhook_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # --- end outbound webhooks ------------------------------------------------------------------
+
     @field_validator(
         "temporal_api_key",
         "metrics_token",

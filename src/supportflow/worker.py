@@ -51,6 +51,7 @@ from supportflow.replies.phrasing import load_phraser
 from supportflow.settings import Settings
 from supportflow.store.registry import StoreRegistry
 from supportflow.understanding.engines import load_engine
+from supportflow.webhooks.dispatcher import DeliveryPolicy, WebhookDispatcher
 from supportflow.worker_options import worker_options
 from supportflow.worker_stall import WorkerStalled, allow_pauses, wait_for_stall
 from supportflow.workflows.customer import CustomerWorkflow
@@ -124,6 +125,14 @@ async def build_workers(
             reads, actions = StoreActivities(store), ActionActivities(store, sessions)
             keyring = await asyncio.to_thread(load_keyring, settings)
             identity = IdentityActivities(sessions, keyring, store, code_mailer(mail_out, settings))
+        # --- outbound webhooks (issue 16; supportflow/webhooks): the integrations role sends
+        # tenants' webhook events from the outbox; an inbox write in this process wakes it ---
+        webhooks: WebhookDispatcher | None = None
+        if Queue.INTEGRATIONS in queues and settings.outbound_webhooks_enabled:
+            assert sessions is not None
+            webhooks = WebhookDispatcher(sessions, keyring, DeliveryPolicy.from_settings(settings))
+            await stack.enter_async_context(webhooks)
+        # --- end outbound webhooks ---
         ai_reads: list[Callable[..., Any]] = []
         if Queue.AGENTS in queues or Queue.AI in queues:
             assert sessions is not None and store is not None
@@ -148,7 +157,8 @@ async def build_workers(
             # them. Writes stay ordinary activities on the integrations queue.
             policies = PolicyStore(sessions)
             tenant = TenantActivities(policies)
-            people = PeopleActivities(InboxStore(sessions), policies)
+            inbox = InboxStore(sessions, on_event=webhooks.notify if webhooks else None)
+            people = PeopleActivities(inbox, policies)
             add(
                 settings.task_queue_agents,
                 workflows(),

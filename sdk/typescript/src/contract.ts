@@ -4,7 +4,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
-import type { ChatMessageIn, CustomActionInput, CustomActionResult } from "./contract.generated";
+import type {
+  ChatMessageIn,
+  CustomActionInput,
+  CustomActionResult,
+  MessageIn,
+} from "./contract.generated";
 
 export type * from "./contract.generated";
 
@@ -23,6 +28,7 @@ const validators = {
   custom_action_input: load<CustomActionInput>("custom_action_input"),
   custom_action_result: load<CustomActionResult>("custom_action_result"),
   chat_message: load<ChatMessageIn>("chat_message"),
+  message: load<MessageIn>("message"),
 };
 
 /** A payload does not match the contract; the message names the fields, never their values. */
@@ -64,4 +70,8 @@ export function parseCustomActionResult(value: unknown): CustomActionResult {
 
 export function parseChatMessage(value: unknown): ChatMessageIn {
   return check(validators.chat_message, "chat message", value);
+}
+
+export function parseMessage(value: unknown): MessageIn {
+  return check(validators.message, "message", value);
 }

@@ -39,8 +39,10 @@ from supportflow.api.routers import (  # people behind the agents (issue 12)  # 
     takeover,
     templates,
     unsubscribe,
+    webhook_endpoint,  # outbound webhooks (issue 16)
 )
 from supportflow.api.routers import experiments as experiments_router  # issue 14 item 3
+from supportflow.api.routers import messages as messages_router  # any channel, API key (issue 16)
 from supportflow.api.routers import metrics as metrics_router  # management agent (issue 14)
 from supportflow.api.routers import widget as widget_router  # chat widget (issue 13)
 from supportflow.api.schemas import Problem
@@ -144,9 +146,11 @@ def create_app(settings: Settings, *, temporal: Client | None = None) -> FastAPI
     app.include_router(chat.router)
     app.include_router(widget_router.router)  # embeddable chat widget (issue 13 item 8)
     app.include_router(conversations.router)
+    app.include_router(messages_router.router)  # any channel, merchant's API key (issue 16)
     app.include_router(templates.router)
     app.include_router(policy.router)
     app.include_router(store_connection.router)
+    app.include_router(webhook_endpoint.router)  # outbound webhooks (issue 16)
     app.include_router(knowledge.router)
     # --- operators and roles (issue 12 item 1): console sign-in, operator accounts ---
     app.include_router(auth.router)

@@ -128,6 +128,28 @@ class RateLimits:
         )
         return await self._spend(checks)
 
+    async def chat_visitor_message(self, tenant_id: str, visitor_id: str) -> Refusal | None:
+        """A chat message the merchant's back end sends for a visitor (POST /v1/messages):
+        the visitor's and the tenant's budgets, as a browser's message spends them; no
+        per-address one (one back end speaks for all its customers)."""
+        return await self._spend(
+            [
+                (
+                    self.chat_visitor,
+                    "messages from this visitor",
+                    ("chat-visitor", tenant_id, visitor_id),
+                ),
+                (self.chat_tenant, "messages to this shop right now", ("chat-tenant", tenant_id)),
+            ]
+        )
+
+    async def tenant_message(self, tenant_id: str) -> Refusal | None:
+        """An email or SMS the merchant's back end sends (POST /v1/messages): the tenant's
+        budget (the sender's own is the channel's, channels/limits.py)."""
+        return await self._spend(
+            [(self.chat_tenant, "messages to this shop right now", ("chat-tenant", tenant_id))]
+        )
+
     async def chat_poll(
         self, tenant_id: str, address: str, visitor_id: str | None
     ) -> Refusal | None:

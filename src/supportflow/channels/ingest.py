@@ -81,6 +81,11 @@ def opaque_id(external_id: str) -> str:
     return hashlib.sha256(external_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def conversation_message_id(channel: str, external_id: str) -> str:
+    """The id a channel message has in the conversation (what ``reply_for`` looks up)."""
+    return f"{channel}:{opaque_id(external_id)}"
+
+
 @dataclass(frozen=True)
 class Ingestor:
     sessions: sessionmaker[Session]
@@ -140,7 +145,7 @@ class Ingestor:
             [("email", m.address)] if m.channel == Channel.EMAIL else None,
         )
         msg = InboundMessage(
-            message_id=f"{channel}:{opaque_id(m.external_id)}",
+            message_id=conversation_message_id(channel, m.external_id),
             channel=m.channel,
             text=m.text,
             sender=ChannelIdentity(

@@ -72,6 +72,23 @@ def message_status(
         )
 
 
+def inbound_sender(
+    sessions: sessionmaker[Session], tenant_id: str, channel: str, external_id: str
+) -> tuple[str | None, str | None] | None:
+    """The customer and address an inbound message was delivered for, or None when it was
+    never recorded."""
+    with sessions() as s:
+        row = s.execute(
+            select(ChannelMessage.customer_id, ChannelMessage.address).where(
+                ChannelMessage.tenant_id == tenant_id,
+                ChannelMessage.channel == channel,
+                ChannelMessage.direction == "in",
+                ChannelMessage.external_id == external_id[:250],
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def replies_to_ours(
     sessions: sessionmaker[Session], tenant_id: str, address: str, ids: Iterable[str]
 ) -> bool:

@@ -15,6 +15,7 @@ from supportflow.cli.tenants_channels import channels_app
 from supportflow.cli.tenants_identity import identity_app
 from supportflow.cli.tenants_keys import keys_app
 from supportflow.cli.tenants_store import store_app
+from supportflow.cli.tenants_webhooks import webhooks_app  # outbound webhooks (issue 16)
 from supportflow.sim.cli import simulate_command
 from supportflow.understanding.cli import eval_command, understand_command, understanding_app
 
@@ -27,6 +28,7 @@ tenants_app.add_typer(store_app, name="store")
 tenants_app.add_typer(channels_app, name="channels")
 tenants_app.add_typer(keys_app, name="keys")
 tenants_app.add_typer(identity_app, name="identity-secret")
+tenants_app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(db_app, name="db")
 app.add_typer(understanding_app, name="understanding")
 app.add_typer(eval_app, name="eval")

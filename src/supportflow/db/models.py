@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,  # outbound webhooks' next attempt (unix seconds)
     ForeignKey,
     Index,
     Numeric,  # operators' approval limits
@@ -599,3 +600,46 @@ class OperatorRoutingRow(Base):
 
 
 # --- end routing ---------------------------------------------------------------------------------
+
+
+# --- outbound webhooks (issue 16; supportflow/webhooks, migration 0017) ---------------------------
+class WebhookEndpointRow(Base):
+    """The one endpoint a tenant's back end receives supportflow's webhooks at, and the secret
+    they are signed with (sealed with the app's key ring; shown once when made)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(Text)  # sealed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    secret_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class WebhookOutboxRow(Base):
+    """One event for a tenant's endpoint, written in the transaction of the change it reports
+    (ids only, no customer details) and sent by the dispatcher, at least once. The body is fixed
+    when written, so every attempt sends the same bytes and the same event id."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (Index("ix_webhook_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)  # the JSON sent, byte for byte
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # pending (to send), delivered (a 2xx answer), failed (gave up, or the endpoint was removed)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Unix seconds: when the row may be sent (again). A claim moves it past the claim's lease,
+    # so a dispatcher that dies mid-delivery leaves the row to be sent again after the lease.
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    claim: Mapped[str | None] = mapped_column(String(32), default=None)
+    last_status_code: Mapped[int | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(100), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- end outbound webhooks ------------------------------------------------------------------------

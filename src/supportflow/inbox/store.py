@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import InboxRow
 from supportflow.inbox.model import InboxApproval, InboxItem, InboxReason
+from supportflow.webhooks.outbox import PersonWait, enqueue_needs_person
 
 
 @dataclass(frozen=True)
@@ -27,33 +29,49 @@ class InboxFilter:
 
 
 class InboxStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, on_event: Callable[[], None] | None = None
+    ) -> None:
         self._sessions = sessions
+        # Outbound webhooks (issue 16): told after a write that put events in the outbox (the
+        # dispatcher in this process, if any, then sends them at once instead of at its poll).
+        self._on_event = on_event
 
     def put(self, item: InboxItem) -> bool:
         """Store the workflow's latest view; False when a newer one is already stored (an
-        activity retried late). A line nobody needs and nobody holds is removed."""
+        activity retried late). A line nobody needs and nobody holds is removed. A new need
+        for a person writes its ``conversation.needs_person`` webhook event in the same
+        transaction (supportflow/webhooks/outbox.py)."""
+        events = 0
         with self._sessions.begin() as s:
             row = s.get(InboxRow, (item.tenant_id, item.customer_id))
             if row is not None and row.version >= item.version:
                 return False
-            if item.reason is None and item.held_by is None:
-                if row is not None:
-                    s.execute(
-                        delete(InboxRow).where(
-                            InboxRow.tenant_id == item.tenant_id,
-                            InboxRow.customer_id == item.customer_id,
-                        )
+            previous = PersonWait.of_row(row) if row is not None else None
+            events = enqueue_needs_person(s, previous, item)
+            self._put(s, row, item)
+        if events and self._on_event is not None:
+            self._on_event()
+        return True
+
+    @staticmethod
+    def _put(s: Session, row: InboxRow | None, item: InboxItem) -> None:
+        if item.reason is None and item.held_by is None:
+            if row is not None:
+                s.execute(
+                    delete(InboxRow).where(
+                        InboxRow.tenant_id == item.tenant_id,
+                        InboxRow.customer_id == item.customer_id,
                     )
-                return True
-            if row is None:
-                row = InboxRow(tenant_id=item.tenant_id, customer_id=item.customer_id)
-                s.add(row)
-            elif item.reason is None or _aware(row.since) != item.since:
-                # Routing (issue 14): the wait it was assigned or escalated for is over.
-                clear_routing(row)
-            _fill(row, item)
-            return True
+                )
+            return
+        if row is None:
+            row = InboxRow(tenant_id=item.tenant_id, customer_id=item.customer_id)
+            s.add(row)
+        elif item.reason is None or _aware(row.since) != item.since:
+            # Routing (issue 14): the wait it was assigned or escalated for is over.
+            clear_routing(row)
+        _fill(row, item)
 
     def list(self, tenant_id: str, f: InboxFilter | None = None) -> list[InboxItem]:
         f = f or InboxFilter()

@@ -59,7 +59,9 @@ def _too_long(state: ApiState, text: str) -> bool:
     return len(text.encode("utf-8", "surrogatepass")) > state.settings.max_message_bytes
 
 
-async def _verified(state: ApiState, tenant_id: str, token: str | None) -> VerifiedIdentity | None:
+async def verified_identity(
+    state: ApiState, tenant_id: str, token: str | None
+) -> VerifiedIdentity | None:
     """The identity a signed token proves; 401 for a forged, expired or malformed one."""
     if token is None:
         return None
@@ -71,8 +73,13 @@ async def _verified(state: ApiState, tenant_id: str, token: str | None) -> Verif
     return VerifiedIdentity(email=claims.email, store_customer_id=claims.sub, method="token")
 
 
-async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatReplyOut:
-    verified = await _verified(state, tenant_id, body.identity_token)
+async def chat_turn(
+    state: ApiState, tenant_id: str, body: ChatMessageIn, *, wait_seconds: float
+) -> tuple[Reply | None, str]:
+    """One chat message into its visitor's (or its verified customer's) conversation: the
+    reply when it comes within ``wait_seconds`` (else None: queued, answered later), and the
+    customer id. Also the merchant's messages API acting for a visitor (routers/messages.py)."""
+    verified = await verified_identity(state, tenant_id, body.identity_token)
     if verified is None:
         customer_id = await run_in_threadpool(
             resolve_visitor, state.sessions, tenant_id, body.visitor_id
@@ -105,14 +112,16 @@ async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatRep
         verified=verified,
     )
     delivery = await deliver(
-        state.temporal,
-        state.settings,
-        tenant_id,
-        customer_id,
-        msg,
-        wait_seconds=state.settings.chat_reply_wait_seconds,
+        state.temporal, state.settings, tenant_id, customer_id, msg, wait_seconds=wait_seconds
     )
-    return _out(delivery.reply, body.message_id, body.visitor_id, customer_id)
+    return delivery.reply, customer_id
+
+
+async def _send(state: ApiState, tenant_id: str, body: ChatMessageIn) -> ChatReplyOut:
+    reply, customer_id = await chat_turn(
+        state, tenant_id, body, wait_seconds=state.settings.chat_reply_wait_seconds
+    )
+    return _out(reply, body.message_id, body.visitor_id, customer_id)
 
 
 def _out(reply: Reply | None, message_id: str, visitor_id: str, customer_id: str) -> ChatReplyOut:
