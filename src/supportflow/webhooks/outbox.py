@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportflow.db.models import InboxRow, WebhookEndpointRow, WebhookOutboxRow
+from supportflow.outbox_delivery import Attempt as Attempt  # re-exported: one POST's outcome
 
 if TYPE_CHECKING:
     # Only a type here: the inbox store imports this module.
@@ -134,16 +135,6 @@ class Claimed:
     body: str
     attempts: int  # before this one
     claim: str
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """How one delivery went: the receiver's status code when it answered, and the class of
-    failure (never a body or an address) when it did not answer 2xx."""
-
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
 
 
 def claim_due(

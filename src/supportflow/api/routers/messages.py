@@ -23,7 +23,6 @@ import logging
 from typing import Annotated, Literal, cast
 from urllib.parse import urlencode
 
-import phonenumbers
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
 from pydantic.networks import validate_email
@@ -41,6 +40,7 @@ from supportflow.channels import records
 from supportflow.channels.inbound import reply_status
 from supportflow.channels.ingest import ChannelMessageIn, Ingestor, conversation_message_id
 from supportflow.channels.sms.keywords import SmsKeyword, classify_keyword
+from supportflow.channels.sms.numbers import e164
 from supportflow.contract.chat import ChatMessageIn
 from supportflow.contract.messages import MessageChannel, MessageIn, MessageReplyOut
 from supportflow.tenants.channels import ChannelConfig, channel_config, support_addresses
@@ -83,16 +83,6 @@ def _too_many(refusal: Refusal) -> HTTPException:
     )
 
 
-def _e164(number: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 def _email(address: str) -> str | None:
     try:
         _, checked = validate_email(address)
@@ -105,7 +95,7 @@ def _sender(channel: MessageChannel, given: str) -> str:
     """``from`` as the channel keeps it; 422 when it is not one of the channel's own."""
     if channel == "chat":
         return given
-    found = _email(given) if channel == "email" else _e164(given)
+    found = _email(given) if channel == "email" else e164(given)
     if found is None:
         what = "a deliverable email address" if channel == "email" else "a valid phone number"
         raise _problem(status.HTTP_422_UNPROCESSABLE_CONTENT, f"from is not {what}")

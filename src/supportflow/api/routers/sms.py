@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-import phonenumbers
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
@@ -25,6 +24,7 @@ from supportflow.api.state import ApiState
 from supportflow.channels import records
 from supportflow.channels.ingest import ChannelMessageIn, Ingestor, opaque_id
 from supportflow.channels.sms.keywords import keyword_outcome
+from supportflow.channels.sms.numbers import e164
 from supportflow.channels.sms.signature import (
     BadForm,
     form_fields,
@@ -70,16 +70,6 @@ async def _checked_form(
     return config, form
 
 
-def _e164(number: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 async def _proof(state: ApiState, tenant_id: str, phone: str) -> VerifiedIdentity | None:
     """The store account whose phone number this is: a text from it is that customer's."""
     if state.stores is None:
@@ -108,7 +98,7 @@ async def _proof(state: ApiState, tenant_id: str, phone: str) -> VerifiedIdentit
 async def inbound_sms(tenant_id: TenantPath, request: Request, state: StateDep) -> Response:
     config, form = await _checked_form(request, state, tenant_id)
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
-    sender = _e164(form.get("From", ""))
+    sender = e164(form.get("From", ""))
     if not sid or sender is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "MessageSid and an E.164 From are required"

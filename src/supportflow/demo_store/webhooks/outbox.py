@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from supportflow.demo_store import db
 from supportflow.demo_store.db import read_transaction, write_transaction
 from supportflow.demo_store.repository import StoreRepository, utc_now
+from supportflow.outbox_delivery import Attempt as Attempt  # re-exported: one POST's outcome
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 _T = db.webhook_outbox
@@ -29,16 +30,6 @@ class OutboxRow:
     body: str
     created_at: str
     attempts: int
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """How one delivery went: ``status_code`` when the receiver answered, ``error`` (a
-    class of failure, never a body or address) when it did not answer 2xx."""
-
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
 
 
 def customer_key(user_id: str) -> str:
