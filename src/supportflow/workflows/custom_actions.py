@@ -84,9 +84,7 @@ class CustomActionSteps(ConversationBase):
         if where.needs_verified_customer and customer is None:
             # Verification asks who it is and keeps the request; answered once they are.
             return Plan("ask_identity", intent)
-        key = idempotency_key(
-            workflow.info().workflow_id, f"turn{self._s.turns}", f"{action}.{workflow.uuid4().hex}"
-        )
+        key = self._call_key(action)
         call = CustomActionInput(
             tenant_id=tenant,
             action=action,
@@ -147,16 +145,21 @@ class CustomActionSteps(ConversationBase):
         """Answer without the action, and record why."""
         workflow.logger.warning("custom action %s not used: %s", action, reason)
         if record is None:
-            key = idempotency_key(
-                workflow.info().workflow_id,
-                f"turn{self._s.turns}",
-                f"{action}.{workflow.uuid4().hex}",
-            )
             record = CustomActionRecord(
-                tenant_id=self._inp.tenant_id, action=action, idempotency_key=key, outcome="done"
+                tenant_id=self._inp.tenant_id,
+                action=action,
+                idempotency_key=self._call_key(action),
+                outcome="done",
             )
         await self._record_call(record, "unavailable", reason)
         return Plan("custom_action_unavailable", intent, {"title": title}, reason=reason)
+
+    def _call_key(self, action: str) -> str:
+        """One call's key: the same on every attempt and on replay (the workflow's own random),
+        distinct for each call, even of one action twice in a turn."""
+        return idempotency_key(
+            workflow.info().workflow_id, f"turn{self._s.turns}", f"{action}.{workflow.uuid4().hex}"
+        )
 
     async def _record_call(
         self, record: CustomActionRecord, outcome: CallOutcome, reason: str | None = None
